@@ -1,0 +1,19 @@
+// Bundles src/main.ts into dist/criguard.cjs: one CommonJS file with every dependency inside, used by the
+// `criguard` bin, the demo, the end-to-end tests and the single-file executable (scripts/package.mjs).
+import { build } from 'esbuild';
+import { readFileSync, chmodSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+await build({
+  entryPoints: ['src/main.ts'],
+  outfile: 'dist/criguard.cjs',
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  sourcemap: 'inline',
+  legalComments: 'none',
+  logLevel: 'warning',
+  define: { __CRIGUARD_VERSION__: JSON.stringify(pkg.version) },
+});
+chmodSync('dist/criguard.cjs', 0o755);
