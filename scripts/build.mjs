@@ -11,7 +11,7 @@ await build({
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  sourcemap: 'inline',
+  sourcemap: 'external',
   legalComments: 'none',
   logLevel: 'warning',
   define: { __CRIGUARD_VERSION__: JSON.stringify(pkg.version) },

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Benchmarks (not part of the test suite): the proxy against a real containerd, and policy evaluation.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+npx tsx bench/proxy.bench.ts
+if [ -f bench/policy-eval.bench.ts ]; then npx tsx bench/policy-eval.bench.ts; fi
