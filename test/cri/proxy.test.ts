@@ -290,3 +290,21 @@ test('containerd down: calls fail fast with UNAVAILABLE, and succeed again once 
   }
   t.true(ok, 'calls succeed again without restarting criguard');
 });
+
+test('a graceful stop lets unary calls in flight finish and cuts server streams', async (t) => {
+  const f = await setup(t);
+  f.upstream.unary.set('/runtime.v1.RuntimeService/ExecSync', async () => {
+    await new Promise((r) => setTimeout(r, 500));
+    return { exit_code: 7 };
+  });
+  f.upstream.streaming.set('/runtime.v1.RuntimeService/GetContainerEvents', async (call) => {
+    call.write({ container_id: 'a' });
+  });
+  const events = f.clients.runtime.GetContainerEvents!({}) as grpc.ClientReadableStream<unknown>;
+  events.on('error', () => undefined);
+  const slow = unary<{ exit_code: number }>(f.clients.runtime, 'ExecSync', { container_id: 'x' });
+  await new Promise((r) => setTimeout(r, 100));
+  const cut = await f.proxy.server.stop(5000);
+  t.is(cut, 0);
+  t.is((await slow).response.exit_code, 7);
+});

@@ -175,14 +175,26 @@ export class ConnectionBridge {
     });
   }
 
-  /** Closes both connections at once. */
-  close(): void {
+  /**
+   * Closes both connections. `graceful` flushes what was already written (the last answers of a drain);
+   * otherwise both sockets are destroyed at once.
+   */
+  close(graceful = false): void {
     if (this.closed) return;
     this.closed = true;
     for (const s of this.streams.values()) s.abort?.abort();
     this.streams.clear();
-    this.client.destroy();
-    this.upstream.destroy();
+    if (graceful) {
+      this.client.end();
+      this.upstream.end();
+      setTimeout(() => {
+        this.client.destroy();
+        this.upstream.destroy();
+      }, 1000).unref();
+    } else {
+      this.client.destroy();
+      this.upstream.destroy();
+    }
     this.drainWaiter?.();
     this.onClose(this);
   }
@@ -709,7 +721,7 @@ export class ConnectionBridge {
     setTimeout(() => {
       if (this.closed) return;
       this.writeClient(encodeGoaway(this.lastClientStream, ErrorCode.NO_ERROR));
-      setTimeout(() => this.close(), 100).unref();
+      setTimeout(() => this.close(true), 100).unref();
     }, 10).unref();
   }
 
@@ -865,7 +877,7 @@ export class ConnectionBridge {
   }
 
   private checkDrained(): void {
-    if (this.draining && this.unaryInFlight === 0) this.close();
+    if (this.draining && this.unaryInFlight === 0) this.close(true);
   }
 
   /** Runs a handler; any error closes the connection (both legs), logged once. */
