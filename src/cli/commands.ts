@@ -1,5 +1,21 @@
 import type { Command } from './command.js';
 import { serveCommand } from './serve.js';
+import { installCommand } from './install.js';
+import { uninstallCommand } from './uninstall.js';
+import { probeCommand } from './probe.js';
+import { keygenCommand } from './keygen.js';
+import { signCommand } from './sign.js';
+import { verifyCommand } from './verify.js';
+import { policyCheckCommand } from './policy-check.js';
 
 /** Every subcommand, in the order `criguard --help` lists them. */
-export const commands: readonly Command[] = [serveCommand];
+export const commands: readonly Command[] = [
+  serveCommand,
+  installCommand,
+  uninstallCommand,
+  probeCommand,
+  keygenCommand,
+  signCommand,
+  verifyCommand,
+  policyCheckCommand,
+];

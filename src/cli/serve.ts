@@ -1,14 +1,9 @@
 import { parseArgs } from 'node:util';
-import { admitEverything } from '../admission/admission.js';
 import { loadServeConfig, type ServeConfig } from '../config/serve-config.js';
-import { createCreateContainerGate } from '../cri/gates/create-container.js';
-import { createPullImageGate } from '../cri/gates/pull-image.js';
-import { DEFAULT_LIMITS, startProxyServer } from '../cri/proxy-server.js';
-import { createRouter } from '../cri/routes.js';
-import { createLogger, type LogLevel } from '../log/logger.js';
+import type { LogLevel } from '../log/logger.js';
 import type { Command, CommandIo } from './command.js';
 import { ExitCode, UsageError } from './exit-codes.js';
-import { criguardVersion } from './version.js';
+import { runDaemon } from './serve-daemon.js';
 
 const USAGE = `Usage: criguard serve [options]
 
@@ -23,7 +18,16 @@ Options:
                              containerd's socket (default /run/containerd/containerd.sock)
   --socket-mode MODE         permissions of the socket, octal (default 0660)
   --log-level LEVEL          fatal|error|warn|info|debug|trace|silent (default info)
-  --shutdown-timeout SECONDS how long SIGTERM waits for calls in flight (default 10)`;
+  --shutdown-timeout SECONDS how long SIGTERM waits for calls in flight (default 10)
+  --policy FILE              the admission policy (docs/policy.md); reloaded on change and on SIGHUP.
+                             Without it criguard enforces nothing (and says so at start)
+  --attestors-dir DIR        attestor files besides the policy's inline attestors
+  --attestations-dir DIR     offline attestations: DIR/sha256-<hex>/*.json
+  --state-dir DIR            persisted verdicts and attestations (default /var/lib/criguard)
+  --audit-log FILE|-         one JSON line per decision (default /var/log/criguard/audit.log; - = stdout)
+  --cluster LOCATION.ID      this node's cluster, for clusterAdmissionRules
+
+Signals: SIGTERM/SIGINT drain and stop (exit 0); SIGHUP reloads the policy; SIGUSR1 reopens the audit log.`;
 
 /** `criguard serve`: runs until SIGTERM/SIGINT, then drains and resolves 0. Bad config → 2 before listening. */
 export const serveCommand: Command = {
@@ -33,7 +37,7 @@ export const serveCommand: Command = {
   async run(args, io) {
     const config = readConfig(args, io);
     if (typeof config === 'number') return config;
-    return serve(config);
+    return runDaemon(config);
   },
 };
 
@@ -51,6 +55,12 @@ function readConfig(args: string[], io: CommandIo): ServeConfig | number {
         'socket-mode': { type: 'string' },
         'log-level': { type: 'string' },
         'shutdown-timeout': { type: 'string' },
+        policy: { type: 'string' },
+        'attestors-dir': { type: 'string' },
+        'attestations-dir': { type: 'string' },
+        'state-dir': { type: 'string' },
+        'audit-log': { type: 'string' },
+        cluster: { type: 'string' },
       },
     }));
   } catch (err) {
@@ -70,45 +80,16 @@ function readConfig(args: string[], io: CommandIo): ServeConfig | number {
         socketMode: values['socket-mode'],
         logLevel: values['log-level'] as LogLevel | undefined,
         shutdownTimeoutSeconds: timeout === undefined ? undefined : Number(timeout),
+        policy: values.policy,
+        attestorsDir: values['attestors-dir'],
+        attestationsDir: values['attestations-dir'],
+        stateDir: values['state-dir'],
+        auditLog: values['audit-log'],
+        cluster: values.cluster,
       },
     });
   } catch (err) {
     io.stderr(`criguard serve: ${(err as Error).message}\n`);
     return ExitCode.INVALID_INPUT;
   }
-}
-
-async function serve(config: ServeConfig): Promise<number> {
-  const logger = createLogger(config.logLevel);
-  const admission = admitEverything;
-  const route = createRouter({
-    pullImage: createPullImageGate(admission),
-    createContainer: createCreateContainerGate(admission),
-  });
-  let server;
-  try {
-    server = await startProxyServer({
-      listenPath: config.listen,
-      upstreamPath: config.upstream,
-      socketMode: config.socketMode,
-      route,
-      logger,
-      limits: DEFAULT_LIMITS,
-    });
-  } catch (err) {
-    logger.error({ err: (err as Error).message, code: (err as { code?: string }).code }, 'cannot start');
-    return ExitCode.DENIED_OR_FAILED;
-  }
-  logger.info(
-    { version: criguardVersion, listen: config.listen, upstream: config.upstream, pid: process.pid },
-    'criguard started',
-  );
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-  logger.info({ signal, connections: server.connections }, 'stopping');
-  const cut = await server.stop(config.shutdownTimeoutSeconds * 1000);
-  logger.info({ connectionsCut: cut }, 'criguard stopped');
-  return ExitCode.OK;
 }

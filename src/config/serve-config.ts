@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
@@ -11,6 +12,27 @@ export interface ServeConfig {
   readonly socketMode: number;
   readonly logLevel: LogLevel;
   readonly shutdownTimeoutSeconds: number;
+  /** Policy file; undefined runs the proxy without enforcement (logged loudly at start). */
+  readonly policy: string | undefined;
+  /** Directory of attestor files, besides the policy's inline `attestors:`. */
+  readonly attestorsDir: string | undefined;
+  /** Offline attestations: `<dir>/sha256-<hex>/*.json`. */
+  readonly attestationsDir: string | undefined;
+  /** This node's cluster key (`location.clusterId`) for `clusterAdmissionRules`. */
+  readonly cluster: string | undefined;
+  /** Persisted verdicts and attestations (root-only). */
+  readonly stateDir: string;
+  /** Audit log path, or "-" for stdout. */
+  readonly auditLog: string;
+  /** Time budget for resolving and verifying one image. */
+  readonly verifyTimeoutSeconds: number;
+  readonly cache: {
+    readonly maxEntries: number;
+    readonly allowTtlSeconds: number;
+    readonly denyTtlSeconds: number;
+  };
+  /** Node name recorded in audit records (default: the host name). */
+  readonly nodeName: string | undefined;
 }
 
 export const DEFAULT_SERVE_CONFIG: ServeConfig = Object.freeze({
@@ -19,6 +41,15 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = Object.freeze({
   socketMode: 0o660,
   logLevel: 'info',
   shutdownTimeoutSeconds: 10,
+  policy: undefined,
+  attestorsDir: undefined,
+  attestationsDir: undefined,
+  cluster: undefined,
+  stateDir: '/var/lib/criguard',
+  auditLog: '/var/log/criguard/audit.log',
+  verifyTimeoutSeconds: 30,
+  cache: Object.freeze({ maxEntries: 10_000, allowTtlSeconds: 24 * 3600, denyTtlSeconds: 60 }),
+  nodeName: undefined,
 });
 
 const octalMode = z.union([
@@ -33,6 +64,29 @@ const fileSchema = z.strictObject({
   socketMode: octalMode.optional(),
   logLevel: z.enum(LOG_LEVELS).optional(),
   shutdownTimeoutSeconds: z.number().positive().max(600).optional(),
+  policy: z.string().min(1).optional(),
+  attestorsDir: z.string().min(1).optional(),
+  attestationsDir: z.string().min(1).optional(),
+  cluster: z.string().min(1).optional(),
+  stateDir: z.string().min(1).optional(),
+  auditLog: z.string().min(1).optional(),
+  verifyTimeoutSeconds: z.number().positive().max(600).optional(),
+  cache: z
+    .strictObject({
+      maxEntries: z.number().int().positive().max(1_000_000).optional(),
+      allowTtlSeconds: z
+        .number()
+        .min(0)
+        .max(30 * 24 * 3600)
+        .optional(),
+      denyTtlSeconds: z
+        .number()
+        .min(0)
+        .max(24 * 3600)
+        .optional(),
+    })
+    .optional(),
+  nodeName: z.string().min(1).optional(),
 });
 
 export type ServeConfigInput = z.input<typeof fileSchema>;
@@ -63,6 +117,15 @@ export function loadServeConfig(options: {
     socketMode: typeof mode === 'string' ? parseInt(mode, 8) : mode,
     logLevel: c.logLevel ?? DEFAULT_SERVE_CONFIG.logLevel,
     shutdownTimeoutSeconds: c.shutdownTimeoutSeconds ?? DEFAULT_SERVE_CONFIG.shutdownTimeoutSeconds,
+    policy: c.policy === undefined ? undefined : resolve(options.cwd, c.policy),
+    attestorsDir: c.attestorsDir === undefined ? undefined : resolve(options.cwd, c.attestorsDir),
+    attestationsDir: c.attestationsDir === undefined ? undefined : resolve(options.cwd, c.attestationsDir),
+    cluster: c.cluster,
+    stateDir: resolve(options.cwd, c.stateDir ?? DEFAULT_SERVE_CONFIG.stateDir),
+    auditLog: c.auditLog === '-' ? '-' : resolve(options.cwd, c.auditLog ?? DEFAULT_SERVE_CONFIG.auditLog),
+    verifyTimeoutSeconds: c.verifyTimeoutSeconds ?? DEFAULT_SERVE_CONFIG.verifyTimeoutSeconds,
+    cache: Object.freeze({ ...DEFAULT_SERVE_CONFIG.cache, ...stripUndefined(c.cache ?? {}) }),
+    nodeName: c.nodeName,
   });
 }
 

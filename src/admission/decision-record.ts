@@ -1,0 +1,36 @@
+import type { Verdict } from '../policy/verdict.js';
+
+/** Version of the audit record schema (docs/audit.md). Bump on any incompatible change. */
+export const DECISION_RECORD_SCHEMA = 1;
+
+/**
+ * One admission decision, as audited: what was asked, what was decided and why. Never holds credentials.
+ * `outcome` is what criguard did; `verdict` the policy's judgement when one was reached.
+ */
+export interface DecisionRecord {
+  readonly schema: typeof DECISION_RECORD_SCHEMA;
+  readonly time: string;
+  readonly method: 'PullImage' | 'CreateContainer';
+  /** Image as the client gave it (PullImage: reference; CreateContainer: image id). */
+  readonly image: string;
+  /** Normalised repository name, when known. */
+  readonly imageName: string | undefined;
+  /** Digest(s) evaluated. */
+  readonly digests: readonly string[];
+  readonly pod: { readonly namespace: string; readonly name: string; readonly uid: string };
+  readonly container: string | undefined;
+  readonly outcome: 'allow' | 'deny';
+  /** Stable reason code: a VerdictReason, or an admission code (UNDECIDED, PULL_DIGEST_MISMATCH, ...). */
+  readonly reason: string;
+  /** The message the kubelet saw (deny) or would have seen (dry run). */
+  readonly message: string | undefined;
+  readonly verdict: Verdict | undefined;
+  readonly dryRun: boolean;
+  /** The verdict a dry-run rule would have enforced. */
+  readonly wouldBe: 'allow' | 'deny' | 'undecided' | undefined;
+  /** Error code when the decision could not be made (the call was then handled by the rule's onUndecided). */
+  readonly errorCode: string | undefined;
+  readonly cacheHit: boolean;
+  readonly latencyMs: number;
+  readonly policyRevision: string | undefined;
+}

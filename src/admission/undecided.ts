@@ -1,0 +1,51 @@
+import type { CompiledRule } from '../policy/types.js';
+import type { AdmissionOutcome } from './admission.js';
+
+/** Error codes that mean "the registry could not be reached or did not answer in time". */
+const UNAVAILABLE_CODES = new Set(['CG_ERR_REGISTRY_UNAVAILABLE', 'CG_ERR_TIMEOUT']);
+
+/** The stable code of an error, or CG_ERR_INTERNAL for anything unexpected. */
+export function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && code.startsWith('CG_ERR_') ? code : 'CG_ERR_INTERNAL';
+}
+
+/**
+ * SECURITY: the one place where "could not decide" (registry down, timeout, containerd look-up failed,
+ * internal error, cancelled) becomes an outcome. Deny by default; a rule with `onUndecided: ALLOW` or in
+ * dry run admits instead, and the caller audits that. Unreachable registries give `registry-unavailable`
+ * (the kubelet's RegistryUnavailable), everything else `denied`.
+ */
+export function decideUndecided(
+  rule: CompiledRule,
+  err: unknown,
+  what: string,
+): { outcome: AdmissionOutcome; reason: string; dryRun: boolean } {
+  const code = errorCode(err);
+  const dryRun = rule.enforcementMode === 'DRYRUN_AUDIT_LOG_ONLY';
+  if (rule.onUndecided === 'ALLOW' || dryRun) {
+    return {
+      outcome: { allowed: true },
+      reason: dryRun ? 'UNDECIDED_DRY_RUN' : 'UNDECIDED_ALLOWED_BY_RULE',
+      dryRun,
+    };
+  }
+  const detail = code === 'CG_ERR_INTERNAL' ? 'internal error' : shortMessage(err);
+  if (UNAVAILABLE_CODES.has(code)) {
+    return {
+      outcome: { allowed: false, kind: 'registry-unavailable', reason: `cannot verify ${what}: ${detail}` },
+      reason: 'UNDECIDED',
+      dryRun,
+    };
+  }
+  return {
+    outcome: { allowed: false, kind: 'denied', reason: `cannot verify ${what}: ${detail}` },
+    reason: 'UNDECIDED',
+    dryRun,
+  };
+}
+
+function shortMessage(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.length > 300 ? `${message.slice(0, 299)}…` : message;
+}

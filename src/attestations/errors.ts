@@ -1,0 +1,16 @@
+/** Stable error codes of `src/attestations/`. */
+export type AttestationErrorCode =
+  | 'CG_ERR_ATTESTATION_FILE_INVALID'
+  | 'CG_ERR_ATTESTATION_LIMIT'
+  | 'CG_ERR_ATTESTATION_IO'
+  | 'CG_ERR_ATTESTATION_EXISTS';
+
+/** Error with a stable `code` thrown by attestation sources and the file codec. */
+export class AttestationError extends Error {
+  readonly code: AttestationErrorCode;
+  constructor(code: AttestationErrorCode, message: string, options?: { cause?: unknown }) {
+    super(`${code}: ${message}`, options);
+    this.name = 'AttestationError';
+    this.code = code;
+  }
+}

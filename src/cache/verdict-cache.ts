@@ -1,0 +1,92 @@
+import { LRUCache } from 'lru-cache';
+import type { Verdict } from '../policy/verdict.js';
+
+export interface VerdictCacheOptions {
+  readonly maxEntries: number;
+  /** How long an allow (including a dry-run allow) is reused. */
+  readonly allowTtlMs: number;
+  /** How long a deny is reused (short: a new signature should take effect soon). */
+  readonly denyTtlMs: number;
+  readonly now: () => number;
+}
+
+/** A cached verdict with its absolute expiry, as persisted. */
+export interface CachedVerdict {
+  readonly key: string;
+  readonly verdict: Verdict;
+  readonly expiresAt: number;
+}
+
+/**
+ * Verdicts by key (digest + policy revision + rule + name: see admission's cacheKey). Only verdicts are
+ * stored: "could not decide" is never cached. `share` gives concurrent computations of one key a single
+ * run (single flight); a failed run is not cached and every waiter sees its error.
+ */
+export class VerdictCache {
+  private readonly lru: LRUCache<string, CachedVerdict>;
+  private readonly inFlight = new Map<string, Promise<Verdict>>();
+  hits = 0;
+  misses = 0;
+
+  constructor(private readonly options: VerdictCacheOptions) {
+    this.lru = new LRUCache({ max: options.maxEntries });
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+
+  get(key: string): Verdict | undefined {
+    const entry = this.lru.get(key);
+    if (entry && entry.expiresAt > this.options.now()) {
+      this.hits += 1;
+      return entry.verdict;
+    }
+    if (entry) this.lru.delete(key);
+    this.misses += 1;
+    return undefined;
+  }
+
+  set(key: string, verdict: Verdict): void {
+    const ttl = verdict.decision === 'allow' ? this.options.allowTtlMs : this.options.denyTtlMs;
+    if (ttl <= 0) return;
+    this.lru.set(key, { key, verdict, expiresAt: this.options.now() + ttl });
+  }
+
+  /** Runs `compute` once per key at a time; its verdict is cached. */
+  share(key: string, compute: () => Promise<Verdict>): Promise<Verdict> {
+    const running = this.inFlight.get(key);
+    if (running) return running;
+    const run = compute().then((verdict) => {
+      this.set(key, verdict);
+      return verdict;
+    });
+    this.inFlight.set(key, run);
+    const done = () => this.inFlight.delete(key);
+    run.then(done, done);
+    return run;
+  }
+
+  /** Drops every entry (e.g. after a policy reload, though keys carry the revision anyway). */
+  clear(): void {
+    this.lru.clear();
+  }
+
+  /** Unexpired entries, most recently used first, for persistence. */
+  entries(): CachedVerdict[] {
+    const now = this.options.now();
+    return [...this.lru.values()].filter((e) => e.expiresAt > now);
+  }
+
+  /** Loads persisted entries (expired ones skipped), keeping their expiries. */
+  restore(entries: readonly CachedVerdict[]): number {
+    const now = this.options.now();
+    let loaded = 0;
+    for (const e of [...entries].reverse()) {
+      if (e.expiresAt <= now) continue;
+      this.lru.set(e.key, e);
+      loaded += 1;
+    }
+    return loaded;
+  }
+}

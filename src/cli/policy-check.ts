@@ -1,0 +1,59 @@
+import { PolicyLoadError } from '../policy/errors.js';
+import { loadPolicyFiles } from '../policy-files/load-policy-files.js';
+import type { Command, CommandIo } from './command.js';
+import { ExitCode, UsageError } from './exit-codes.js';
+import { parseOptions } from './parse-options.js';
+
+/** `criguard policy check`: loads a policy with the daemon's code; exit 0 valid, 2 invalid (every issue printed). */
+export const policyCheckCommand: Command = {
+  name: 'policy check',
+  summary: 'validate a policy file (and attestor files); print every problem',
+  usage: [
+    'Usage: criguard policy check [--attestors-dir DIR] [--cluster LOCATION.CLUSTER] [--output text|json] FILE',
+    '',
+    'Exit codes: 0 valid, 2 invalid (each problem with its file, field path and code), 64 usage.',
+  ].join('\n'),
+  async run(args, io) {
+    const { values, positionals } = parseOptions(
+      args,
+      { 'attestors-dir': { type: 'string' }, cluster: { type: 'string' }, output: { type: 'string' } },
+      true,
+    );
+    if (positionals.length !== 1) throw new UsageError('expected exactly one policy FILE');
+    const output = values.output ?? 'text';
+    if (output !== 'text' && output !== 'json') throw new UsageError('--output must be text or json');
+    try {
+      const policy = await loadPolicyFiles({
+        policyPath: positionals[0] ?? '',
+        attestorsDir: values['attestors-dir'],
+        cluster: values.cluster,
+      });
+      const summary = {
+        valid: true,
+        revision: policy.revision,
+        attestors: [...policy.attestors.keys()],
+        namespaceRules: policy.namespaceRules.size,
+        clusterRules: policy.clusterRules.size,
+        allowlistEntries: policy.allowlist.size,
+      };
+      io.stdout(
+        output === 'json'
+          ? `${JSON.stringify(summary, null, 2)}\n`
+          : `OK ${positionals[0] ?? ''}\nrevision: ${summary.revision}\nattestors: ${summary.attestors.join(', ') || '(none)'}\n` +
+              `rules: ${summary.namespaceRules} namespace, ${summary.clusterRules} cluster; allowlist entries: ${summary.allowlistEntries}\n`,
+      );
+      return ExitCode.OK;
+    } catch (err) {
+      if (!(err instanceof PolicyLoadError)) throw err;
+      if (output === 'json') io.stdout(`${JSON.stringify({ valid: false, issues: err.issues }, null, 2)}\n`);
+      else printIssues(io, err);
+      return ExitCode.INVALID_INPUT;
+    }
+  },
+};
+
+/** Prints every issue of a failed load, one per line: `source: path: CODE: message`. */
+export function printIssues(io: CommandIo, err: PolicyLoadError): void {
+  io.stderr(`invalid policy: ${err.issues.length} problem(s)\n`);
+  for (const i of err.issues) io.stderr(`${i.source}: ${i.path}: ${i.code}: ${i.message}\n`);
+}

@@ -1,0 +1,83 @@
+import { readFile } from 'node:fs/promises';
+import { writeAttestationFile } from '../attestations/local-directory-source.js';
+import { InvalidReferenceError } from '../reference/errors.js';
+import { parseImageIdentity } from '../reference/image-reference.js';
+import type { ImageIdentity } from '../reference/image-reference.js';
+import { SigningError } from '../signing/errors.js';
+import { loadSigningKey, signPayload } from '../signing/signing-key.js';
+import { createSimpleSigningPayload } from '../verify/simple-signing.js';
+import type { Command } from './command.js';
+import { ExitCode, UsageError } from './exit-codes.js';
+import { parseOptions, requireOption } from './parse-options.js';
+
+/** Environment variable holding the private key's passphrase (never a command-line argument). */
+export const PASSPHRASE_ENV = 'CRIGUARD_KEY_PASSPHRASE';
+
+/** `criguard sign`: signs a simple-signing payload for IMAGE@DIGEST into the attestation directory. */
+export const signCommand: Command = {
+  name: 'sign',
+  summary: 'sign an image digest into a local attestation directory',
+  usage: [
+    'Usage: criguard sign --key FILE [--key-id ID] [--algorithm NAME] [--passphrase-file FILE]',
+    '                     --attestations-dir DIR IMAGE@sha256:DIGEST',
+    '',
+    'Keys: criguard/OpenSSL PEM (PKCS#8, EC, RSA) or cosign "ENCRYPTED SIGSTORE PRIVATE KEY".',
+    `Passphrase: $${PASSPHRASE_ENV} or --passphrase-file. --algorithm picks the RSA scheme.`,
+  ].join('\n'),
+  async run(args, io) {
+    const { values, positionals } = parseOptions(
+      args,
+      {
+        key: { type: 'string' },
+        'key-id': { type: 'string' },
+        algorithm: { type: 'string' },
+        'passphrase-file': { type: 'string' },
+        'attestations-dir': { type: 'string' },
+      },
+      true,
+    );
+    const keyPath = requireOption(values.key, 'key');
+    const dir = requireOption(values['attestations-dir'], 'attestations-dir');
+    const image = parseImageArgument(positionals);
+    let passphrase = io.env[PASSPHRASE_ENV];
+    if (values['passphrase-file'] !== undefined) {
+      passphrase = (await readFile(values['passphrase-file'], 'utf8')).replace(/\r?\n$/, '');
+    }
+    let pem: string;
+    try {
+      pem = await readFile(keyPath, 'utf8');
+    } catch {
+      io.stderr(`criguard sign: cannot read ${keyPath}\n`);
+      return ExitCode.DENIED_OR_FAILED;
+    }
+    try {
+      const key = loadSigningKey(pem, passphrase, values.algorithm);
+      const payload = createSimpleSigningPayload(image.name, image.digest);
+      const signature = signPayload(key, payload);
+      const path = await writeAttestationFile(dir, image.digest, {
+        payload,
+        signatures: [{ publicKeyId: values['key-id'] ?? key.keyId, signature }],
+      });
+      io.stdout(`${path}\n`);
+      return ExitCode.OK;
+    } catch (err) {
+      if (err instanceof SigningError) {
+        io.stderr(`criguard sign: ${err.message}\n`);
+        return ExitCode.INVALID_INPUT;
+      }
+      throw err;
+    }
+  },
+};
+
+/** Exactly one positional IMAGE@sha256:DIGEST, normalised; UsageError otherwise. */
+export function parseImageArgument(positionals: readonly string[]): ImageIdentity {
+  if (positionals.length !== 1) throw new UsageError('expected exactly one IMAGE@sha256:DIGEST');
+  try {
+    return parseImageIdentity(positionals[0] ?? '');
+  } catch (err) {
+    if (err instanceof InvalidReferenceError)
+      throw new UsageError(`invalid image reference: ${err.code} (${err.reason})`);
+    throw err;
+  }
+}

@@ -1,0 +1,165 @@
+import type { AttestationRecord } from '../verify/attestation.js';
+import { verifyAttestors } from '../verify/verify-attestations.js';
+import type { AttestorOutcome } from '../verify/verify-attestations.js';
+import type { ImageIdentity } from '../reference/image-reference.js';
+import { PolicyEvaluationError } from './errors.js';
+import type { CompiledPolicy, CompiledRule } from './types.js';
+import type { MissingAttestor, SatisfiedAttestor, Verdict, VerdictReason } from './verdict.js';
+
+/**
+ * The cheap first step of a decision. `decided`: allowlisted, node-critical, ALWAYS_ALLOW or ALWAYS_DENY:
+ * no attestation needs fetching. `needs-attestations`: fetch attestations for `rule.attestors`, then call
+ * decideWithAttestations (or decideFromOutcomes when verification ran elsewhere).
+ */
+export type DecisionPlan =
+  | { readonly kind: 'decided'; readonly verdict: Verdict }
+  | { readonly kind: 'needs-attestations'; readonly rule: CompiledRule };
+
+const NONE: readonly never[] = Object.freeze([]);
+const SHA256 = /^sha256:[0-9a-f]{64}$/;
+
+/**
+ * The rule that applies to a namespace: `kubernetesNamespaceAdmissionRules[namespace]`, else the node's
+ * cluster rule, else `defaultAdmissionRule` (most specific wins, never a merge). Pure and O(1).
+ */
+export function selectRule(policy: CompiledPolicy, namespace: string | undefined): CompiledRule {
+  return (
+    (namespace === undefined ? undefined : policy.namespaceRules.get(namespace)) ??
+    policy.clusterRule ??
+    policy.defaultRule
+  );
+}
+
+/**
+ * First step of a decision, before any attestation is fetched: allowlist and node-critical pins, then the
+ * rule for `namespace`. Throws PolicyEvaluationError (`CG_ERR_IMAGE_IDENTITY_INVALID`) when `image` is not
+ * a normalised name with a sha256 digest: the caller treats that as undecided (deny).
+ */
+export function planDecision(
+  policy: CompiledPolicy,
+  image: ImageIdentity,
+  namespace: string | undefined,
+): DecisionPlan {
+  if (image.name.length === 0 || !SHA256.test(image.digest)) {
+    throw new PolicyEvaluationError('image identity needs a normalised name and a sha256 digest');
+  }
+  const listed = policy.allowlist.match(image.name, image.digest);
+  if (listed !== undefined) {
+    const verdict = freezeVerdict({
+      decision: 'allow',
+      wouldBe: 'allow',
+      reason: listed.kind === 'node-critical' ? 'NODE_CRITICAL' : 'ALLOWLISTED',
+      dryRun: false,
+      enforcementMode: undefined,
+      rule: Object.freeze({ kind: listed.kind, key: listed.pattern }),
+      satisfied: NONE,
+      missing: NONE,
+      policyRevision: policy.revision,
+    });
+    return Object.freeze({ kind: 'decided', verdict });
+  }
+  const rule = selectRule(policy, namespace);
+  switch (rule.evaluationMode) {
+    case 'ALWAYS_ALLOW':
+      return Object.freeze({
+        kind: 'decided',
+        verdict: ruleVerdict(policy, rule, true, 'ALWAYS_ALLOW', NONE, NONE),
+      });
+    case 'ALWAYS_DENY':
+      return Object.freeze({
+        kind: 'decided',
+        verdict: ruleVerdict(policy, rule, false, 'ALWAYS_DENY', NONE, NONE),
+      });
+    case 'REQUIRE_ATTESTATION':
+      return Object.freeze({ kind: 'needs-attestations', rule });
+  }
+}
+
+/**
+ * Second step: verifies `records` against every attestor the rule requires and returns the verdict.
+ * Every required attestor must be satisfied (`ATTESTATIONS_SATISFIED`), otherwise `ATTESTOR_MISSING`.
+ * Pure; signature checks use node:crypto and tweetnacl. Never throws for malformed records.
+ */
+export function decideWithAttestations(
+  policy: CompiledPolicy,
+  rule: CompiledRule,
+  image: ImageIdentity,
+  records: readonly AttestationRecord[],
+): Verdict {
+  const outcomes = verifyAttestors(rule.attestors, image, records, {
+    bindDockerReference: rule.bindDockerReference,
+  });
+  return decideFromOutcomes(policy, rule, outcomes);
+}
+
+/**
+ * Builds the verdict of a REQUIRE_ATTESTATION rule from per-attestor outcomes (for callers that verified
+ * or cached outcomes themselves). An attestor of the rule with no outcome counts as missing. Fail closed.
+ */
+export function decideFromOutcomes(
+  policy: CompiledPolicy,
+  rule: CompiledRule,
+  outcomes: readonly AttestorOutcome[],
+): Verdict {
+  const satisfied: SatisfiedAttestor[] = [];
+  const missing: MissingAttestor[] = [];
+  for (const attestor of rule.attestors) {
+    const outcome = outcomes.find((o) => o.attestor === attestor.name);
+    if (outcome?.satisfied === true)
+      satisfied.push(Object.freeze({ attestor: attestor.name, keyIds: outcome.keyIds }));
+    else {
+      const reason =
+        outcome === undefined || outcome.reason === 'VERIFIED' ? 'NO_ATTESTATION' : outcome.reason;
+      missing.push(Object.freeze({ attestor: attestor.name, reason }));
+    }
+  }
+  const ok = missing.length === 0 && rule.attestors.length > 0;
+  return ruleVerdict(
+    policy,
+    rule,
+    ok,
+    ok ? 'ATTESTATIONS_SATISFIED' : 'ATTESTOR_MISSING',
+    Object.freeze(satisfied),
+    Object.freeze(missing),
+  );
+}
+
+/**
+ * Whole evaluation in one pure call: (policy, image identity, namespace, attestations) → Verdict.
+ * Throws only PolicyEvaluationError for an invalid image identity (see planDecision).
+ */
+export function evaluatePolicy(
+  policy: CompiledPolicy,
+  image: ImageIdentity,
+  namespace: string | undefined,
+  records: readonly AttestationRecord[],
+): Verdict {
+  const plan = planDecision(policy, image, namespace);
+  return plan.kind === 'decided' ? plan.verdict : decideWithAttestations(policy, plan.rule, image, records);
+}
+
+function ruleVerdict(
+  policy: CompiledPolicy,
+  rule: CompiledRule,
+  wouldAllow: boolean,
+  reason: VerdictReason,
+  satisfied: readonly SatisfiedAttestor[],
+  missing: readonly MissingAttestor[],
+): Verdict {
+  const dryRun = rule.enforcementMode === 'DRYRUN_AUDIT_LOG_ONLY';
+  return freezeVerdict({
+    decision: wouldAllow || dryRun ? 'allow' : 'deny',
+    wouldBe: wouldAllow ? 'allow' : 'deny',
+    reason,
+    dryRun,
+    enforcementMode: rule.enforcementMode,
+    rule: Object.freeze({ kind: rule.kind, key: rule.key }),
+    satisfied,
+    missing,
+    policyRevision: policy.revision,
+  });
+}
+
+function freezeVerdict(v: Verdict): Verdict {
+  return Object.freeze(v);
+}

@@ -1,0 +1,279 @@
+import type { z } from 'zod';
+import { defaultKeyId, parseTrustedKey } from '../verify/public-key.js';
+import type { TrustedAttestor } from '../verify/verify-attestations.js';
+import { createAllowlistIndex } from './allowlist.js';
+import type { AllowlistMatch } from './allowlist.js';
+import { resolveAttestorName } from './attestor-names.js';
+import { hashCanonical } from './canonical-json.js';
+import { formatPath, PolicyLoadError } from './errors.js';
+import type { PolicyIssue, PolicyIssueCode } from './errors.js';
+import { freezeMap } from './frozen-map.js';
+import { compileNamePattern } from './name-pattern.js';
+import { parseYamlOrJson } from './parse-text.js';
+import type { SourceText } from './parse-text.js';
+import { attestorListSchema, attestorSchema, policySchema } from './schema.js';
+import type { AttestorDocument, PolicyDocument, RuleDocument } from './schema.js';
+import type { CompiledPolicy, CompiledRule, RuleKind } from './types.js';
+
+/** What loadPolicy reads: the policy text and, optionally, attestor files (one attestor or a list each). */
+export interface LoadPolicyInput {
+  readonly policy: SourceText;
+  readonly attestorFiles?: readonly SourceText[];
+}
+
+/** Node facts the policy needs: the cluster key (`location.clusterId`) that `clusterAdmissionRules` match. */
+export interface LoadPolicyOptions {
+  readonly cluster?: string | undefined;
+}
+
+/**
+ * Parses (YAML or JSON), validates strictly and compiles a policy with its attestors. Returns a frozen
+ * CompiledPolicy with a revision hash. Throws PolicyLoadError (`CG_ERR_POLICY_INVALID`) listing every
+ * problem with its file and field path. Pure: the caller reads the files. Fail closed.
+ */
+export function loadPolicy(input: LoadPolicyInput, options: LoadPolicyOptions = {}): CompiledPolicy {
+  const issues: PolicyIssue[] = [];
+  const policyRaw = parseYamlOrJson(input.policy);
+  let policy: PolicyDocument | undefined;
+  if (!policyRaw.ok) issues.push(...policyRaw.issues);
+  else {
+    const parsed = policySchema.safeParse(policyRaw.value, { reportInput: true });
+    if (parsed.success) policy = parsed.data;
+    else issues.push(...fromZod(input.policy.source, parsed.error.issues));
+  }
+
+  const attestorDocs: { doc: AttestorDocument; source: string }[] = [];
+  const rawNames: { name: string; source: string; path: PropertyKey[] }[] = [];
+  if (policyRaw.ok && isRecord(policyRaw.value)) {
+    collectRawAttestorNames(
+      policyRaw.value['attestors'],
+      input.policy.source,
+      (i) => ['attestors', i],
+      rawNames,
+    );
+  }
+  policy?.attestors?.forEach((doc) => attestorDocs.push({ doc, source: input.policy.source }));
+  for (const file of input.attestorFiles ?? []) {
+    const raw = parseYamlOrJson(file);
+    if (!raw.ok) {
+      issues.push(...raw.issues);
+      continue;
+    }
+    const list = Array.isArray(raw.value);
+    collectRawAttestorNames(list ? raw.value : [raw.value], file.source, (i) => (list ? [i] : []), rawNames);
+    if (list) {
+      const parsed = attestorListSchema.safeParse(raw.value, { reportInput: true });
+      if (!parsed.success) issues.push(...fromZod(file.source, parsed.error.issues));
+      else parsed.data.forEach((doc) => attestorDocs.push({ doc, source: file.source }));
+    } else {
+      const parsed = attestorSchema.safeParse(raw.value, { reportInput: true });
+      if (!parsed.success) issues.push(...fromZod(file.source, parsed.error.issues));
+      else attestorDocs.push({ doc: parsed.data, source: file.source });
+    }
+  }
+
+  const definedNames = rawNames.map((n) => n.name);
+  rawNames.forEach((n, i) => {
+    if (definedNames.indexOf(n.name) !== i) {
+      issues.push(
+        issueAt(
+          n.source,
+          [...n.path, 'name'],
+          'CG_ERR_POLICY_DUPLICATE',
+          `attestor ${n.name} is defined twice`,
+        ),
+      );
+    }
+  });
+  if (policyRaw.ok) checkRuleReferences(policyRaw.value, input.policy.source, definedNames, issues);
+
+  if (issues.length > 0 || policy === undefined) throw new PolicyLoadError(issues);
+  return compile(
+    policy,
+    attestorDocs.map((a) => a.doc),
+    options,
+  );
+}
+
+function compile(
+  policy: PolicyDocument,
+  attestorDocs: readonly AttestorDocument[],
+  options: LoadPolicyOptions,
+): CompiledPolicy {
+  const attestors = new Map<string, TrustedAttestor>();
+  for (const doc of attestorDocs) {
+    const keys = doc.userOwnedGrafeasNote.publicKeys.map((k) => {
+      const pkix = k.pkixPublicKey;
+      if (pkix === undefined) throw new PolicyLoadError([]); // unreachable: the schema requires it
+      const parsed = parseTrustedKey(k.id ?? '', pkix.publicKeyPem, pkix.signatureAlgorithm);
+      return k.id === undefined ? Object.freeze({ ...parsed, id: defaultKeyId(parsed.key) }) : parsed;
+    });
+    attestors.set(
+      doc.name,
+      Object.freeze({ name: doc.name, keys: Object.freeze(keys), threshold: doc.criguard?.threshold ?? 1 }),
+    );
+  }
+  const names = [...attestors.keys()];
+  const bindDefault = policy.criguard?.bindDockerReference ?? false;
+  const compileRule = (doc: RuleDocument, kind: RuleKind, key: string | undefined): CompiledRule => {
+    const resolved = new Set<string>();
+    for (const ref of doc.requireAttestationsBy ?? []) {
+      const r = resolveAttestorName(ref, names);
+      if (r.kind === 'found') resolved.add(r.name);
+    }
+    return Object.freeze({
+      kind,
+      key,
+      evaluationMode: doc.evaluationMode,
+      enforcementMode: doc.enforcementMode,
+      attestors: Object.freeze([...resolved].map((n) => attestors.get(n) as TrustedAttestor)),
+      onUndecided: doc.criguard?.onUndecided ?? 'DENY',
+      bindDockerReference: doc.criguard?.bindDockerReference ?? bindDefault,
+    });
+  };
+  const namespaceRules = freezeMap(
+    Object.entries(policy.kubernetesNamespaceAdmissionRules ?? {}).map(
+      ([k, r]) => [k, compileRule(r, 'namespace', k)] as const,
+    ),
+  );
+  const clusterRules = freezeMap(
+    Object.entries(policy.clusterAdmissionRules ?? {}).map(
+      ([k, r]) => [k, compileRule(r, 'cluster', k)] as const,
+    ),
+  );
+  const allowlist = createAllowlistIndex([
+    ...(policy.criguard?.nodeCriticalImages ?? []).map((p) => ({
+      compiled: compileNamePattern(p),
+      kind: 'node-critical' as AllowlistMatch['kind'],
+    })),
+    ...(policy.admissionWhitelistPatterns ?? []).map((p) => ({
+      compiled: compileNamePattern(p.namePattern),
+      kind: 'allowlist' as AllowlistMatch['kind'],
+    })),
+  ]);
+  const revision = hashCanonical({
+    policy,
+    attestors: [...attestorDocs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+  });
+  return Object.freeze({
+    revision,
+    name: policy.name,
+    cluster: options.cluster,
+    globalPolicyEvaluationMode: policy.globalPolicyEvaluationMode,
+    defaultRule: compileRule(policy.defaultAdmissionRule, 'default', undefined),
+    clusterRule: options.cluster === undefined ? undefined : clusterRules.get(options.cluster),
+    namespaceRules,
+    clusterRules,
+    attestors: freezeMap(attestors),
+    allowlist,
+  });
+}
+
+function issueAt(
+  source: string,
+  path: readonly PropertyKey[],
+  code: PolicyIssueCode,
+  message: string,
+): PolicyIssue {
+  return Object.freeze({ source, path: formatPath(path), code, message });
+}
+
+/** Maps zod's issues to ours: one issue per unknown key, REQUIRED vs TYPE, enum and emptiness codes. */
+function fromZod(
+  source: string,
+  zodIssues: readonly z.core.$ZodIssue[],
+  prefix: readonly PropertyKey[] = [],
+): PolicyIssue[] {
+  const out: PolicyIssue[] = [];
+  for (const zi of zodIssues) {
+    const path = [...prefix, ...zi.path];
+    switch (zi.code) {
+      case 'unrecognized_keys':
+        for (const key of zi.keys)
+          out.push(issueAt(source, [...path, key], 'CG_ERR_POLICY_UNKNOWN_FIELD', 'unknown field'));
+        break;
+      case 'invalid_type':
+        out.push(
+          zi.input === undefined
+            ? issueAt(source, path, 'CG_ERR_POLICY_REQUIRED', 'required field is missing')
+            : issueAt(source, path, 'CG_ERR_POLICY_TYPE', `expected ${zi.expected}`),
+        );
+        break;
+      case 'invalid_value':
+        out.push(
+          zi.input === undefined
+            ? issueAt(source, path, 'CG_ERR_POLICY_REQUIRED', 'required field is missing')
+            : issueAt(
+                source,
+                path,
+                'CG_ERR_POLICY_ENUM',
+                `expected one of ${zi.values.map(String).join(', ')}`,
+              ),
+        );
+        break;
+      case 'too_small':
+        out.push(issueAt(source, path, 'CG_ERR_POLICY_EMPTY', 'must not be empty'));
+        break;
+      case 'custom': {
+        const cg = (zi.params as { cg?: PolicyIssueCode } | undefined)?.cg ?? 'CG_ERR_POLICY_VALUE';
+        out.push(issueAt(source, path, cg, zi.message));
+        break;
+      }
+      default:
+        out.push(issueAt(source, path, 'CG_ERR_POLICY_VALUE', zi.message));
+    }
+  }
+  return out;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Attestor names as written, even when the rest of the document is invalid (so every error shows at once). */
+function collectRawAttestorNames(
+  list: unknown,
+  source: string,
+  pathOf: (index: number) => PropertyKey[],
+  out: { name: string; source: string; path: PropertyKey[] }[],
+): void {
+  if (!Array.isArray(list)) return;
+  list.forEach((a, i) => {
+    if (isRecord(a) && typeof a['name'] === 'string') out.push({ name: a['name'], source, path: pathOf(i) });
+  });
+}
+
+function checkRuleReferences(
+  doc: unknown,
+  source: string,
+  names: readonly string[],
+  issues: PolicyIssue[],
+): void {
+  if (!isRecord(doc)) return;
+  const rules: [PropertyKey[], unknown][] = [[['defaultAdmissionRule'], doc['defaultAdmissionRule']]];
+  for (const field of ['kubernetesNamespaceAdmissionRules', 'clusterAdmissionRules']) {
+    const map = doc[field];
+    if (isRecord(map)) for (const [k, r] of Object.entries(map)) rules.push([[field, k], r]);
+  }
+  for (const [path, rule] of rules) {
+    const refs = isRecord(rule) ? rule['requireAttestationsBy'] : undefined;
+    if (!Array.isArray(refs)) continue;
+    refs.forEach((ref, i) => {
+      if (typeof ref !== 'string') return;
+      const r = resolveAttestorName(ref, names);
+      const at = [...path, 'requireAttestationsBy', i];
+      if (r.kind === 'unknown')
+        issues.push(issueAt(source, at, 'CG_ERR_POLICY_ATTESTOR_UNKNOWN', `no attestor ${ref}`));
+      if (r.kind === 'ambiguous') {
+        issues.push(
+          issueAt(
+            source,
+            at,
+            'CG_ERR_POLICY_ATTESTOR_AMBIGUOUS',
+            `${ref} matches several attestors; use the full name`,
+          ),
+        );
+      }
+    });
+  }
+}

@@ -1,0 +1,19 @@
+/** Stable error codes thrown by `src/verify/` while loading trust material or parsing payloads. */
+export type VerifyErrorCode =
+  | 'CG_ERR_KEY_INVALID'
+  | 'CG_ERR_KEY_ALGORITHM_UNSUPPORTED'
+  | 'CG_ERR_KEY_ALGORITHM_MISMATCH'
+  | 'CG_ERR_PAYLOAD_TOO_LARGE'
+  | 'CG_ERR_PAYLOAD_NOT_JSON'
+  | 'CG_ERR_PAYLOAD_INVALID'
+  | 'CG_ERR_PAYLOAD_TYPE';
+
+/** An error with a stable `code`; messages are for humans, tests assert on codes. */
+export class VerifyError extends Error {
+  readonly code: VerifyErrorCode;
+  constructor(code: VerifyErrorCode, message: string) {
+    super(`${code}: ${message}`);
+    this.name = 'VerifyError';
+    this.code = code;
+  }
+}
