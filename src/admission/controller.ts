@@ -8,13 +8,7 @@ import {
   type ImageReference,
 } from '../reference/image-reference.js';
 import type { VerdictCache } from '../cache/verdict-cache.js';
-import type {
-  Admission,
-  AdmissionOutcome,
-  PodFacts,
-  PullFacts,
-  RegistryCredentials,
-} from './admission.js';
+import type { Admission, AdmissionOutcome, PodFacts, PullFacts, RegistryCredentials } from './admission.js';
 import { DECISION_RECORD_SCHEMA, type DecisionRecord } from './decision-record.js';
 import { denyMessage } from './deny-message.js';
 import type { Clock, DecisionSink, DigestResolver, EvidenceSource, ImageLookup } from './ports.js';
@@ -92,11 +86,11 @@ export function createAdmission(deps: AdmissionDependencies): Admission {
     policy: CompiledPolicy,
     rule: CompiledRule,
     identity: ImageIdentity | undefined,
-    work: () => Promise<{ verdict: Verdict; cacheHit: boolean }>,
+    work: () => Promise<{ verdict: Verdict; cacheHit: boolean; identity?: ImageIdentity }>,
   ): Promise<Evaluation> {
     try {
-      const { verdict, cacheHit } = await work();
-      return fromVerdict(verdict, identity, cacheHit);
+      const result = await work();
+      return fromVerdict(result.verdict, result.identity ?? identity, result.cacheHit);
     } catch (err) {
       const settled = decideUndecided(rule, err, identity?.name ?? 'image');
       return {
@@ -181,7 +175,7 @@ export function createAdmission(deps: AdmissionDependencies): Admission {
             raceAbort(deps.resolver.resolve(reference, facts.credentials, budget), signal),
           ));
         identity = { name: reference.name, digest };
-        return verdictFor(policy, identity, namespace, facts.credentials, signal);
+        return { ...(await verdictFor(policy, identity, namespace, facts.credentials, signal)), identity };
       });
       if (evaluation.outcome.allowed) pending.set(facts, { identity, verdict: evaluation.verdict });
       const audited = { ...evaluation, identity: identity ?? { name: reference.name, digest: '' } };
@@ -258,7 +252,7 @@ export function createAdmission(deps: AdmissionDependencies): Admission {
     namespace: string | undefined,
     signal: AbortSignal,
     digests: string[],
-  ): Promise<{ verdict: Verdict; cacheHit: boolean }> {
+  ): Promise<{ verdict: Verdict; cacheHit: boolean; identity?: ImageIdentity }> {
     const facts = await withBudget(deps.budgetMs, (budget) =>
       raceAbort(deps.images.lookup(image, budget), signal),
     );
@@ -269,15 +263,16 @@ export function createAdmission(deps: AdmissionDependencies): Admission {
       const name = safeName(userSpecified) ?? safeName(facts.repoTags[0] ?? '') ?? 'unknown';
       digests.push(facts.id);
       const plan = planDecision(policy, { name, digest: facts.id }, namespace);
-      if (plan.kind === 'decided') return { verdict: plan.verdict, cacheHit: false };
+      if (plan.kind === 'decided')
+        return { verdict: plan.verdict, cacheHit: false, identity: { name, digest: facts.id } };
       throw Object.assign(new Error(`image ${facts.id} has no registry digest`), {
         code: 'CG_ERR_NO_REGISTRY_DIGEST',
       });
     }
-    let result: { verdict: Verdict; cacheHit: boolean } | undefined;
+    let result: { verdict: Verdict; cacheHit: boolean; identity?: ImageIdentity } | undefined;
     for (const identity of identities) {
       digests.push(identity.digest);
-      result = await verdictFor(policy, identity, namespace, undefined, signal);
+      result = { ...(await verdictFor(policy, identity, namespace, undefined, signal)), identity };
       if (result.verdict.decision === 'allow' && result.verdict.wouldBe === 'allow') break;
     }
     return result!;

@@ -1,0 +1,345 @@
+import test from 'ava';
+import type { PullFacts, CreateFacts, PodFacts } from '../../src/admission/admission.js';
+import { createAdmission, type AdmissionDependencies } from '../../src/admission/controller.js';
+import type { DecisionRecord } from '../../src/admission/decision-record.js';
+import type { ImageFacts } from '../../src/admission/ports.js';
+import { VerdictCache } from '../../src/cache/verdict-cache.js';
+import type { CompiledPolicy } from '../../src/policy/types.js';
+import type { AttestationRecord } from '../../src/verify/attestation.js';
+import { policyFrom } from '../policy/policy-fixtures.js';
+import { attestorDoc, digestOf, makeKey, payloadFor, rule, signWith } from '../verify/fixtures.js';
+
+const key = makeKey('ECDSA_P256_SHA256');
+const otherKey = makeKey('ECDSA_P256_SHA256');
+const NAME = 'registry.example/team/app';
+const SIGNED = digestOf('signed');
+const UNSIGNED = digestOf('unsigned');
+const CONFIG = digestOf('config');
+
+function policyWith(extra: object = {}): CompiledPolicy {
+  return policyFrom({
+    defaultAdmissionRule: rule('REQUIRE_ATTESTATION', ['builder']),
+    kubernetesNamespaceAdmissionRules: {
+      'kube-system': rule('ALWAYS_ALLOW'),
+      staging: rule('REQUIRE_ATTESTATION', ['builder'], 'DRYRUN_AUDIT_LOG_ONLY'),
+      lenient: { ...rule('REQUIRE_ATTESTATION', ['builder']), criguard: { onUndecided: 'ALLOW' } },
+      locked: rule('ALWAYS_DENY'),
+    },
+    attestors: [attestorDoc('builder', [{ id: 'k1', key }])],
+    ...extra,
+  });
+}
+
+function attestation(digest: string, signer = key): AttestationRecord {
+  const payload = payloadFor(NAME, digest);
+  return { payload, signatures: [{ publicKeyId: 'k1', signature: signWith(signer, payload) }] };
+}
+
+interface Harness {
+  deps: AdmissionDependencies;
+  records: DecisionRecord[];
+  fetches: string[];
+  resolves: string[];
+  setPolicy(p: CompiledPolicy): void;
+  evidence: Map<string, AttestationRecord[] | Error>;
+  images: Map<string, ImageFacts | Error>;
+  tags: Map<string, string | Error>;
+}
+
+function harness(
+  overrides: Partial<AdmissionDependencies> = {},
+): Harness & ReturnType<typeof createAdmission> {
+  let policy = policyWith();
+  const h: Omit<Harness, 'deps'> = {
+    records: [],
+    fetches: [],
+    resolves: [],
+    setPolicy: (p) => (policy = p),
+    evidence: new Map([[SIGNED, [attestation(SIGNED)]]]),
+    images: new Map(),
+    tags: new Map([
+      [`${NAME}:v1`, SIGNED],
+      [`${NAME}:v2`, UNSIGNED],
+    ]),
+  };
+  const deps: AdmissionDependencies = {
+    policy: () => policy,
+    resolver: {
+      resolve: async (ref) => {
+        h.resolves.push(ref.canonical);
+        const found = h.tags.get(ref.canonical);
+        if (found instanceof Error) throw found;
+        if (!found) throw Object.assign(new Error('manifest unknown'), { code: 'CG_ERR_REGISTRY_NOT_FOUND' });
+        return found;
+      },
+    },
+    evidence: {
+      fetch: async (image) => {
+        h.fetches.push(image.digest);
+        await new Promise((r) => setTimeout(r, 5));
+        const found = h.evidence.get(image.digest);
+        if (found instanceof Error) throw found;
+        return found ?? [];
+      },
+    },
+    images: {
+      lookup: async (image) => {
+        const found = h.images.get(image);
+        if (found instanceof Error) throw found;
+        return found;
+      },
+    },
+    cache: new VerdictCache({ maxEntries: 100, allowTtlMs: 60_000, denyTtlMs: 1000, now: Date.now }),
+    sink: { record: (r) => h.records.push(r) },
+    clock: Date.now,
+    budgetMs: 2000,
+    ...overrides,
+  };
+  return Object.assign(h, { deps }, createAdmission(deps));
+}
+
+const pod = (namespace = 'default'): PodFacts => ({
+  namespace,
+  name: 'web-1',
+  uid: 'uid-1',
+  labels: {},
+  annotations: {},
+});
+const pull = (image: string, namespace?: string): PullFacts => ({
+  image,
+  pod: pod(namespace),
+  credentials: undefined,
+});
+const create = (image: string, namespace?: string, volumeImages: string[] = []): CreateFacts => ({
+  image,
+  userSpecifiedImage: '',
+  volumeImages,
+  containerName: 'app',
+  podSandboxId: 'sb',
+  pod: pod(namespace),
+});
+const signal = () => new AbortController().signal;
+
+test('a signed digest is admitted; an unsigned one is denied with the attestor, digest and rule', async (t) => {
+  const a = harness();
+  t.deepEqual(await a.admitPull(pull(`${NAME}@${SIGNED}`), signal()), { allowed: true });
+  const denied = await a.admitPull(pull(`${NAME}@${UNSIGNED}`), signal());
+  t.false(denied.allowed);
+  if (!denied.allowed) {
+    t.is(denied.kind, 'denied');
+    t.true(
+      denied.reason.includes(UNSIGNED) &&
+        denied.reason.includes('builder') &&
+        denied.reason.includes('default rule'),
+    );
+  }
+  t.deepEqual(
+    a.records.map((r) => [r.outcome, r.reason]),
+    [
+      ['allow', 'ATTESTATIONS_SATISFIED'],
+      ['deny', 'ATTESTOR_MISSING'],
+    ],
+  );
+  t.is(a.records[0]!.imageName, NAME);
+  t.deepEqual(a.records[0]!.digests, [SIGNED]);
+});
+
+test('tags are resolved through the registry; the digest is what gets verified', async (t) => {
+  const a = harness();
+  t.true((await a.admitPull(pull(`${NAME}:v1`), signal())).allowed);
+  t.false((await a.admitPull(pull(`${NAME}:v2`), signal())).allowed);
+  t.deepEqual(a.resolves, [`${NAME}:v1`, `${NAME}:v2`]);
+  t.deepEqual(
+    a.records.map((r) => r.digests[0]),
+    [SIGNED, UNSIGNED],
+  );
+});
+
+test('signature by a key outside the attestor → deny', async (t) => {
+  const a = harness();
+  a.evidence.set(UNSIGNED, [attestation(UNSIGNED, otherKey)]);
+  const out = await a.admitPull(pull(`${NAME}@${UNSIGNED}`), signal());
+  t.false(out.allowed);
+  t.is(a.records[0]!.verdict?.missing[0]?.reason, 'SIGNATURE_INVALID');
+});
+
+const undecidedCases: Array<[string, (h: Harness) => void, string, 'registry-unavailable' | 'denied']> = [
+  [
+    'registry_down_at_resolve_fail',
+    (h) =>
+      h.tags.set(
+        `${NAME}:v1`,
+        Object.assign(new Error('ECONNREFUSED'), { code: 'CG_ERR_REGISTRY_UNAVAILABLE' }),
+      ),
+    'CG_ERR_REGISTRY_UNAVAILABLE',
+    'registry-unavailable',
+  ],
+  [
+    'registry_down_at_fetch_fail',
+    (h) => h.evidence.set(SIGNED, Object.assign(new Error('503'), { code: 'CG_ERR_REGISTRY_UNAVAILABLE' })),
+    'CG_ERR_REGISTRY_UNAVAILABLE',
+    'registry-unavailable',
+  ],
+  ['tag_not_found_fail', (h) => h.tags.delete(`${NAME}:v1`), 'CG_ERR_REGISTRY_NOT_FOUND', 'denied'],
+  ['internal_error_fail', (h) => h.evidence.set(SIGNED, new Error('bug')), 'CG_ERR_INTERNAL', 'denied'],
+];
+for (const [name, breakIt, code, kind] of undecidedCases) {
+  test(name, async (t) => {
+    const a = harness();
+    breakIt(a);
+    const out = await a.admitPull(pull(`${NAME}:v1`), signal());
+    t.false(out.allowed);
+    if (!out.allowed) t.is(out.kind, kind);
+    t.is(a.records.length, 1);
+    t.is(a.records[0]!.errorCode, code);
+    t.is(a.records[0]!.reason, 'UNDECIDED');
+  });
+}
+
+test('verification_timeout_fail: the time budget ends in a deny (RegistryUnavailable)', async (t) => {
+  const a = harness({ budgetMs: 50 });
+  a.deps.evidence.fetch = () => new Promise(() => undefined);
+  const out = await a.admitPull(pull(`${NAME}@${SIGNED}`), signal());
+  t.deepEqual(out.allowed ? undefined : out.kind, 'registry-unavailable');
+  t.is(a.records[0]!.errorCode, 'CG_ERR_TIMEOUT');
+});
+
+test('cancelled_call_fail: a client that goes away gets no allow', async (t) => {
+  const a = harness();
+  a.deps.evidence.fetch = () => new Promise(() => undefined);
+  const controller = new AbortController();
+  const pending = a.admitPull(pull(`${NAME}@${SIGNED}`), controller.signal);
+  controller.abort();
+  t.false((await pending).allowed);
+  t.is(a.records[0]!.errorCode, 'CG_ERR_CANCELLED');
+});
+
+test('onUndecided: ALLOW admits when the registry is down, and the record says so', async (t) => {
+  const a = harness();
+  a.evidence.set(SIGNED, Object.assign(new Error('down'), { code: 'CG_ERR_REGISTRY_UNAVAILABLE' }));
+  t.true((await a.admitPull(pull(`${NAME}@${SIGNED}`, 'lenient'), signal())).allowed);
+  t.is(a.records[0]!.reason, 'UNDECIDED_ALLOWED_BY_RULE');
+  t.is(a.records[0]!.outcome, 'allow');
+});
+
+test('dry run admits a would-be deny and records the verdict it would have given', async (t) => {
+  const a = harness();
+  t.true((await a.admitPull(pull(`${NAME}@${UNSIGNED}`, 'staging'), signal())).allowed);
+  const r = a.records[0]!;
+  t.is(r.outcome, 'allow');
+  t.true(r.dryRun);
+  t.is(r.wouldBe, 'deny');
+  t.truthy(r.message?.includes('builder'));
+});
+
+test('namespace rules: ALWAYS_ALLOW needs no registry at all; ALWAYS_DENY denies', async (t) => {
+  const a = harness();
+  t.true((await a.admitPull(pull(`${NAME}:anything`, 'kube-system'), signal())).allowed);
+  t.deepEqual(a.resolves, []);
+  t.false((await a.admitPull(pull(`${NAME}@${SIGNED}`, 'locked'), signal())).allowed);
+  t.is(a.records[1]!.reason, 'ALWAYS_DENY');
+});
+
+test('an invalid reference is denied cleanly, in bounded time, even at 1 MiB', async (t) => {
+  const a = harness();
+  for (const bad of ['', ' ', 'docker://nginx', 'NGINX', 'nginx\u0000', 'a'.repeat(1 << 20)]) {
+    const started = Date.now();
+    const out = await a.admitPull(pull(bad), signal());
+    t.false(out.allowed);
+    t.true(Date.now() - started < 200);
+  }
+  t.true(a.records.every((r) => r.reason === 'INVALID_REFERENCE'));
+});
+
+test('200 concurrent pulls of one digest → one verification; the verdict is reused afterwards', async (t) => {
+  const a = harness();
+  const outs = await Promise.all(
+    Array.from({ length: 200 }, () => a.admitPull(pull(`${NAME}@${SIGNED}`), signal())),
+  );
+  t.true(outs.every((o) => o.allowed));
+  t.deepEqual(a.fetches, [SIGNED]);
+  await a.admitPull(pull(`${NAME}@${SIGNED}`), signal());
+  t.is(a.fetches.length, 1);
+  t.true(a.records.at(-1)!.cacheHit);
+  t.is(a.records.length, 201, 'one record per decision');
+});
+
+test('a policy change (key rotation) invalidates cached verdicts', async (t) => {
+  const a = harness();
+  t.true((await a.admitPull(pull(`${NAME}@${SIGNED}`), signal())).allowed);
+  a.setPolicy(
+    policyFrom({
+      defaultAdmissionRule: rule('REQUIRE_ATTESTATION', ['builder']),
+      attestors: [attestorDoc('builder', [{ id: 'k2', key: otherKey }])],
+    }),
+  );
+  t.false((await a.admitPull(pull(`${NAME}@${SIGNED}`), signal())).allowed);
+  t.is(a.fetches.length, 2);
+});
+
+test('after the pull: containerd must hold the verified digest, else the image is not admitted', async (t) => {
+  const a = harness();
+  const facts = pull(`${NAME}:v1`);
+  t.true((await a.admitPull(facts, signal())).allowed);
+  a.images.set(CONFIG, { id: CONFIG, repoDigests: [`${NAME}@${SIGNED}`], repoTags: [`${NAME}:v1`] });
+  t.true((await a.confirmPull(facts, CONFIG, signal())).allowed);
+
+  const swapped = pull(`${NAME}:v1`);
+  t.true((await a.admitPull(swapped, signal())).allowed);
+  a.images.set(CONFIG, { id: CONFIG, repoDigests: [`${NAME}@${UNSIGNED}`], repoTags: [`${NAME}:v1`] });
+  const out = await a.confirmPull(swapped, CONFIG, signal());
+  t.false(out.allowed);
+  t.is(a.records.at(-1)!.errorCode, 'CG_ERR_PULLED_DIGEST_MISMATCH');
+});
+
+test('CreateContainer maps the image id to repo digests and evaluates them', async (t) => {
+  const a = harness();
+  a.images.set(CONFIG, { id: CONFIG, repoDigests: [`${NAME}@${SIGNED}`], repoTags: [] });
+  const other = digestOf('other-config');
+  a.images.set(other, { id: other, repoDigests: [`${NAME}@${UNSIGNED}`], repoTags: [] });
+  t.true((await a.admitCreate(create(CONFIG), signal())).allowed);
+  t.false((await a.admitCreate(create(other), signal())).allowed);
+  t.deepEqual(
+    a.records.map((r) => [r.method, r.outcome, r.container]),
+    [
+      ['CreateContainer', 'allow', 'app'],
+      ['CreateContainer', 'deny', 'app'],
+    ],
+  );
+});
+
+test('CreateContainer: no registry digest, absent image, containerd failure and image volumes all deny', async (t) => {
+  const a = harness();
+  const imported = digestOf('imported');
+  a.images.set(imported, { id: imported, repoDigests: [], repoTags: [`${NAME}:local`] });
+  a.images.set(CONFIG, { id: CONFIG, repoDigests: [`${NAME}@${SIGNED}`], repoTags: [] });
+  const broken = digestOf('broken');
+  a.images.set(broken, Object.assign(new Error('containerd down'), { code: 'CG_ERR_UPSTREAM' }));
+  t.false((await a.admitCreate(create(imported), signal())).allowed);
+  t.is(a.records.at(-1)!.errorCode, 'CG_ERR_NO_REGISTRY_DIGEST');
+  t.false((await a.admitCreate(create(digestOf('absent')), signal())).allowed);
+  t.is(a.records.at(-1)!.errorCode, 'CG_ERR_IMAGE_NOT_PRESENT');
+  t.false((await a.admitCreate(create(broken), signal())).allowed);
+  t.is(a.records.at(-1)!.errorCode, 'CG_ERR_UPSTREAM');
+  t.false(
+    (await a.admitCreate(create(CONFIG, 'default', [imported]), signal())).allowed,
+    'an unverified image volume denies',
+  );
+  t.true(
+    (await a.admitCreate(create(imported, 'kube-system'), signal())).allowed,
+    'ALWAYS_ALLOW needs no digest',
+  );
+});
+
+test('node-critical images pinned by digest pass even under ALWAYS_DENY', async (t) => {
+  const a = harness();
+  a.setPolicy(
+    policyFrom({
+      defaultAdmissionRule: rule('ALWAYS_DENY'),
+      criguard: { nodeCriticalImages: [`${NAME}@${UNSIGNED}`] },
+    }),
+  );
+  t.true((await a.admitPull(pull(`${NAME}@${UNSIGNED}`), signal())).allowed);
+  t.is(a.records[0]!.reason, 'NODE_CRITICAL');
+  t.false((await a.admitPull(pull(`${NAME}@${SIGNED}`), signal())).allowed, 'pinned by digest, not by name');
+});
