@@ -1,0 +1,284 @@
+/**
+ * Enforcement end to end: criguard with a policy in front of a real containerd and registry, keys and
+ * attestations made with criguard's own CLI, offline attestation directory. Every decision is checked in
+ * the audit log too.
+ */
+import test from 'ava';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ServiceError } from '@grpc/grpc-js';
+import { createCriClient, type CriClient, type PodSandboxConfig } from '../../src/cri/client.js';
+import { startCriguard, type Criguard } from '../helpers/criguard.js';
+import { importIntoContainerd, pushImage, type PushedImage } from '../helpers/images.js';
+import { useLab } from '../helpers/lab.js';
+import { attestor, keygen, readAudit, sign, writePolicy, type SigningKey } from '../helpers/signing.js';
+
+const lab = useLab(test);
+const work = mkdtempSync(join(tmpdir(), 'cge-'));
+const attestations = join(work, 'attestations');
+const policyFile = join(work, 'policy.json');
+const auditLog = join(work, 'audit.jsonl');
+let builder: SigningKey;
+let builderNext: SigningKey;
+let scanner: SigningKey;
+let criguard: Criguard;
+let cri: CriClient;
+
+function policy(builderKeys: SigningKey[]): object {
+  return {
+    defaultAdmissionRule: {
+      evaluationMode: 'REQUIRE_ATTESTATION',
+      enforcementMode: 'ENFORCED_BLOCK_AND_AUDIT_LOG',
+      requireAttestationsBy: ['builder'],
+    },
+    kubernetesNamespaceAdmissionRules: {
+      'kube-system': { evaluationMode: 'ALWAYS_ALLOW', enforcementMode: 'ENFORCED_BLOCK_AND_AUDIT_LOG' },
+      staging: {
+        evaluationMode: 'REQUIRE_ATTESTATION',
+        enforcementMode: 'DRYRUN_AUDIT_LOG_ONLY',
+        requireAttestationsBy: ['builder'],
+      },
+      strict: {
+        evaluationMode: 'REQUIRE_ATTESTATION',
+        enforcementMode: 'ENFORCED_BLOCK_AND_AUDIT_LOG',
+        requireAttestationsBy: ['builder', 'scanner'],
+      },
+    },
+    attestors: [attestor('builder', builderKeys), attestor('scanner', [scanner])],
+  };
+}
+
+test.before(async () => {
+  builder = await keygen(work, 'builder-2025');
+  builderNext = await keygen(work, 'builder-2026');
+  scanner = await keygen(work, 'scanner');
+  mkdirSync(attestations, { recursive: true });
+  writePolicy(policyFile, policy([builder]));
+  for (let i = 0; i < 600; i++) {
+    try {
+      lab();
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  criguard = await startCriguard({
+    upstream: lab().containerd.socket,
+    extraArgs: [
+      '--policy',
+      policyFile,
+      '--attestations-dir',
+      attestations,
+      '--state-dir',
+      join(work, 'state'),
+      '--audit-log',
+      auditLog,
+      '--log-level',
+      'warn',
+    ],
+  });
+  cri = createCriClient(criguard.socket, { deadlineMs: 60_000 });
+});
+
+test.after.always(async () => {
+  cri?.close();
+  await criguard?.dispose();
+  rmSync(work, { recursive: true, force: true });
+});
+
+function sandbox(namespace: string): PodSandboxConfig {
+  const uid = randomUUID();
+  const logDirectory = join(lab().containerd.dir, 'pods', uid);
+  mkdirSync(logDirectory, { recursive: true });
+  return {
+    metadata: { name: `pod-${uid.slice(0, 8)}`, uid, namespace, attempt: 0 },
+    log_directory: logDirectory,
+    linux: { security_context: { namespace_options: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } },
+  };
+}
+
+async function newImage(): Promise<PushedImage> {
+  return pushImage(lab().registry, { variant: `e-${randomUUID()}` });
+}
+
+/** Pulls and creates one container in a fresh pod; resolves to the container id or the error. */
+async function run(
+  image: string,
+  namespace: string,
+): Promise<{ id?: string; error?: ServiceError; stage?: string }> {
+  const config = sandbox(namespace);
+  const { pod_sandbox_id } = await cri.runPodSandbox({ config });
+  let pulled;
+  try {
+    pulled = await cri.pullImage({ image: { image }, sandbox_config: config });
+  } catch (err) {
+    return { error: err as ServiceError, stage: 'pull' };
+  }
+  try {
+    const { container_id } = await cri.createContainer({
+      pod_sandbox_id,
+      config: {
+        metadata: { name: 'app' },
+        image: { image: pulled.image_ref, user_specified_image: image },
+        command: ['/bin/sleep', '3600'],
+        log_path: 'app.log',
+      },
+      sandbox_config: config,
+    });
+    await cri.startContainer({ container_id });
+    return { id: container_id };
+  } catch (err) {
+    return { error: err as ServiceError, stage: 'create' };
+  }
+}
+
+function lastAudit(): Record<string, unknown> {
+  return readAudit(auditLog).at(-1)!;
+}
+
+test.serial('a signed image pulls and runs; each decision is audited', async (t) => {
+  const image = await newImage();
+  await sign(builder, attestations, image.digestRef);
+  const before = readAudit(auditLog).length;
+  const result = await run(image.digestRef, 'default');
+  t.truthy(result.id, result.error?.message);
+  const records = readAudit(auditLog).slice(before);
+  t.deepEqual(
+    records.map((r) => [r.method, r.outcome, r.reason]),
+    [
+      ['PullImage', 'allow', 'ATTESTATIONS_SATISFIED'],
+      ['CreateContainer', 'allow', 'ATTESTATIONS_SATISFIED'],
+    ],
+  );
+  t.true(records[1]!.cacheHit as boolean, 'CreateContainer reuses the verdict of the pull');
+});
+
+test.serial('an unsigned image is denied at pull with the kubelet prefix', async (t) => {
+  const image = await newImage();
+  const result = await run(image.digestRef, 'default');
+  t.is(result.stage, 'pull');
+  t.is(result.error?.code, 2, 'gRPC UNKNOWN, which cri-client unwraps');
+  t.true(result.error!.details.startsWith('SignatureValidationFailed: '), result.error!.details);
+  t.true(result.error!.details.includes(image.digest));
+  t.true(result.error!.details.includes('builder'));
+  t.like(lastAudit(), { method: 'PullImage', outcome: 'deny', reason: 'ATTESTOR_MISSING' });
+  t.is(
+    (await lab().cri.imageStatus({ image: { image: image.digestRef } })).image,
+    null,
+    'containerd never pulled it',
+  );
+});
+
+test.serial(
+  'an unsigned image already on the node (pulled behind criguard) is denied at CreateContainer',
+  async (t) => {
+    const image = await newImage();
+    const pulled = await lab().cri.pullImage({ image: { image: image.ref } }); // straight to containerd
+    const config = sandbox('default');
+    const { pod_sandbox_id } = await cri.runPodSandbox({ config });
+    const err = await t.throwsAsync<ServiceError>(
+      cri.createContainer({
+        pod_sandbox_id,
+        config: { metadata: { name: 'sneaky' }, image: { image: pulled.image_ref }, log_path: 's.log' },
+        sandbox_config: config,
+      }),
+    );
+    t.is(err.code, 2);
+    t.true(err.details.startsWith('SignatureValidationFailed: '), err.details);
+    t.like(lastAudit(), { method: 'CreateContainer', outcome: 'deny', container: 'sneaky' });
+  },
+);
+
+test.serial('an image imported with ctr (no registry digest) is denied at CreateContainer', async (t) => {
+  const image = await newImage();
+  await importIntoContainerd(lab().containerd, image.ref);
+  const status = await lab().cri.imageStatus({ image: { image: image.ref } });
+  const config = sandbox('default');
+  const { pod_sandbox_id } = await cri.runPodSandbox({ config });
+  const err = await t.throwsAsync<ServiceError>(
+    cri.createContainer({
+      pod_sandbox_id,
+      config: { metadata: { name: 'imported' }, image: { image: status.image!.id }, log_path: 'i.log' },
+      sandbox_config: config,
+    }),
+  );
+  t.true(err.details.startsWith('SignatureValidationFailed: '), err.details);
+  t.like(lastAudit(), { method: 'CreateContainer', outcome: 'deny' });
+});
+
+test.serial('a namespace rule (kube-system ALWAYS_ALLOW) is honoured', async (t) => {
+  const image = await newImage();
+  const result = await run(image.digestRef, 'kube-system');
+  t.truthy(result.id, result.error?.message);
+  t.like(lastAudit(), { method: 'CreateContainer', outcome: 'allow', reason: 'ALWAYS_ALLOW' });
+});
+
+test.serial('dry run admits an unsigned image and records the would-be deny', async (t) => {
+  const image = await newImage();
+  const result = await run(image.digestRef, 'staging');
+  t.truthy(result.id, result.error?.message);
+  t.like(lastAudit(), { outcome: 'allow', dryRun: true, wouldBe: 'deny', reason: 'ATTESTOR_MISSING' });
+});
+
+test.serial('two required attestors with one present → deny; with both → allow', async (t) => {
+  const image = await newImage();
+  await sign(builder, attestations, image.digestRef);
+  const denied = await run(image.digestRef, 'strict');
+  t.is(denied.stage, 'pull');
+  t.true(denied.error!.details.includes('scanner'), denied.error!.details);
+  await sign(scanner, attestations, image.digestRef);
+  // The deny was cached briefly (denyTtlSeconds); a new digest shows the combined rule at once.
+  const second = await newImage();
+  await sign(builder, attestations, second.digestRef);
+  await sign(scanner, attestations, second.digestRef);
+  t.truthy((await run(second.digestRef, 'strict')).id);
+});
+
+test.serial(
+  'key rotation: new key added and used; old key removed → its signatures deny (no restart)',
+  async (t) => {
+    const byNew = await newImage();
+    const byOld = await newImage();
+    await sign(builderNext, attestations, byNew.digestRef);
+    await sign(builder, attestations, byOld.digestRef);
+    writePolicy(policyFile, policy([builder, builderNext]));
+    await waitForRevisionChange(t);
+    t.truthy((await run(byNew.digestRef, 'default')).id, 'signed by the added key');
+    writePolicy(policyFile, policy([builderNext]));
+    await waitForRevisionChange(t);
+    const old = await run(byOld.digestRef, 'default');
+    t.is(old.stage, 'pull', 'signed only by the removed key');
+    t.like(lastAudit(), { outcome: 'deny', reason: 'ATTESTOR_MISSING' });
+  },
+);
+
+async function waitForRevisionChange(t: { log(...v: unknown[]): void }): Promise<void> {
+  // The daemon polls the policy file every second; give it three.
+  await new Promise((r) => setTimeout(r, 3000));
+  t.log('policy reloaded');
+}
+
+test.serial(
+  'criguard restarted: verdicts survive, so a verified image still starts without its evidence',
+  async (t) => {
+    const image = await newImage();
+    await sign(builderNext, attestations, image.digestRef);
+    const pulled = await cri.pullImage({ image: { image: image.digestRef } });
+    rmSync(join(attestations, image.digest.replace(':', '-')), { recursive: true, force: true });
+    await criguard.stop(10_000); // SIGTERM persists the verdict cache
+    await criguard.start();
+    cri.close();
+    cri = createCriClient(criguard.socket, { deadlineMs: 60_000 });
+    const config = sandbox('default');
+    const { pod_sandbox_id } = await cri.runPodSandbox({ config });
+    const { container_id } = await cri.createContainer({
+      pod_sandbox_id,
+      config: { metadata: { name: 'after-restart' }, image: { image: pulled.image_ref }, log_path: 'a.log' },
+      sandbox_config: config,
+    });
+    t.truthy(container_id);
+    t.like(lastAudit(), { method: 'CreateContainer', outcome: 'allow', cacheHit: true });
+  },
+);
