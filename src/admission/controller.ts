@@ -1,5 +1,4 @@
-import { planDecision, selectRule } from '../policy/evaluate.js';
-import { decideWithAttestations } from '../policy/evaluate.js';
+import { decideWithAttestations, planDecision, selectRule } from '../policy/evaluate.js';
 import type { CompiledPolicy, CompiledRule } from '../policy/types.js';
 import type { Verdict } from '../policy/verdict.js';
 import {
@@ -8,7 +7,15 @@ import {
   type ImageReference,
 } from '../reference/image-reference.js';
 import type { VerdictCache } from '../cache/verdict-cache.js';
-import type { Admission, AdmissionOutcome, PodFacts, PullFacts, RegistryCredentials } from './admission.js';
+import type { AttestationRecord } from '../verify/attestation.js';
+import type {
+  Admission,
+  AdmissionOutcome,
+  CreateFacts,
+  PodFacts,
+  PullFacts,
+  RegistryCredentials,
+} from './admission.js';
 import { DECISION_RECORD_SCHEMA, type DecisionRecord } from './decision-record.js';
 import { denyMessage } from './deny-message.js';
 import type { Clock, DecisionSink, DigestResolver, EvidenceSource, ImageLookup } from './ports.js';
@@ -18,7 +25,11 @@ export interface AdmissionDependencies {
   /** The policy in force (swapped atomically on reload). */
   readonly policy: () => CompiledPolicy;
   readonly resolver: DigestResolver;
-  readonly evidence: EvidenceSource;
+  /**
+   * Attestation sources in order (cheapest first, e.g. the local directory, then the registry). Each is
+   * asked only while the records gathered so far do not satisfy the rule.
+   */
+  readonly evidence: readonly EvidenceSource[];
   readonly images: ImageLookup;
   readonly cache: VerdictCache;
   readonly sink: DecisionSink;
@@ -53,7 +64,10 @@ const NO_DIGEST = `sha256:${'0'.repeat(64)}`;
  * audit. Implements the transport's Admission port. Never throws: every failure is a value, and every
  * decision writes exactly one record to the sink.
  */
-export function createAdmission(deps: AdmissionDependencies): Admission {
+export function createAdmission(deps: AdmissionDependencies): Admission & {
+  /** Re-evaluates a running container's image under the current policy; audited as method Revalidation. */
+  revalidate(facts: CreateFacts, signal: AbortSignal): Promise<AdmissionOutcome>;
+} {
   const pending = new WeakMap<PullFacts, PendingPull>();
 
   /** Verdict for one image identity under `rule`, from cache or by verifying attestations (single flight). */
@@ -70,12 +84,18 @@ export function createAdmission(deps: AdmissionDependencies): Admission {
     const cached = deps.cache.get(key);
     if (cached) return { verdict: cached, cacheHit: true };
     const verdict = await raceAbort(
-      deps.cache.share(key, async () => {
-        const records = await withBudget(deps.budgetMs, (budget) =>
-          deps.evidence.fetch(identity, credentials, budget),
-        );
-        return decideWithAttestations(policy, plan.rule, identity, records);
-      }),
+      deps.cache.share(key, () =>
+        withBudget(deps.budgetMs, async (budget) => {
+          const records: AttestationRecord[] = [];
+          let verdict: Verdict | undefined;
+          for (const source of deps.evidence) {
+            records.push(...(await source.fetch(identity, credentials, budget)));
+            verdict = decideWithAttestations(policy, plan.rule, identity, records);
+            if (verdict.wouldBe === 'allow') break;
+          }
+          return verdict ?? decideWithAttestations(policy, plan.rule, identity, records);
+        }),
+      ),
       signal,
     );
     return { verdict, cacheHit: false };
@@ -221,24 +241,32 @@ export function createAdmission(deps: AdmissionDependencies): Admission {
       return evaluation.outcome;
     },
 
-    async admitCreate(facts, signal) {
-      const started = deps.clock();
-      const policy = deps.policy();
-      const namespace = facts.pod.namespace || undefined;
-      const rule = selectRule(policy, namespace);
-      let last: Evaluation | undefined;
-      const digests: string[] = [];
-      for (const image of [facts.image, ...facts.volumeImages]) {
-        last = await evaluate(policy, rule, undefined, () =>
-          createVerdict(policy, image, facts.userSpecifiedImage, namespace, signal, digests),
-        );
-        if (!last.outcome.allowed) break;
-      }
-      const evaluation = last!;
-      record('CreateContainer', facts.image, facts.pod, facts.containerName, started, evaluation, digests);
-      return evaluation.outcome;
-    },
+    admitCreate: (facts, signal) => checkContainer('CreateContainer', facts, signal),
+    revalidate: (facts, signal) => checkContainer('Revalidation', facts, signal),
   };
+
+  /** CreateContainer (and re-validation of running containers): every image of the container must pass. */
+  async function checkContainer(
+    method: 'CreateContainer' | 'Revalidation',
+    facts: CreateFacts,
+    signal: AbortSignal,
+  ): Promise<AdmissionOutcome> {
+    const started = deps.clock();
+    const policy = deps.policy();
+    const namespace = facts.pod.namespace || undefined;
+    const rule = selectRule(policy, namespace);
+    let last: Evaluation | undefined;
+    const digests: string[] = [];
+    for (const image of [facts.image, ...facts.volumeImages]) {
+      last = await evaluate(policy, rule, undefined, () =>
+        createVerdict(policy, image, facts.userSpecifiedImage, namespace, signal, digests),
+      );
+      if (!last.outcome.allowed) break;
+    }
+    const evaluation = last!;
+    record(method, facts.image, facts.pod, facts.containerName, started, evaluation, digests);
+    return evaluation.outcome;
+  }
 
   /**
    * CreateContainer's image: containerd's repo digests for the image id, each evaluated; the first allow

@@ -10,7 +10,7 @@ export const DECISION_RECORD_SCHEMA = 1;
 export interface DecisionRecord {
   readonly schema: typeof DECISION_RECORD_SCHEMA;
   readonly time: string;
-  readonly method: 'PullImage' | 'CreateContainer';
+  readonly method: 'PullImage' | 'CreateContainer' | 'Revalidation';
   /** Image as the client gave it (PullImage: reference; CreateContainer: image id). */
   readonly image: string;
   /** Normalised repository name, when known. */

@@ -14,7 +14,11 @@ const layerSchema = z.object({
 export const signatureManifestSchema = z.object({
   schemaVersion: z.literal(2),
   mediaType: z.string().optional(),
-  config: z.object({ mediaType: z.string(), digest: z.string().refine(isDigest), size: z.number().int().nonnegative() }),
+  config: z.object({
+    mediaType: z.string(),
+    digest: z.string().refine(isDigest),
+    size: z.number().int().nonnegative(),
+  }),
   layers: z.array(layerSchema),
   annotations: z.record(z.string(), z.string()).optional(),
 });
@@ -40,6 +44,7 @@ const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]
 
 /** Decodes strict, padded base64 of at most `maxBytes` decoded bytes; undefined when invalid or empty. */
 export function decodeStrictBase64(text: string, maxBytes: number): Uint8Array | undefined {
-  if (text.length === 0 || text.length > Math.ceil(maxBytes / 3) * 4 || !STRICT_BASE64.test(text)) return undefined;
+  if (text.length === 0 || text.length > Math.ceil(maxBytes / 3) * 4 || !STRICT_BASE64.test(text))
+    return undefined;
   return new Uint8Array(Buffer.from(text, 'base64'));
 }

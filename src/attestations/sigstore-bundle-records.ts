@@ -1,5 +1,14 @@
-import type { RegistryCallOptions, RegistryClient } from '../registry/registry-client.js';
+import { bundleFromJSON, isBundleWithDsseEnvelope } from '@sigstore/bundle';
+import { z } from 'zod';
+import { isDigest } from '../reference/digest.js';
+import { RegistryError, hasRegistryCode } from '../registry/errors.js';
+import { SIGSTORE_BUNDLE_V03 } from '../registry/media-types.js';
+import type { OciDescriptor, RegistryCallOptions, RegistryClient } from '../registry/registry-client.js';
+import { parseJson } from '../registry/registry-client.js';
 import type { AttestationRecord } from '../verify/attestation.js';
+import { encodeDssePae } from '../verify/dsse.js';
+import { cosignReferrersTag } from './cosign-signature-manifest.js';
+import { AttestationError } from './errors.js';
 
 /** Bounds used by fetchSigstoreBundleRecords. */
 export interface BundleLimits {
@@ -8,14 +17,101 @@ export interface BundleLimits {
   readonly maxSignatureBytes: number;
 }
 
-/** Placeholder, replaced below. */
+const descriptor = z.object({
+  mediaType: z.string(),
+  digest: z.string().refine(isDigest),
+  size: z.number().int().nonnegative(),
+  artifactType: z.string().optional(),
+});
+const indexSchema = z.object({ manifests: z.array(descriptor) });
+const manifestSchema = z.object({ artifactType: z.string().optional(), layers: z.array(descriptor) });
+
+/**
+ * cosign 3 signatures of `digest`: referrers with artifact type Sigstore bundle v0.3 (the referrers API,
+ * else the `sha256-<hex>` tag's OCI index; neither → []). Each referrer manifest's bundle layer is
+ * downloaded (digest-verified, bounded), parsed with @sigstore/bundle; DSSE bundles become one record per
+ * signature whose payload is the PAE bytes the signature covers (verify/dsse.ts decodes and checks the
+ * in-toto subject). Key-based only: certificates and transparency-log entries are ignored. Malformed
+ * bundles are skipped. Throws RegistryError from the client or AttestationError `CG_ERR_ATTESTATION_LIMIT`.
+ */
 export async function fetchSigstoreBundleRecords(
-  _client: RegistryClient,
-  _name: string,
-  _digest: string,
-  _call: RegistryCallOptions,
-  _limits: BundleLimits,
-  _skipped: (where: string, reason: string) => void,
+  client: RegistryClient,
+  name: string,
+  digest: string,
+  call: RegistryCallOptions,
+  limits: BundleLimits,
+  skipped: (where: string, reason: string) => void,
 ): Promise<AttestationRecord[]> {
-  return [];
+  let referrers: readonly OciDescriptor[] | undefined = await client.referrers(
+    name,
+    digest,
+    SIGSTORE_BUNDLE_V03,
+    call,
+  );
+  if (referrers === undefined) {
+    const tag = cosignReferrersTag(digest);
+    try {
+      const index = indexSchema.safeParse(parseJson((await client.getManifest(name, tag, call)).bytes));
+      if (!index.success)
+        throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `${name}:${tag}: not an OCI index`);
+      if (index.data.manifests.length > limits.maxBundles * 4) {
+        throw new AttestationError(
+          'CG_ERR_ATTESTATION_LIMIT',
+          `${name}:${tag}: ${index.data.manifests.length} referrers`,
+        );
+      }
+      referrers = index.data.manifests.filter((m) => m.artifactType === SIGSTORE_BUNDLE_V03);
+    } catch (err) {
+      if (hasRegistryCode(err, 'CG_ERR_REGISTRY_NOT_FOUND')) return [];
+      throw err;
+    }
+  }
+  if (referrers.length > limits.maxBundles) {
+    throw new AttestationError(
+      'CG_ERR_ATTESTATION_LIMIT',
+      `${name}@${digest}: ${referrers.length} bundles (limit ${limits.maxBundles})`,
+    );
+  }
+  const records: AttestationRecord[] = [];
+  for (const ref of referrers) {
+    const where = `${name}@${ref.digest}`;
+    const manifest = manifestSchema.safeParse(
+      parseJson((await client.getManifest(name, ref.digest, call)).bytes),
+    );
+    const layer = manifest.success
+      ? manifest.data.layers.find((l) => l.mediaType === SIGSTORE_BUNDLE_V03)
+      : undefined;
+    if (layer === undefined) {
+      skipped(where, 'no-bundle-layer');
+      continue;
+    }
+    if (layer.size > limits.maxBundleBytes) {
+      skipped(where, 'bundle-too-large');
+      continue;
+    }
+    const blob = await client.getBlob(name, layer.digest, { ...call, maxBytes: limits.maxBundleBytes });
+    let bundle;
+    try {
+      bundle = bundleFromJSON(parseJson(blob));
+    } catch {
+      skipped(where, 'bundle-invalid');
+      continue;
+    }
+    if (!isBundleWithDsseEnvelope(bundle)) {
+      skipped(where, 'not-dsse');
+      continue;
+    }
+    const envelope = bundle.content.dsseEnvelope;
+    const pae = encodeDssePae(envelope.payloadType, envelope.payload);
+    const signatures = envelope.signatures
+      .filter((s) => s.sig.length > 0 && s.sig.length <= limits.maxSignatureBytes)
+      .slice(0, 16)
+      .map((s) => Object.freeze({ signature: new Uint8Array(s.sig) }));
+    if (signatures.length === 0) {
+      skipped(where, 'no-signature');
+      continue;
+    }
+    records.push(Object.freeze({ payload: pae, signatures: Object.freeze(signatures), source: where }));
+  }
+  return records;
 }

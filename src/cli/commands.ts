@@ -7,6 +7,9 @@ import { keygenCommand } from './keygen.js';
 import { signCommand } from './sign.js';
 import { verifyCommand } from './verify.js';
 import { policyCheckCommand } from './policy-check.js';
+import { breakglassEnableCommand } from './breakglass-enable.js';
+import { breakglassDisableCommand } from './breakglass-disable.js';
+import { breakglassStatusCommand } from './breakglass-status.js';
 
 /** Every subcommand, in the order `criguard --help` lists them. */
 export const commands: readonly Command[] = [
@@ -18,4 +21,7 @@ export const commands: readonly Command[] = [
   signCommand,
   verifyCommand,
   policyCheckCommand,
+  breakglassEnableCommand,
+  breakglassDisableCommand,
+  breakglassStatusCommand,
 ];

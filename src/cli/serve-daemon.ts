@@ -1,33 +1,61 @@
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { admitEverything, type Admission } from '../admission/admission.js';
 import { createAdmission } from '../admission/controller.js';
 import type { EvidenceSource } from '../admission/ports.js';
+import { startRevalidation } from '../admission/revalidation.js';
+import { createDiskCacheSource } from '../attestations/disk-cache-source.js';
 import { createLocalDirectorySource } from '../attestations/local-directory-source.js';
+import { createRegistrySource } from '../attestations/registry-source.js';
 import { createAuditLog } from '../audit/audit-log.js';
 import { VerdictCache } from '../cache/verdict-cache.js';
 import { createVerdictStore } from '../cache/verdict-store.js';
 import type { ServeConfig } from '../config/serve-config.js';
-import { createContainerdImageLookup } from '../cri/containerd-images.js';
+import { createContainerdClient } from '../cri/containerd-client.js';
 import { createCreateContainerGate } from '../cri/gates/create-container.js';
 import { createPullImageGate } from '../cri/gates/pull-image.js';
 import { DEFAULT_LIMITS, startProxyServer } from '../cri/proxy-server.js';
 import { createRouter } from '../cri/routes.js';
 import { createLogger, type Logger } from '../log/logger.js';
+import { startHttpEndpoint } from '../metrics/http-endpoint.js';
+import { createMetrics } from '../metrics/metrics.js';
 import { createPolicyStore, type PolicyStore } from '../policy-files/policy-store.js';
+import { createRegistryClient, type RegistryClient } from '../registry/registry-client.js';
 import { ExitCode } from './exit-codes.js';
 import { criguardVersion } from './version.js';
 
+/** Everything `serve` started that must be stopped, in order. */
+type Closer = () => void | Promise<void>;
+
 /**
- * Composition root of `criguard serve`: builds every component from the config, starts the proxy, and
- * runs until SIGTERM/SIGINT. SIGHUP reloads the policy; SIGUSR1 reopens the audit log.
- * Resolves to the exit code: 0 after a clean stop, 2 for an invalid policy at start, 1 otherwise.
+ * Composition root of `criguard serve`: builds every component from the config, starts the proxy and the
+ * metrics endpoint, and runs until SIGTERM/SIGINT. SIGHUP reloads the policy; SIGUSR1 reopens the audit
+ * log. Resolves to the exit code: 0 after a clean stop, 2 for an invalid policy at start, 1 otherwise.
  */
 export async function runDaemon(config: ServeConfig): Promise<number> {
   const logger = createLogger(config.logLevel);
-  const closers: Array<() => void> = [];
+  const closers: Closer[] = [];
+  const containerd = createContainerdClient(config.upstream);
+  closers.push(() => containerd.close());
+  const cache = new VerdictCache({
+    maxEntries: config.cache.maxEntries,
+    allowTtlMs: config.cache.allowTtlSeconds * 1000,
+    denyTtlMs: config.cache.denyTtlSeconds * 1000,
+    now: Date.now,
+  });
+  let connections = () => 0;
+  const metrics = createMetrics({
+    cacheEntries: () => cache.size,
+    cacheHits: () => cache.hits,
+    cacheMisses: () => cache.misses,
+    connections: () => connections(),
+    breakglass: () => ({ active: false, invalid: false }),
+  });
+
   let policyStore: PolicyStore | undefined;
   let admission: Admission = admitEverything;
-
   if (config.policy === undefined) {
     logger.warn({}, 'no policy configured: criguard forwards every call and enforces nothing');
   } else {
@@ -37,119 +65,222 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
         attestorsDir: config.attestorsDir,
         cluster: config.cluster,
         pollMs: 1000,
-        onReload: (r) =>
-          r.error
-            ? logger.error(
-                { err: r.error.message, revision: r.revision },
-                'policy reload failed; keeping the last good policy',
-              )
-            : r.changed && logger.info({ revision: r.revision }, 'policy reloaded'),
+        onReload: (r) => {
+          metrics.policyLoaded(r.revision, r.error === undefined, Date.now());
+          if (r.error) {
+            logger.error(
+              { err: r.error.message, revision: r.revision },
+              'policy reload failed; keeping the last good policy',
+            );
+          } else if (r.changed) logger.info({ revision: r.revision }, 'policy reloaded');
+        },
       });
     } catch (err) {
       logger.fatal({ err: (err as Error).message }, 'invalid policy: refusing to start');
       return ExitCode.INVALID_INPUT;
     }
-    closers.push(() => policyStore?.close());
     const store = policyStore;
-    const cache = new VerdictCache({
-      maxEntries: config.cache.maxEntries,
-      allowTtlMs: config.cache.allowTtlSeconds * 1000,
-      denyTtlMs: config.cache.denyTtlSeconds * 1000,
-      now: Date.now,
-    });
-    const verdictStore = createVerdictStore(config.stateDir);
-    const loaded = verdictStore.load();
-    if (loaded.problem)
-      logger.warn({ file: verdictStore.path, problem: loaded.problem }, 'persisted verdicts discarded');
-    logger.info({ verdicts: cache.restore(loaded.entries) }, 'verdict cache loaded');
-    const persist = () => {
-      try {
-        verdictStore.save(cache.entries());
-      } catch (err) {
-        logger.error({ err: (err as Error).message }, 'cannot persist verdicts');
-      }
-    };
-    const timer = setInterval(persist, 10_000);
-    timer.unref();
-    closers.push(() => {
-      clearInterval(timer);
-      persist();
-    });
+    metrics.policyLoaded(store.current().revision, true, Date.now());
+    closers.push(() => store.close());
+    closers.push(persistVerdicts(config, cache, logger));
     const audit = createAuditLog({
       path: config.auditLog,
       node: config.nodeName ?? hostname(),
-      onError: (err) => logger.error({ err: err.message, path: config.auditLog }, 'audit log write failed'),
+      onError: (err) => {
+        metrics.auditFailed();
+        logger.error({ err: err.message, path: config.auditLog }, 'audit log write failed');
+      },
     });
     closers.push(() => audit.close());
     process.on('SIGUSR1', () => audit.reopen());
-    const images = createContainerdImageLookup(config.upstream);
-    closers.push(() => images.close());
-    admission = createAdmission({
+    const registry = createRegistry(config, logger);
+    closers.push(() => registry.close());
+    const control = createAdmission({
       policy: () => store.current(),
       resolver: {
-        resolve: () =>
-          Promise.reject(
-            Object.assign(new Error('no registry client configured'), {
-              code: 'CG_ERR_REGISTRY_UNAVAILABLE',
-            }),
-          ),
+        resolve: async (reference, credentials, signal) =>
+          (await registry.resolve(reference.canonical, { credentials, signal })).digest,
       },
-      evidence: createEvidence(config, logger),
-      images,
+      evidence: createEvidence(config, registry, logger),
+      images: containerd,
       cache,
-      sink: audit,
+      sink: {
+        record: (r) => {
+          audit.record(r);
+          metrics.observe(r);
+        },
+      },
       clock: Date.now,
       budgetMs: config.verifyTimeoutSeconds * 1000,
     });
+    admission = control;
     process.on('SIGHUP', () => void store.reload());
     logger.info({ policy: config.policy, revision: store.current().revision }, 'policy loaded');
+    const revalidation = startRevalidation({
+      lister: containerd,
+      revalidate: (facts, signal) => control.revalidate(facts, signal),
+      intervalMs: config.revalidateIntervalSeconds * 1000,
+      onResult: (r) => {
+        metrics.setViolations(r.violations);
+        if (r.violations > 0) logger.warn(r, 'running containers the current policy would not admit');
+      },
+      onError: (err) => logger.warn({ err: err.message }, 're-validation of running containers failed'),
+    });
+    closers.unshift(() => revalidation.stop());
   }
 
-  const route = createRouter({
-    pullImage: createPullImageGate(admission),
-    createContainer: createCreateContainerGate(admission),
-  });
   let server;
   try {
     server = await startProxyServer({
       listenPath: config.listen,
       upstreamPath: config.upstream,
       socketMode: config.socketMode,
-      route,
+      route: createRouter({
+        pullImage: createPullImageGate(admission),
+        createContainer: createCreateContainerGate(admission),
+      }),
       logger,
       limits: DEFAULT_LIMITS,
+      onUpstreamUnavailable: () => metrics.upstreamUnavailable(),
     });
   } catch (err) {
     logger.error({ err: (err as Error).message, code: (err as { code?: string }).code }, 'cannot start');
-    for (const close of closers) close();
+    await closeAll(closers);
     return ExitCode.DENIED_OR_FAILED;
   }
+  const proxy = server;
+  connections = () => proxy.connections;
+
+  let http: Server | undefined;
+  if (config.metricsAddress !== 'off') {
+    const store = policyStore;
+    try {
+      http = await startHttpEndpoint(config.metricsAddress, metrics.registry, {
+        async ready() {
+          const upstream = await containerd.ping();
+          const checks = {
+            policy: store || config.policy === undefined ? 'ok' : 'missing',
+            containerd: upstream ? 'ok' : 'unreachable',
+          };
+          return { ok: upstream && checks.policy === 'ok', checks };
+        },
+        async status() {
+          return {
+            version: criguardVersion,
+            policy: store ? { file: config.policy, revision: store.current().revision } : null,
+            enforcing: store !== undefined,
+            verdictCache: { entries: cache.size, hits: cache.hits, misses: cache.misses },
+            connections: proxy.connections,
+            containerd: (await containerd.ping()) ? 'ok' : 'unreachable',
+            breakglass: { state: 'absent' },
+          };
+        },
+      });
+    } catch (err) {
+      logger.error({ err: (err as Error).message, address: config.metricsAddress }, 'cannot serve metrics');
+      await proxy.stop(0);
+      await closeAll(closers);
+      return ExitCode.DENIED_OR_FAILED;
+    }
+  }
+
   logger.info(
-    { version: criguardVersion, listen: config.listen, upstream: config.upstream, pid: process.pid },
+    {
+      version: criguardVersion,
+      listen: config.listen,
+      upstream: config.upstream,
+      metrics: config.metricsAddress,
+      pid: process.pid,
+    },
     'criguard started',
   );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  logger.info({ signal, connections: server.connections }, 'stopping');
-  const cut = await server.stop(config.shutdownTimeoutSeconds * 1000);
-  for (const close of closers) close();
+  logger.info({ signal, connections: proxy.connections }, 'stopping');
+  const cut = await proxy.stop(config.shutdownTimeoutSeconds * 1000);
+  http?.close();
+  http?.closeAllConnections();
+  await closeAll(closers);
   logger.info({ connectionsCut: cut }, 'criguard stopped');
   return ExitCode.OK;
 }
 
-function createEvidence(config: ServeConfig, logger: Logger): EvidenceSource {
-  const local =
-    config.attestationsDir === undefined
-      ? undefined
-      : createLocalDirectorySource({
-          dir: config.attestationsDir,
-          onSkipped: (path, code) => logger.warn({ path, code }, 'attestation file skipped'),
-        });
-  return {
-    async fetch(image, _credentials, signal) {
-      return local ? local.fetch(image.name, image.digest, signal) : [];
-    },
+async function closeAll(closers: readonly Closer[]): Promise<void> {
+  for (const close of closers) await close();
+}
+
+/** Loads persisted verdicts now, saves them every 10 s and at stop; returns the stop hook. */
+function persistVerdicts(config: ServeConfig, cache: VerdictCache, logger: Logger): Closer {
+  const store = createVerdictStore(config.stateDir);
+  const loaded = store.load();
+  if (loaded.problem)
+    logger.warn({ file: store.path, problem: loaded.problem }, 'persisted verdicts discarded');
+  logger.info({ verdicts: cache.restore(loaded.entries) }, 'verdict cache loaded');
+  const save = () => {
+    try {
+      store.save(cache.entries());
+    } catch (err) {
+      logger.error({ err: (err as Error).message }, 'cannot persist verdicts');
+    }
   };
+  const timer = setInterval(save, 10_000);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    save();
+  };
+}
+
+function createRegistry(config: ServeConfig, logger: Logger): RegistryClient {
+  const caCertificates = config.registryCaFiles.map((file) => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (err) {
+      logger.error(
+        { file, err: (err as NodeJS.ErrnoException).code },
+        'registry CA file unreadable; ignored',
+      );
+      return '';
+    }
+  });
+  return createRegistryClient({
+    hosts: config.registries,
+    caCertificates: caCertificates.filter((c) => c !== ''),
+    timeoutMs: config.verifyTimeoutSeconds * 1000,
+  });
+}
+
+/**
+ * Evidence in order: the offline directory first (air-gapped nodes need nothing else), then the registry
+ * with the pull's credentials, through an on-disk cache that answers while the registry is unreachable
+ * (or, for CreateContainer, which carries no credentials, refuses anonymous access).
+ */
+function createEvidence(config: ServeConfig, registry: RegistryClient, logger: Logger): EvidenceSource[] {
+  const sources: EvidenceSource[] = [];
+  if (config.attestationsDir !== undefined) {
+    const local = createLocalDirectorySource({
+      dir: config.attestationsDir,
+      onSkipped: (path, code) => logger.warn({ path, code }, 'attestation file skipped'),
+    });
+    sources.push({ fetch: (image, _credentials, signal) => local.fetch(image.name, image.digest, signal) });
+  }
+  const remote = createRegistrySource({
+    client: registry,
+    onSkipped: (where, code) => logger.warn({ where, code }, 'registry attestation skipped'),
+  });
+  const cacheDir = join(config.stateDir, 'attestations');
+  sources.push({
+    fetch: (image, credentials, signal) =>
+      createDiskCacheSource({
+        source: remote.withCredentials(credentials),
+        dir: cacheDir,
+        fallbackCodes: credentials
+          ? ['CG_ERR_REGISTRY_UNAVAILABLE']
+          : ['CG_ERR_REGISTRY_UNAVAILABLE', 'CG_ERR_REGISTRY_DENIED'],
+        onEvent: (event, digest) => logger.info({ event, digest }, 'attestation cache'),
+      }).fetch(image.name, image.digest, signal),
+  });
+  return sources;
 }

@@ -26,6 +26,14 @@ Options:
   --state-dir DIR            persisted verdicts and attestations (default /var/lib/criguard)
   --audit-log FILE|-         one JSON line per decision (default /var/log/criguard/audit.log; - = stdout)
   --cluster LOCATION.ID      this node's cluster, for clusterAdmissionRules
+  --metrics-address HOST:PORT|off
+                             /metrics, /healthz, /readyz, /status (default 127.0.0.1:9798)
+  --revalidate-interval SECONDS
+                             re-check running containers' images this often (default 300; 0 = at start only)
+  --verify-timeout SECONDS   time budget to resolve and verify one image (default 30)
+
+Registries (plain HTTP hosts, CA files, token services trusted with credentials) are set in the config
+file: see docs/configuration.md.
 
 Signals: SIGTERM/SIGINT drain and stop (exit 0); SIGHUP reloads the policy; SIGUSR1 reopens the audit log.`;
 
@@ -61,15 +69,22 @@ function readConfig(args: string[], io: CommandIo): ServeConfig | number {
         'state-dir': { type: 'string' },
         'audit-log': { type: 'string' },
         cluster: { type: 'string' },
+        'metrics-address': { type: 'string' },
+        'revalidate-interval': { type: 'string' },
+        'verify-timeout': { type: 'string' },
       },
     }));
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const timeout = values['shutdown-timeout'];
-  if (timeout !== undefined && !/^\d+(\.\d+)?$/.test(timeout)) {
-    throw new UsageError('--shutdown-timeout takes a number of seconds');
-  }
+  const seconds = (
+    flag: 'shutdown-timeout' | 'revalidate-interval' | 'verify-timeout',
+  ): number | undefined => {
+    const value = values[flag];
+    if (value === undefined) return undefined;
+    if (!/^\d+(\.\d+)?$/.test(value)) throw new UsageError(`--${flag} takes a number of seconds`);
+    return Number(value);
+  };
   try {
     return loadServeConfig({
       file: values.config,
@@ -79,7 +94,10 @@ function readConfig(args: string[], io: CommandIo): ServeConfig | number {
         upstream: values.upstream,
         socketMode: values['socket-mode'],
         logLevel: values['log-level'] as LogLevel | undefined,
-        shutdownTimeoutSeconds: timeout === undefined ? undefined : Number(timeout),
+        shutdownTimeoutSeconds: seconds('shutdown-timeout'),
+        revalidateIntervalSeconds: seconds('revalidate-interval'),
+        verifyTimeoutSeconds: seconds('verify-timeout'),
+        metricsAddress: values['metrics-address'],
         policy: values.policy,
         attestorsDir: values['attestors-dir'],
         attestationsDir: values['attestations-dir'],

@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { writeAttestationFile } from '../attestations/local-directory-source.js';
 import { InvalidReferenceError } from '../reference/errors.js';
-import { parseImageIdentity } from '../reference/image-reference.js';
+import { parseImageIdentity, parseImageReference } from '../reference/image-reference.js';
+import { createRegistryClient } from '../registry/registry-client.js';
+import { pushCosignSignature } from '../attestations/cosign-push.js';
 import type { ImageIdentity } from '../reference/image-reference.js';
 import { SigningError } from '../signing/errors.js';
 import { loadSigningKey, signPayload } from '../signing/signing-key.js';
@@ -16,10 +18,15 @@ export const PASSPHRASE_ENV = 'CRIGUARD_KEY_PASSPHRASE';
 /** `criguard sign`: signs a simple-signing payload for IMAGE@DIGEST into the attestation directory. */
 export const signCommand: Command = {
   name: 'sign',
-  summary: 'sign an image digest into a local attestation directory',
+  summary: 'sign an image digest into a local attestation directory and/or its registry',
   usage: [
     'Usage: criguard sign --key FILE [--key-id ID] [--algorithm NAME] [--passphrase-file FILE]',
-    '                     --attestations-dir DIR IMAGE@sha256:DIGEST',
+    '                     [--attestations-dir DIR] [--push [--plain-http]] IMAGE@sha256:DIGEST',
+    '',
+    'At least one destination: --attestations-dir writes DIR/sha256-<hex>/<file>.json; --push adds a',
+    'cosign-compatible signature to the tag sha256-<hex>.sig in the image repository (credentials from',
+    '$CRIGUARD_REGISTRY_USERNAME / $CRIGUARD_REGISTRY_PASSWORD; plain HTTP for loopback registries, or',
+    'any registry with --plain-http).',
     '',
     'Keys: criguard/OpenSSL PEM (PKCS#8, EC, RSA) or cosign "ENCRYPTED SIGSTORE PRIVATE KEY".',
     `Passphrase: $${PASSPHRASE_ENV} or --passphrase-file. --algorithm picks the RSA scheme.`,
@@ -33,11 +40,15 @@ export const signCommand: Command = {
         algorithm: { type: 'string' },
         'passphrase-file': { type: 'string' },
         'attestations-dir': { type: 'string' },
+        push: { type: 'boolean' },
+        'plain-http': { type: 'boolean' },
       },
       true,
     );
     const keyPath = requireOption(values.key, 'key');
-    const dir = requireOption(values['attestations-dir'], 'attestations-dir');
+    const dir = values['attestations-dir'];
+    if (dir === undefined && !values.push)
+      throw new UsageError('give --attestations-dir DIR, --push, or both');
     const image = parseImageArgument(positionals);
     let passphrase = io.env[PASSPHRASE_ENV];
     if (values['passphrase-file'] !== undefined) {
@@ -54,21 +65,52 @@ export const signCommand: Command = {
       const key = loadSigningKey(pem, passphrase, values.algorithm);
       const payload = createSimpleSigningPayload(image.name, image.digest);
       const signature = signPayload(key, payload);
-      const path = await writeAttestationFile(dir, image.digest, {
-        payload,
-        signatures: [{ publicKeyId: values['key-id'] ?? key.keyId, signature }],
-      });
-      io.stdout(`${path}\n`);
+      if (dir !== undefined) {
+        const path = await writeAttestationFile(dir, image.digest, {
+          payload,
+          signatures: [{ publicKeyId: values['key-id'] ?? key.keyId, signature }],
+        });
+        io.stdout(`${path}\n`);
+      }
+      if (values.push) {
+        const pushed = await pushSignature(image, payload, signature, values['plain-http'] === true, io.env);
+        io.stdout(`${pushed}\n`);
+      }
       return ExitCode.OK;
     } catch (err) {
       if (err instanceof SigningError) {
         io.stderr(`criguard sign: ${err.message}\n`);
         return ExitCode.INVALID_INPUT;
       }
+      const code = (err as { code?: string }).code;
+      if (typeof code === 'string' && code.startsWith('CG_ERR_')) {
+        io.stderr(`criguard sign: ${code}: ${(err as Error).message}\n`);
+        return ExitCode.DENIED_OR_FAILED;
+      }
       throw err;
     }
   },
 };
+
+/** Pushes a cosign `.sig` signature for `image`; resolves to `<repository>:<tag>` written. */
+async function pushSignature(
+  image: ImageIdentity,
+  payload: Uint8Array,
+  signature: Uint8Array,
+  plainHttp: boolean,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<string> {
+  const host = parseImageReference(image.name).domain;
+  const client = createRegistryClient({ hosts: plainHttp ? { [host]: { plainHttp: true } } : {} });
+  try {
+    const username = env.CRIGUARD_REGISTRY_USERNAME;
+    const credentials = username ? { username, password: env.CRIGUARD_REGISTRY_PASSWORD ?? '' } : undefined;
+    const pushed = await pushCosignSignature(client, image, payload, signature, { credentials });
+    return `${image.name}:${pushed.tag}`;
+  } finally {
+    await client.close();
+  }
+}
 
 /** Exactly one positional IMAGE@sha256:DIGEST, normalised; UsageError otherwise. */
 export function parseImageArgument(positionals: readonly string[]): ImageIdentity {

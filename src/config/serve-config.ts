@@ -33,6 +33,16 @@ export interface ServeConfig {
   };
   /** Node name recorded in audit records (default: the host name). */
   readonly nodeName: string | undefined;
+  /** `host:port` of /metrics, /healthz, /readyz and /status; "off" disables it. */
+  readonly metricsAddress: string;
+  /** Seconds between re-validations of running containers; 0 disables (one run still warms the cache). */
+  readonly revalidateIntervalSeconds: number;
+  /** Per-registry settings by host (`host[:port]`): plain HTTP, hosts of token services trusted with credentials. */
+  readonly registries: Readonly<
+    Record<string, { readonly plainHttp?: boolean; readonly credentialRealmHosts?: readonly string[] }>
+  >;
+  /** Extra CA certificate files (PEM) trusted for registries. */
+  readonly registryCaFiles: readonly string[];
 }
 
 export const DEFAULT_SERVE_CONFIG: ServeConfig = Object.freeze({
@@ -50,6 +60,10 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = Object.freeze({
   verifyTimeoutSeconds: 30,
   cache: Object.freeze({ maxEntries: 10_000, allowTtlSeconds: 24 * 3600, denyTtlSeconds: 60 }),
   nodeName: undefined,
+  metricsAddress: '127.0.0.1:9798',
+  revalidateIntervalSeconds: 300,
+  registries: Object.freeze({}),
+  registryCaFiles: Object.freeze([]),
 });
 
 const octalMode = z.union([
@@ -87,6 +101,27 @@ const fileSchema = z.strictObject({
     })
     .optional(),
   nodeName: z.string().min(1).optional(),
+  metricsAddress: z
+    .string()
+    .regex(/^(off|(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5})$/, 'must be host:port or "off"')
+    .optional(),
+  revalidateIntervalSeconds: z
+    .number()
+    .min(0)
+    .max(7 * 24 * 3600)
+    .optional(),
+  registries: z
+    .record(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/, 'must be host or host:port'),
+      z.strictObject({
+        plainHttp: z.boolean().optional(),
+        credentialRealmHosts: z.array(z.string().min(1)).max(16).optional(),
+      }),
+    )
+    .optional(),
+  registryCaFiles: z.array(z.string().min(1)).max(32).optional(),
 });
 
 export type ServeConfigInput = z.input<typeof fileSchema>;
@@ -126,6 +161,10 @@ export function loadServeConfig(options: {
     verifyTimeoutSeconds: c.verifyTimeoutSeconds ?? DEFAULT_SERVE_CONFIG.verifyTimeoutSeconds,
     cache: Object.freeze({ ...DEFAULT_SERVE_CONFIG.cache, ...stripUndefined(c.cache ?? {}) }),
     nodeName: c.nodeName,
+    metricsAddress: c.metricsAddress ?? DEFAULT_SERVE_CONFIG.metricsAddress,
+    revalidateIntervalSeconds: c.revalidateIntervalSeconds ?? DEFAULT_SERVE_CONFIG.revalidateIntervalSeconds,
+    registries: Object.freeze(c.registries ?? {}),
+    registryCaFiles: Object.freeze((c.registryCaFiles ?? []).map((f) => resolve(options.cwd, f))),
   });
 }
 

@@ -14,6 +14,7 @@ export interface ProxyServerOptions {
   readonly route: (path: string) => Route;
   readonly logger: BridgeLogger & { info(fields: Record<string, unknown>, message: string): void };
   readonly limits: BridgeLimits;
+  readonly onUpstreamUnavailable?: () => void;
 }
 
 export interface ProxyServer {
@@ -57,7 +58,13 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     const bridge = new ConnectionBridge(
       client,
       upstream,
-      { route: options.route, logger: options.logger, limits: options.limits, upstreamName: 'containerd' },
+      {
+        route: options.route,
+        logger: options.logger,
+        limits: options.limits,
+        upstreamName: 'containerd',
+        onUpstreamUnavailable: options.onUpstreamUnavailable,
+      },
       (b) => bridges.delete(b),
     );
     bridges.add(bridge);

@@ -1,6 +1,7 @@
 import { parseImageReference } from '../reference/image-reference.js';
 import type { ImageIdentity } from '../reference/image-reference.js';
 import type { AttestationRecord } from './attestation.js';
+import { checkInTotoStatement, isDssePae } from './dsse.js';
 import { VerifyError } from './errors.js';
 import type { TrustedKey } from './public-key.js';
 import { verifySignature } from './signature.js';
@@ -110,6 +111,13 @@ export function verifyAttestors(
 
 /** Payload checks after a trusted key verified the bytes. */
 function checkPayload(payload: Uint8Array, image: ImageIdentity, bindReference: boolean): PayloadCheck {
+  if (isDssePae(payload)) {
+    // A DSSE envelope (Sigstore bundle): the signed bytes are PAE(type, in-toto statement); its subject
+    // must name the image digest. An in-toto statement names no repository, so binding cannot hold.
+    const check = checkInTotoStatement(payload, image.digest);
+    if (check !== 'OK') return { ok: false, reason: check };
+    return bindReference ? { ok: false, reason: 'REFERENCE_MISMATCH' } : { ok: true };
+  }
   let parsed: SimpleSigningPayload;
   try {
     parsed = parseSimpleSigningPayload(payload);

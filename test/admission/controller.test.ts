@@ -73,15 +73,17 @@ function harness(
         return found;
       },
     },
-    evidence: {
-      fetch: async (image) => {
-        h.fetches.push(image.digest);
-        await new Promise((r) => setTimeout(r, 5));
-        const found = h.evidence.get(image.digest);
-        if (found instanceof Error) throw found;
-        return found ?? [];
+    evidence: [
+      {
+        fetch: async (image) => {
+          h.fetches.push(image.digest);
+          await new Promise((r) => setTimeout(r, 5));
+          const found = h.evidence.get(image.digest);
+          if (found instanceof Error) throw found;
+          return found ?? [];
+        },
       },
-    },
+    ],
     images: {
       lookup: async (image) => {
         const found = h.images.get(image);
@@ -198,7 +200,7 @@ for (const [name, breakIt, code, kind] of undecidedCases) {
 
 test('verification_timeout_fail: the time budget ends in a deny (RegistryUnavailable)', async (t) => {
   const a = harness({ budgetMs: 50 });
-  a.deps.evidence.fetch = () => new Promise(() => undefined);
+  (a.deps.evidence as { fetch: unknown }[])[0]!.fetch = () => new Promise(() => undefined);
   const out = await a.admitPull(pull(`${NAME}@${SIGNED}`), signal());
   t.deepEqual(out.allowed ? undefined : out.kind, 'registry-unavailable');
   t.is(a.records[0]!.errorCode, 'CG_ERR_TIMEOUT');
@@ -206,7 +208,7 @@ test('verification_timeout_fail: the time budget ends in a deny (RegistryUnavail
 
 test('cancelled_call_fail: a client that goes away gets no allow', async (t) => {
   const a = harness();
-  a.deps.evidence.fetch = () => new Promise(() => undefined);
+  (a.deps.evidence as { fetch: unknown }[])[0]!.fetch = () => new Promise(() => undefined);
   const controller = new AbortController();
   const pending = a.admitPull(pull(`${NAME}@${SIGNED}`), controller.signal);
   controller.abort();
@@ -342,4 +344,35 @@ test('node-critical images pinned by digest pass even under ALWAYS_DENY', async 
   t.true((await a.admitPull(pull(`${NAME}@${UNSIGNED}`), signal())).allowed);
   t.is(a.records[0]!.reason, 'NODE_CRITICAL');
   t.false((await a.admitPull(pull(`${NAME}@${SIGNED}`), signal())).allowed, 'pinned by digest, not by name');
+});
+
+test('sources are asked in order and only while the rule is not satisfied', async (t) => {
+  const asked: string[] = [];
+  const a = harness({
+    evidence: [
+      {
+        fetch: async (image) => (
+          asked.push(`local ${image.digest}`),
+          image.digest === SIGNED ? [attestation(SIGNED)] : []
+        ),
+      },
+      {
+        fetch: async (image) => {
+          asked.push(`registry ${image.digest}`);
+          throw Object.assign(new Error('down'), { code: 'CG_ERR_REGISTRY_UNAVAILABLE' });
+        },
+      },
+    ],
+  });
+  t.true(
+    (await a.admitPull(pull(`${NAME}@${SIGNED}`), signal())).allowed,
+    'local evidence suffices; registry not asked',
+  );
+  const out = await a.admitPull(pull(`${NAME}@${UNSIGNED}`), signal());
+  t.deepEqual(
+    out.allowed ? undefined : out.kind,
+    'registry-unavailable',
+    'not satisfied locally, registry down: undecided',
+  );
+  t.deepEqual(asked, [`local ${SIGNED}`, `local ${UNSIGNED}`, `registry ${UNSIGNED}`]);
 });

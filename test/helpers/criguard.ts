@@ -6,10 +6,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCriClient } from '../../src/cri/client.js';
-import { spawnDaemon, waitFor, type Daemon } from './daemon.js';
+import { freePort, spawnDaemon, waitFor, type Daemon } from './daemon.js';
 
 export interface Criguard {
   readonly socket: string;
+  /** `http://127.0.0.1:PORT` of /metrics, /healthz, /readyz, /status. */
+  readonly metricsUrl: string;
   readonly dir: string;
   readonly logFile: string;
   daemon: Daemon;
@@ -39,6 +41,7 @@ export async function startCriguard(options: CriguardOptions): Promise<Criguard>
   const socket = join(dir, 'criguard.sock');
   const logFile = join(dir, 'criguard.log');
   const { command, prefix } = criguardCommand(options.binary);
+  const port = await freePort();
   const args = [
     ...prefix,
     'serve',
@@ -46,10 +49,13 @@ export async function startCriguard(options: CriguardOptions): Promise<Criguard>
     socket,
     '--upstream',
     options.upstream,
+    '--metrics-address',
+    `127.0.0.1:${port}`,
     ...(options.extraArgs ?? []),
   ];
   const self: Criguard = {
     socket,
+    metricsUrl: `http://127.0.0.1:${port}`,
     dir,
     logFile,
     daemon: undefined as unknown as Daemon,

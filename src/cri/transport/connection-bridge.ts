@@ -46,6 +46,8 @@ export interface BridgeOptions {
   readonly limits: BridgeLimits;
   /** Message of the UNAVAILABLE answer given when containerd cannot be reached. */
   readonly upstreamName: string;
+  /** Told each time a client connection finds containerd unreachable. */
+  readonly onUpstreamUnavailable?: () => void;
 }
 
 type StreamMode = 'pass' | 'gated' | 'local';
@@ -648,6 +650,7 @@ export class ConnectionBridge {
 
   private enterDegraded(err: NodeJS.ErrnoException): void {
     this.degraded = true;
+    this.options.onUpstreamUnavailable?.();
     this.options.logger.warn({ err: err.code ?? err.message }, 'upstream unreachable; answering UNAVAILABLE');
     if (!this.prefaceBytes) this.writeClient(encodeSettings());
     for (const stream of [...this.streams.values()]) {

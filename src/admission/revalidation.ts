@@ -1,0 +1,81 @@
+import type { AdmissionOutcome, CreateFacts } from './admission.js';
+
+/** A running container as containerd lists it, with the pod facts the kubelet put in its labels. */
+export interface RunningContainer {
+  readonly id: string;
+  readonly name: string;
+  /** The image id (config digest) containerd runs it from. */
+  readonly image: string;
+  readonly namespace: string;
+  readonly podName: string;
+  readonly podUid: string;
+}
+
+export interface ContainerLister {
+  listRunning(signal: AbortSignal): Promise<RunningContainer[]>;
+}
+
+export interface RevalidationResult {
+  readonly checked: number;
+  readonly violations: number;
+}
+
+/**
+ * Continuous validation: every `intervalMs` (and once at start, which also warms the verdict cache),
+ * re-evaluates the image of every running container under the current policy and keys. Violations are
+ * audited (by `revalidate`) and reported; nothing is stopped. A failed run is reported through onError.
+ */
+export function startRevalidation(options: {
+  readonly lister: ContainerLister;
+  readonly revalidate: (facts: CreateFacts, signal: AbortSignal) => Promise<AdmissionOutcome>;
+  readonly intervalMs: number;
+  readonly onResult: (result: RevalidationResult) => void;
+  readonly onError: (err: Error) => void;
+}): { runNow(): Promise<RevalidationResult>; stop(): void } {
+  let running: Promise<RevalidationResult> | undefined;
+  const controller = new AbortController();
+
+  async function run(): Promise<RevalidationResult> {
+    const containers = await options.lister.listRunning(controller.signal);
+    let violations = 0;
+    for (const c of containers) {
+      if (controller.signal.aborted) break;
+      const outcome = await options.revalidate(
+        {
+          image: c.image,
+          userSpecifiedImage: '',
+          volumeImages: [],
+          containerName: c.name,
+          podSandboxId: '',
+          pod: { namespace: c.namespace, name: c.podName, uid: c.podUid, labels: {}, annotations: {} },
+        },
+        controller.signal,
+      );
+      if (!outcome.allowed) violations += 1;
+    }
+    const result = { checked: containers.length, violations };
+    options.onResult(result);
+    return result;
+  }
+
+  function runNow(): Promise<RevalidationResult> {
+    running ??= run().finally(() => {
+      running = undefined;
+    });
+    return running;
+  }
+
+  const tick = () => void runNow().catch((err: unknown) => options.onError(err as Error));
+  const first = setTimeout(tick, 0);
+  const timer = options.intervalMs > 0 ? setInterval(tick, options.intervalMs) : undefined;
+  timer?.unref();
+  first.unref();
+  return {
+    runNow,
+    stop() {
+      clearTimeout(first);
+      if (timer) clearInterval(timer);
+      controller.abort();
+    },
+  };
+}

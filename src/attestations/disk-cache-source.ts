@@ -1,0 +1,203 @@
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { chmod, mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { parseDigest } from '../reference/digest.js';
+import type { AttestationRecord } from '../verify/attestation.js';
+import type { AttestationSource } from './attestation-source.js';
+
+/** Options of createDiskCacheSource. */
+export interface DiskCacheSourceOptions {
+  /** The source asked first (typically the registry source). */
+  readonly source: AttestationSource;
+  /** Cache directory under the state dir; created 0700. */
+  readonly dir: string;
+  /** Clock in ms (default Date.now). */
+  readonly now?: () => number;
+  /** Entries older than this are not served (default 30 days). */
+  readonly maxAgeMs?: number;
+  /** Largest entry written or read (default 1 MiB); larger results are not cached. */
+  readonly maxEntryBytes?: number;
+  /** Entries kept (default 4096); the oldest are removed past it. */
+  readonly maxEntries?: number;
+  /** Codes of errors that make the cache answer (default: only `CG_ERR_REGISTRY_UNAVAILABLE`). */
+  readonly fallbackCodes?: readonly string[];
+  /** Told about cache events: `served-stale`, `write-failed`, `corrupt-discarded`. Never given records. */
+  readonly onEvent?: (event: 'served-stale' | 'write-failed' | 'corrupt-discarded', digest: string) => void;
+}
+
+const b64 = z
+  .string()
+  .max(4 * 1024 * 1024)
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/);
+const entrySchema = z.strictObject({
+  version: z.literal(1),
+  name: z.string().max(512),
+  digest: z.string(),
+  storedAt: z.number().finite(),
+  records: z
+    .array(
+      z.strictObject({
+        payload: b64,
+        signatures: z
+          .array(z.strictObject({ publicKeyId: z.string().max(1024).optional(), signature: b64 }))
+          .max(64),
+        source: z.string().max(1024).optional(),
+      }),
+    )
+    .max(1024),
+});
+
+/**
+ * Wraps a source with an on-disk cache of its last answer per (image name, digest). A successful fetch
+ * replaces the entry (an empty answer removes it) and is returned as is. When the source rejects with
+ * `CG_ERR_REGISTRY_UNAVAILABLE` (or another of `fallbackCodes`) a cached entry younger than `maxAgeMs` is
+ * served instead: signatures are self-authenticating and re-verified by the caller each time, so a stale
+ * entry can only deny or re-admit what was once validly signed. Without a usable entry the original
+ * error is rethrown (fail closed). Files are 0600 in a 0700 directory, written to a temp file then
+ * renamed; unreadable or corrupt entries are deleted and treated as absent. Cache write failures never
+ * fail a fetch.
+ */
+export function createDiskCacheSource(options: DiskCacheSourceOptions): AttestationSource {
+  const now = options.now ?? Date.now;
+  const maxAgeMs = options.maxAgeMs ?? 30 * 24 * 3600 * 1000;
+  const maxEntryBytes = options.maxEntryBytes ?? 1024 * 1024;
+  const maxEntries = options.maxEntries ?? 4096;
+  const fallback = new Set(options.fallbackCodes ?? ['CG_ERR_REGISTRY_UNAVAILABLE']);
+  const event = options.onEvent ?? (() => undefined);
+  let dirReady: Promise<void> | undefined;
+
+  const ensureDir = (): Promise<void> =>
+    (dirReady ??= (async () => {
+      await mkdir(options.dir, { recursive: true, mode: 0o700 });
+      await chmod(options.dir, 0o700);
+    })().catch((err: unknown) => {
+      dirReady = undefined;
+      throw err;
+    }));
+
+  const fileOf = (name: string, digest: string): string => {
+    const d = parseDigest(digest);
+    const n = createHash('sha256').update(name).digest('hex').slice(0, 16);
+    return join(options.dir, `${d.algorithm}-${d.hex}-${n}.json`);
+  };
+
+  async function write(name: string, digest: string, records: AttestationRecord[]): Promise<void> {
+    const path = fileOf(name, digest);
+    if (records.length === 0) {
+      await rm(path, { force: true });
+      return;
+    }
+    const text = JSON.stringify({
+      version: 1,
+      name,
+      digest,
+      storedAt: now(),
+      records: records.map((r) => ({
+        payload: Buffer.from(r.payload).toString('base64'),
+        signatures: r.signatures.map((s) => ({
+          ...(s.publicKeyId === undefined ? {} : { publicKeyId: s.publicKeyId }),
+          signature: Buffer.from(s.signature).toString('base64'),
+        })),
+        ...(r.source === undefined ? {} : { source: r.source }),
+      })),
+    });
+    if (Buffer.byteLength(text) > maxEntryBytes) return;
+    await ensureDir();
+    const tmp = `${path}.${process.pid}.${createHash('sha256').update(String(Math.random())).digest('hex').slice(0, 8)}.tmp`;
+    try {
+      await writeFile(tmp, text, { mode: 0o600, flag: 'wx' });
+      await rename(tmp, path);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    await prune();
+  }
+
+  async function prune(): Promise<void> {
+    const names = (await readdir(options.dir)).filter((n) => n.endsWith('.json'));
+    if (names.length <= maxEntries) return;
+    const aged = await Promise.all(
+      names.map(async (n) => ({
+        n,
+        t: (await stat(join(options.dir, n)).catch(() => undefined))?.mtimeMs ?? 0,
+      })),
+    );
+    aged.sort((a, b) => a.t - b.t);
+    for (const { n } of aged.slice(0, names.length - maxEntries))
+      await rm(join(options.dir, n), { force: true });
+  }
+
+  async function read(name: string, digest: string): Promise<AttestationRecord[] | undefined> {
+    const path = fileOf(name, digest);
+    let text: string;
+    try {
+      const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        const info = await handle.stat();
+        if (!info.isFile() || info.size > maxEntryBytes) throw new Error('not a cache entry');
+        const buf = Buffer.alloc(info.size);
+        const { bytesRead } = await handle.read(buf, 0, info.size, 0);
+        text = buf.subarray(0, bytesRead).toString('utf8');
+      } finally {
+        await handle.close();
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      await discard(path, digest);
+      return undefined;
+    }
+    let parsed;
+    try {
+      parsed = entrySchema.safeParse(JSON.parse(text));
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed?.success || parsed.data.name !== name || parsed.data.digest !== digest) {
+      await discard(path, digest);
+      return undefined;
+    }
+    const age = now() - parsed.data.storedAt;
+    if (age > maxAgeMs || age < -maxAgeMs) return undefined;
+    return parsed.data.records.map((r) =>
+      Object.freeze({
+        payload: new Uint8Array(Buffer.from(r.payload, 'base64')),
+        signatures: Object.freeze(
+          r.signatures.map((s) =>
+            Object.freeze({
+              publicKeyId: s.publicKeyId,
+              signature: new Uint8Array(Buffer.from(s.signature, 'base64')),
+            }),
+          ),
+        ),
+        source: r.source === undefined ? 'attestation cache' : `${r.source} (cached)`,
+      }),
+    );
+  }
+
+  async function discard(path: string, digest: string): Promise<void> {
+    event('corrupt-discarded', digest);
+    await unlink(path).catch(() => undefined);
+  }
+
+  return {
+    async fetch(imageName, digest, signal) {
+      parseDigest(digest);
+      let records: AttestationRecord[];
+      try {
+        records = await options.source.fetch(imageName, digest, signal);
+      } catch (err) {
+        const code = (err as { code?: unknown } | null)?.code;
+        if (typeof code !== 'string' || !fallback.has(code)) throw err;
+        const cached = await read(imageName, digest).catch(() => undefined);
+        if (cached === undefined) throw err;
+        event('served-stale', digest);
+        return cached;
+      }
+      await write(imageName, digest, records).catch(() => event('write-failed', digest));
+      return records;
+    },
+  };
+}

@@ -1,0 +1,140 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DecisionRecord } from '../admission/decision-record.js';
+
+/** Live numbers read at scrape time (cache size, connections, breakglass). */
+export interface MetricsProbes {
+  readonly cacheEntries: () => number;
+  readonly cacheHits: () => number;
+  readonly cacheMisses: () => number;
+  readonly connections: () => number;
+  readonly breakglass: () => { active: boolean; invalid: boolean };
+}
+
+/**
+ * criguard's Prometheus metrics, on a registry of its own (no global state). `observe` is the decision
+ * sink side: it counts every audited decision.
+ */
+export function createMetrics(probes: MetricsProbes) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'criguard_' });
+  const decisions = new Counter({
+    name: 'criguard_decisions_total',
+    help: 'Admission decisions by method, outcome and reason code.',
+    labelNames: ['method', 'outcome', 'reason'] as const,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'criguard_decision_duration_seconds',
+    help: 'Time to decide, including registry and verification work.',
+    labelNames: ['method'] as const,
+    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60],
+    registers: [registry],
+  });
+  const undecided = new Counter({
+    name: 'criguard_undecided_total',
+    help: 'Decisions that could not be made (registry, verification or containerd errors), by error code.',
+    labelNames: ['code'] as const,
+    registers: [registry],
+  });
+  const upstreamErrors = new Counter({
+    name: 'criguard_upstream_errors_total',
+    help: 'Client connections answered UNAVAILABLE because containerd could not be reached.',
+    registers: [registry],
+  });
+  const auditFailures = new Counter({
+    name: 'criguard_audit_write_failures_total',
+    help: 'Audit records that could not be written.',
+    registers: [registry],
+  });
+  const policyInfo = new Gauge({
+    name: 'criguard_policy_info',
+    help: 'The policy in force (value 1), by revision.',
+    labelNames: ['revision'] as const,
+    registers: [registry],
+  });
+  const reloadOk = new Gauge({
+    name: 'criguard_policy_last_reload_success',
+    help: '1 when the last policy (re)load succeeded, 0 when the last good policy is kept after an error.',
+    registers: [registry],
+  });
+  const reloadTime = new Gauge({
+    name: 'criguard_policy_last_reload_timestamp_seconds',
+    help: 'When the policy files were last read.',
+    registers: [registry],
+  });
+  const violations = new Gauge({
+    name: 'criguard_running_violations',
+    help: 'Running containers whose image the current policy would not admit (continuous validation).',
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'criguard_verdict_cache_entries',
+    help: 'Verdicts cached.',
+    registers: [registry],
+    collect() {
+      this.set(probes.cacheEntries());
+    },
+  });
+  new Gauge({
+    name: 'criguard_verdict_cache_hits',
+    help: 'Verdict cache hits since start.',
+    registers: [registry],
+    collect() {
+      this.set(probes.cacheHits());
+    },
+  });
+  new Gauge({
+    name: 'criguard_verdict_cache_misses',
+    help: 'Verdict cache misses since start.',
+    registers: [registry],
+    collect() {
+      this.set(probes.cacheMisses());
+    },
+  });
+  new Gauge({
+    name: 'criguard_connections',
+    help: 'Client connections open.',
+    registers: [registry],
+    collect() {
+      this.set(probes.connections());
+    },
+  });
+  new Gauge({
+    name: 'criguard_breakglass_active',
+    help: '1 while a valid breakglass file is in force.',
+    registers: [registry],
+    collect() {
+      this.set(probes.breakglass().active ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'criguard_breakglass_invalid',
+    help: '1 while a breakglass file exists but is ignored (unsafe, invalid or expired).',
+    registers: [registry],
+    collect() {
+      this.set(probes.breakglass().invalid ? 1 : 0);
+    },
+  });
+
+  return {
+    registry,
+    observe(record: DecisionRecord): void {
+      decisions.inc({ method: record.method, outcome: record.outcome, reason: record.reason });
+      latency.observe({ method: record.method }, record.latencyMs / 1000);
+      if (record.errorCode) undecided.inc({ code: record.errorCode });
+    },
+    policyLoaded(revision: string, ok: boolean, now: number): void {
+      if (ok) {
+        policyInfo.reset();
+        policyInfo.set({ revision }, 1);
+      }
+      reloadOk.set(ok ? 1 : 0);
+      reloadTime.set(now / 1000);
+    },
+    upstreamUnavailable: () => upstreamErrors.inc(),
+    auditFailed: () => auditFailures.inc(),
+    setViolations: (n: number) => violations.set(n),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,56 @@
+import { RegistryError } from './errors.js';
+
+/** What the body reader needs of a fetch Response. */
+export interface BodyLike {
+  readonly headers: { get(name: string): string | null };
+  readonly body: ReadableStream<Uint8Array> | null;
+}
+
+/**
+ * Reads a response body of at most `max` bytes into memory, streaming: a larger `Content-Length` is
+ * refused before reading, and the stream is cancelled as soon as the running total passes `max`.
+ * Throws RegistryError `CG_ERR_REGISTRY_LIMIT` (over the cap) or `CG_ERR_REGISTRY_UNAVAILABLE` (the
+ * stream failed or was aborted).
+ */
+export async function readBoundedBody(res: BodyLike, max: number, what: string): Promise<Uint8Array> {
+  const declared = res.headers.get('content-length');
+  if (declared !== null && /^\d+$/.test(declared) && Number(declared) > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new RegistryError('CG_ERR_REGISTRY_LIMIT', `${what}: ${declared} bytes (limit ${max})`);
+  }
+  if (res.body === null) return new Uint8Array(0);
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > max) {
+        await reader.cancel().catch(() => undefined);
+        throw new RegistryError('CG_ERR_REGISTRY_LIMIT', `${what}: over ${max} bytes`);
+      }
+      chunks.push(value);
+    }
+  } catch (err) {
+    if (err instanceof RegistryError) throw err;
+    throw new RegistryError('CG_ERR_REGISTRY_UNAVAILABLE', `${what}: reading the body failed`, {
+      cause: err,
+    });
+  } finally {
+    reader.releaseLock();
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
+}
+
+/** Discards a body without reading it (frees the connection). Never throws. */
+export async function discardBody(res: { readonly body: ReadableStream<Uint8Array> | null }): Promise<void> {
+  await res.body?.cancel().catch(() => undefined);
+}

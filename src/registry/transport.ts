@@ -1,0 +1,123 @@
+import { rootCertificates } from 'node:tls';
+import { Agent, fetch } from 'undici';
+import type { Response } from 'undici';
+import { RegistryError } from './errors.js';
+import type { HostRules } from './hosts.js';
+
+/** One HTTP request of the registry client. */
+export interface HttpRequest {
+  readonly method: 'GET' | 'HEAD' | 'PUT' | 'POST';
+  readonly url: URL;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: Uint8Array;
+  /** Sent only to `url`'s origin: dropped when a redirect leaves it. */
+  readonly authorization?: string | undefined;
+  readonly signal: AbortSignal;
+}
+
+/** Sends requests with bounded redirects; maps network failures to RegistryError. */
+export interface Transport {
+  send(req: HttpRequest): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** Options of createTransport. */
+export interface TransportOptions {
+  readonly rules: HostRules;
+  /** Extra trusted CA certificates (PEM), added to Node's bundled roots. */
+  readonly caCertificates?: readonly string[];
+  readonly maxRedirects: number;
+  readonly userAgent: string;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * Creates the HTTP layer: one undici Agent (own connection pool; extra CAs when given), redirects followed
+ * by hand for GET/HEAD (at most `maxRedirects`, never downgrading to plain HTTP for a host that needs
+ * TLS, `Authorization` never forwarded to another origin). `send` throws RegistryError
+ * `CG_ERR_REGISTRY_UNAVAILABLE` (network, TLS, abort, timeout), `CG_ERR_REGISTRY_LIMIT` (too many
+ * redirects) or `CG_ERR_REGISTRY_PROTOCOL` (bad redirect); any HTTP status is returned as a Response.
+ */
+export function createTransport(options: TransportOptions): Transport {
+  const ca = options.caCertificates?.length ? [...rootCertificates, ...options.caCertificates] : undefined;
+  const agent = new Agent({ connect: ca === undefined ? {} : { ca }, connections: 16 });
+  return {
+    async send(req) {
+      let url = req.url;
+      let authorization = req.authorization;
+      const origin = req.url.origin;
+      for (let hop = 0; ; hop++) {
+        checkScheme(url, options.rules);
+        const headers: Record<string, string> = { 'user-agent': options.userAgent, ...req.headers };
+        if (authorization !== undefined && url.origin === origin) headers.authorization = authorization;
+        let res: Response;
+        try {
+          res = await fetch(url, {
+            method: req.method,
+            headers,
+            body: req.body,
+            redirect: 'manual',
+            signal: req.signal,
+            dispatcher: agent,
+          });
+        } catch (err) {
+          throw new RegistryError(
+            'CG_ERR_REGISTRY_UNAVAILABLE',
+            `${req.method} ${describe(url)}: ${reason(err)}`,
+            {
+              cause: err,
+            },
+          );
+        }
+        if (!REDIRECTS.has(res.status) || (req.method !== 'GET' && req.method !== 'HEAD')) return res;
+        await res.body?.cancel().catch(() => undefined);
+        if (hop >= options.maxRedirects) {
+          throw new RegistryError(
+            'CG_ERR_REGISTRY_LIMIT',
+            `${describe(req.url)}: more than ${options.maxRedirects} redirects`,
+          );
+        }
+        const location = res.headers.get('location');
+        let next: URL;
+        try {
+          next = new URL(location ?? '', url);
+        } catch {
+          throw new RegistryError(
+            'CG_ERR_REGISTRY_PROTOCOL',
+            `${describe(url)}: redirect without a valid Location`,
+          );
+        }
+        if (location === null)
+          throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `${describe(url)}: redirect without Location`);
+        if (next.origin !== origin) authorization = undefined;
+        url = next;
+      }
+    },
+    close: () => agent.close(),
+  };
+}
+
+function checkScheme(url: URL, rules: HostRules): void {
+  if (url.protocol === 'https:') return;
+  if (url.protocol === 'http:' && rules.plainHttpAllowed(url.host)) return;
+  throw new RegistryError(
+    'CG_ERR_REGISTRY_PROTOCOL',
+    `${describe(url)}: plain HTTP or unknown scheme not allowed`,
+  );
+}
+
+/** `host/path` of a URL without query or credentials, for messages. */
+export function describe(url: URL): string {
+  return `${url.host}${url.pathname}`;
+}
+
+function reason(err: unknown): string {
+  if (err instanceof Error) {
+    if (err.name === 'AbortError' || err.name === 'TimeoutError') return 'aborted or timed out';
+    const cause = (err as { cause?: { code?: unknown } }).cause;
+    if (cause && typeof cause.code === 'string') return cause.code;
+    return err.name;
+  }
+  return 'request failed';
+}

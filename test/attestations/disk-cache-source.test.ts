@@ -1,0 +1,107 @@
+import test from 'ava';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createDiskCacheSource } from '../../src/attestations/disk-cache-source.js';
+import type { AttestationSource } from '../../src/attestations/attestation-source.js';
+import { RegistryError } from '../../src/registry/errors.js';
+import type { AttestationRecord } from '../../src/verify/attestation.js';
+
+const D = `sha256:${'b'.repeat(64)}`;
+const NAME = 'registry.example.com/org/app';
+const REC: AttestationRecord = {
+  payload: Uint8Array.from([1, 2, 3]),
+  signatures: [{ signature: Uint8Array.from([9, 8]) }],
+  source: 'x',
+};
+
+async function setup(t: { teardown: (fn: () => Promise<void>) => void }) {
+  const base = await mkdtemp(join(tmpdir(), 'criguard-cache-'));
+  t.teardown(() => rm(base, { recursive: true, force: true }));
+  let answer: AttestationRecord[] | Error = [REC];
+  let now = 1_000_000;
+  const inner: AttestationSource = {
+    fetch: async () => {
+      if (answer instanceof Error) throw answer;
+      return answer;
+    },
+  };
+  const events: string[] = [];
+  const dir = join(base, 'attestations');
+  const cache = createDiskCacheSource({
+    source: inner,
+    dir,
+    now: () => now,
+    maxAgeMs: 10_000,
+    onEvent: (e) => events.push(e),
+  });
+  return {
+    dir,
+    cache,
+    events,
+    set: (a: AttestationRecord[] | Error) => (answer = a),
+    advance: (ms: number) => (now += ms),
+  };
+}
+
+const unavailable = () => new RegistryError('CG_ERR_REGISTRY_UNAVAILABLE', 'down');
+
+test('fresh results are returned and cached (0700 dir, 0600 file); registry down → cached records', async (t) => {
+  const s = await setup(t);
+  t.deepEqual(await s.cache.fetch(NAME, D), [REC]);
+  t.is((await stat(s.dir)).mode & 0o777, 0o700);
+  const [file] = await readdir(s.dir);
+  t.is((await stat(join(s.dir, file!))).mode & 0o777, 0o600);
+  s.set(unavailable());
+  const got = await s.cache.fetch(NAME, D);
+  t.deepEqual(Buffer.from(got[0]!.payload), Buffer.from(REC.payload));
+  t.deepEqual(Buffer.from(got[0]!.signatures[0]!.signature), Buffer.from([9, 8]));
+  t.deepEqual(s.events, ['served-stale']);
+});
+
+test('other errors are not masked; no entry → the original error', async (t) => {
+  const s = await setup(t);
+  await s.cache.fetch(NAME, D);
+  s.set(new RegistryError('CG_ERR_REGISTRY_DENIED', 'no'));
+  t.is(
+    (await t.throwsAsync(s.cache.fetch(NAME, D), { instanceOf: RegistryError }))?.code,
+    'CG_ERR_REGISTRY_DENIED',
+  );
+  s.set(unavailable());
+  t.is(
+    (await t.throwsAsync(s.cache.fetch('registry.example.com/org/other', D), { instanceOf: RegistryError }))
+      ?.code,
+    'CG_ERR_REGISTRY_UNAVAILABLE',
+  );
+});
+
+test('entries past max age are not served', async (t) => {
+  const s = await setup(t);
+  await s.cache.fetch(NAME, D);
+  s.advance(10_001);
+  s.set(unavailable());
+  t.is(
+    (await t.throwsAsync(s.cache.fetch(NAME, D), { instanceOf: RegistryError }))?.code,
+    'CG_ERR_REGISTRY_UNAVAILABLE',
+  );
+});
+
+test('a fresh empty answer replaces the entry', async (t) => {
+  const s = await setup(t);
+  await s.cache.fetch(NAME, D);
+  s.set([]);
+  t.deepEqual(await s.cache.fetch(NAME, D), []);
+  s.set(unavailable());
+  await t.throwsAsync(s.cache.fetch(NAME, D), { instanceOf: RegistryError });
+});
+
+test('corrupt_entry_fail: a corrupt entry is discarded, never served', async (t) => {
+  const s = await setup(t);
+  await s.cache.fetch(NAME, D);
+  const [file] = await readdir(s.dir);
+  await writeFile(join(s.dir, file!), '{"version":1,"name":"x"');
+  s.set(unavailable());
+  await t.throwsAsync(s.cache.fetch(NAME, D), { instanceOf: RegistryError });
+  t.true(s.events.includes('corrupt-discarded'));
+  t.deepEqual(await readdir(s.dir), []);
+});
