@@ -32,22 +32,32 @@ export function createContainerdClient(
       return facts;
     },
     async listRunning() {
-      let response;
+      let containers;
+      let sandboxes;
       try {
-        response = await client.listContainers({ filter: { state: { state: 'CONTAINER_RUNNING' } } });
+        [containers, sandboxes] = await Promise.all([
+          client.listContainers({ filter: { state: { state: 'CONTAINER_RUNNING' } } }),
+          client.listPodSandbox({}),
+        ]);
       } catch (err) {
         throw Object.assign(new Error(`containerd ListContainers failed: ${(err as Error).message}`), {
           code: 'CG_ERR_UPSTREAM',
         });
       }
-      return response.containers.map((c): RunningContainer => ({
-        id: c.id,
-        name: c.metadata?.name ?? '',
-        image: c.image_ref || c.image?.image || '',
-        namespace: c.labels?.['io.kubernetes.pod.namespace'] ?? '',
-        podName: c.labels?.['io.kubernetes.pod.name'] ?? '',
-        podUid: c.labels?.['io.kubernetes.pod.uid'] ?? '',
-      }));
+      // The pod comes from the sandbox's metadata (what CreateContainer was judged under); the kubelet's
+      // container labels are the fallback.
+      const pods = new Map(sandboxes.items.map((p) => [p.id, p.metadata]));
+      return containers.containers.map((c): RunningContainer => {
+        const pod = pods.get(c.pod_sandbox_id);
+        return {
+          id: c.id,
+          name: c.metadata?.name ?? '',
+          image: c.image_ref || c.image?.image || '',
+          namespace: pod?.namespace ?? c.labels?.['io.kubernetes.pod.namespace'] ?? '',
+          podName: pod?.name ?? c.labels?.['io.kubernetes.pod.name'] ?? '',
+          podUid: pod?.uid ?? c.labels?.['io.kubernetes.pod.uid'] ?? '',
+        };
+      });
     },
     async ping() {
       try {

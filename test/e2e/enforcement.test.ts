@@ -77,6 +77,8 @@ test.before(async () => {
       auditLog,
       '--log-level',
       'warn',
+      '--revalidate-interval',
+      '1',
     ],
   });
   cri = createCriClient(criguard.socket, { deadlineMs: 60_000 });
@@ -134,17 +136,21 @@ async function run(
   }
 }
 
+/** The last admission record (re-validation of running containers also writes records, asynchronously). */
 function lastAudit(): Record<string, unknown> {
-  return readAudit(auditLog).at(-1)!;
+  return readAudit(auditLog)
+    .filter((r) => r.method !== 'Revalidation')
+    .at(-1)!;
 }
 
 test.serial('a signed image pulls and runs; each decision is audited', async (t) => {
   const image = await newImage();
   await sign(builder, attestations, image.digestRef);
-  const before = readAudit(auditLog).length;
+  const admissions = () => readAudit(auditLog).filter((r) => r.method !== 'Revalidation');
+  const before = admissions().length;
   const result = await run(image.digestRef, 'default');
   t.truthy(result.id, result.error?.message);
-  const records = readAudit(auditLog).slice(before);
+  const records = admissions().slice(before);
   t.deepEqual(
     records.map((r) => [r.method, r.outcome, r.reason]),
     [
@@ -280,5 +286,33 @@ test.serial(
     });
     t.truthy(container_id);
     t.like(lastAudit(), { method: 'CreateContainer', outcome: 'allow', cacheHit: true });
+  },
+);
+
+test.serial(
+  'continuous validation reports a running container whose key was removed from the policy',
+  async (t) => {
+    const image = await newImage();
+    await sign(builderNext, attestations, image.digestRef);
+    const result = await run(image.digestRef, 'default');
+    t.truthy(result.id, result.error?.message);
+    const other = await keygen(work, 'unrelated');
+    writePolicy(policyFile, policy([other]));
+    let violation: Record<string, unknown> | undefined;
+    for (let i = 0; i < 100 && !violation; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      violation = readAudit(auditLog).find(
+        (r) =>
+          r.method === 'Revalidation' &&
+          r.outcome === 'deny' &&
+          (r.digests as string[]).includes(image.digest),
+      );
+    }
+    t.truthy(violation, 'a Revalidation deny record for the running container');
+    const metrics = await (await fetch(`${criguard.metricsUrl}/metrics`)).text();
+    t.regex(metrics, /criguard_running_violations [1-9]/);
+    const status = await cri.containerStatus({ container_id: result.id! });
+    t.is(status.status?.state, 'CONTAINER_RUNNING', 'nothing is stopped');
+    writePolicy(policyFile, policy([builderNext]));
   },
 );
