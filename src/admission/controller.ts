@@ -18,7 +18,14 @@ import type {
 } from './admission.js';
 import { DECISION_RECORD_SCHEMA, type DecisionRecord } from './decision-record.js';
 import { denyMessage } from './deny-message.js';
-import type { Clock, DecisionSink, DigestResolver, EvidenceSource, ImageLookup } from './ports.js';
+import type {
+  Breakglass,
+  Clock,
+  DecisionSink,
+  DigestResolver,
+  EvidenceSource,
+  ImageLookup,
+} from './ports.js';
 import { decideUndecided, errorCode } from './undecided.js';
 
 export interface AdmissionDependencies {
@@ -36,7 +43,14 @@ export interface AdmissionDependencies {
   readonly clock: Clock;
   /** Time budget of one decision's registry and verification work. */
   readonly budgetMs: number;
+  /** The breakglass file monitor; undefined when none is configured. */
+  readonly breakglass?: Breakglass | undefined;
+  /** Honour the Binary Authorization pod label `image-policy.k8s.io/break-glass: "true"` (off by default). */
+  readonly podBreakglassLabel?: boolean;
 }
+
+/** Binary Authorization's breakglass pod label. */
+export const BREAKGLASS_LABEL = 'image-policy.k8s.io/break-glass';
 
 /** What admitPull remembers for confirmPull, keyed by the facts object the gate passes to both. */
 interface PendingPull {
@@ -54,6 +68,7 @@ interface Evaluation {
   readonly errorCode: string | undefined;
   readonly wouldBe: DecisionRecord['wouldBe'];
   readonly policyRevision: string;
+  readonly breakglass?: DecisionRecord['breakglass'];
 }
 
 // A digest that names no image, used only to ask the policy whether a decision needs the real digest.
@@ -147,19 +162,60 @@ export function createAdmission(deps: AdmissionDependencies): Admission & {
       container,
       outcome: evaluation.outcome.allowed ? 'allow' : 'deny',
       reason: evaluation.reason,
-      message: evaluation.outcome.allowed
-        ? verdict?.wouldBe === 'deny'
-          ? denyMessage(verdict, evaluation.identity)
-          : undefined
-        : evaluation.outcome.reason,
+      message: evaluation.breakglass
+        ? evaluation.breakglass.overridden.message
+        : evaluation.outcome.allowed
+          ? verdict?.wouldBe === 'deny'
+            ? denyMessage(verdict, evaluation.identity)
+            : undefined
+          : evaluation.outcome.reason,
       verdict,
       dryRun: verdict?.dryRun ?? evaluation.wouldBe === 'undecided',
       wouldBe: evaluation.wouldBe ?? verdict?.wouldBe,
       errorCode: evaluation.errorCode,
+      breakglass: evaluation.breakglass,
       cacheHit: evaluation.cacheHit,
       latencyMs: deps.clock() - started,
       policyRevision: evaluation.policyRevision,
     });
+  }
+
+  /**
+   * A deny that a breakglass covers becomes an allow, audited with what it overrode. Expiry is checked
+   * now, at this decision. Allows pass unchanged.
+   */
+  function withBreakglass(
+    evaluation: Evaluation,
+    pod: PodFacts,
+    imageName: string | undefined,
+    digest: string | undefined,
+  ): Evaluation {
+    if (evaluation.outcome.allowed) return evaluation;
+    const namespace = pod.namespace || undefined;
+    const fromFile = deps.breakglass?.grantFor({ namespace, imageName, digest }, deps.clock());
+    const fromLabel =
+      !fromFile && deps.podBreakglassLabel && pod.labels[BREAKGLASS_LABEL] === 'true'
+        ? {
+            reason: `pod label ${BREAKGLASS_LABEL}`,
+            ticket: undefined,
+            createdBy: undefined,
+            expiresAt: undefined,
+            fileSha256: undefined,
+            matched: [`label:${BREAKGLASS_LABEL}`],
+          }
+        : undefined;
+    const grant = fromFile ?? fromLabel;
+    if (!grant) return evaluation;
+    return {
+      ...evaluation,
+      outcome: { allowed: true },
+      reason: 'BREAKGLASS',
+      breakglass: {
+        ...grant,
+        source: fromFile ? 'file' : 'pod-label',
+        overridden: { reason: evaluation.reason, message: evaluation.outcome.reason },
+      },
+    };
   }
 
   return {
@@ -197,8 +253,9 @@ export function createAdmission(deps: AdmissionDependencies): Admission & {
         identity = { name: reference.name, digest };
         return { ...(await verdictFor(policy, identity, namespace, facts.credentials, signal)), identity };
       });
-      if (evaluation.outcome.allowed) pending.set(facts, { identity, verdict: evaluation.verdict });
-      const audited = { ...evaluation, identity: identity ?? { name: reference.name, digest: '' } };
+      const final = withBreakglass(evaluation, facts.pod, reference.name, identity?.digest);
+      if (final.outcome.allowed) pending.set(facts, { identity, verdict: evaluation.verdict });
+      const audited = { ...final, identity: identity ?? { name: reference.name, digest: '' } };
       record(
         'PullImage',
         facts.image,
@@ -208,7 +265,7 @@ export function createAdmission(deps: AdmissionDependencies): Admission & {
         audited,
         identity ? [identity.digest] : [],
       );
-      return evaluation.outcome;
+      return final.outcome;
     },
 
     async confirmPull(facts, imageRef, signal) {
@@ -219,26 +276,43 @@ export function createAdmission(deps: AdmissionDependencies): Admission & {
       const started = deps.clock();
       const policy = deps.policy();
       const rule = selectRule(policy, facts.pod.namespace || undefined);
-      const evaluation = await evaluate(policy, rule, identity, async () => {
+      const expected = `${identity.name}@${identity.digest}`;
+      let problem: unknown;
+      try {
         const image = await withBudget(deps.budgetMs, (budget) =>
           raceAbort(deps.images.lookup(imageRef, budget), signal),
         );
-        const expected = `${identity.name}@${identity.digest}`;
-        if (image?.repoDigests.includes(expected)) {
-          return { verdict: remembered.verdict!, cacheHit: true };
-        }
-        throw Object.assign(
+        if (image?.repoDigests.includes(expected)) return { allowed: true };
+        problem = Object.assign(
           new Error(`containerd pulled ${image?.repoDigests.join(', ') || imageRef}, not ${expected}`),
-          {
-            code: 'CG_ERR_PULLED_DIGEST_MISMATCH',
-          },
+          { code: 'CG_ERR_PULLED_DIGEST_MISMATCH' },
         );
-      });
-      // Only a mismatch is worth its own audit record; a match confirms the decision already recorded.
-      if (evaluation.errorCode !== undefined) {
-        record('PullImage', facts.image, facts.pod, undefined, started, evaluation, [identity.digest]);
+      } catch (err) {
+        problem = err;
       }
-      return evaluation.outcome;
+      // A match confirms the decision already recorded; anything else gets its own record.
+      const settled = decideUndecided(rule, problem, expected);
+      const mismatch = errorCode(problem) === 'CG_ERR_PULLED_DIGEST_MISMATCH';
+      const outcome: AdmissionOutcome =
+        mismatch && !settled.dryRun
+          ? {
+              allowed: false,
+              kind: 'denied',
+              reason: `${(problem as Error).message}: the registry changed the image`,
+            }
+          : settled.outcome;
+      const evaluation: Evaluation = {
+        outcome,
+        reason: mismatch ? 'PULL_DIGEST_MISMATCH' : settled.reason,
+        verdict: remembered.verdict,
+        identity,
+        cacheHit: false,
+        errorCode: errorCode(problem),
+        wouldBe: settled.dryRun ? 'deny' : undefined,
+        policyRevision: policy.revision,
+      };
+      record('PullImage', facts.image, facts.pod, undefined, started, evaluation, [identity.digest]);
+      return outcome;
     },
 
     admitCreate: (facts, signal) => checkContainer('CreateContainer', facts, signal),
@@ -263,7 +337,10 @@ export function createAdmission(deps: AdmissionDependencies): Admission & {
       );
       if (!last.outcome.allowed) break;
     }
-    const evaluation = last!;
+    const evaluation =
+      method === 'CreateContainer'
+        ? withBreakglass(last!, facts.pod, last!.identity?.name, last!.identity?.digest)
+        : last!;
     record(method, facts.image, facts.pod, facts.containerName, started, evaluation, digests);
     return evaluation.outcome;
   }

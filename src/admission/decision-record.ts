@@ -30,7 +30,27 @@ export interface DecisionRecord {
   readonly wouldBe: 'allow' | 'deny' | 'undecided' | undefined;
   /** Error code when the decision could not be made (the call was then handled by the rule's onUndecided). */
   readonly errorCode: string | undefined;
+  /** Set when a breakglass (file or pod label) turned a deny into an allow. */
+  readonly breakglass:
+    | (OverrideGrant & {
+        readonly source: 'file' | 'pod-label';
+        /** What criguard would have done without it. */
+        readonly overridden: { readonly reason: string; readonly message: string | undefined };
+      })
+    | undefined;
   readonly cacheHit: boolean;
   readonly latencyMs: number;
   readonly policyRevision: string | undefined;
+}
+
+/** An operator override in force for a request (breakglass file or pod label); audited with what it overrode. */
+export interface OverrideGrant {
+  readonly reason: string;
+  readonly ticket: string | undefined;
+  readonly createdBy: string | undefined;
+  /** ISO 8601; undefined for the pod label, which has no expiry. */
+  readonly expiresAt: string | undefined;
+  /** `sha256:` of the breakglass file; undefined for the pod label. */
+  readonly fileSha256: string | undefined;
+  readonly matched: readonly string[];
 }

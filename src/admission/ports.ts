@@ -1,7 +1,7 @@
 import type { ImageIdentity, ImageReference } from '../reference/image-reference.js';
 import type { AttestationRecord } from '../verify/attestation.js';
 import type { RegistryCredentials } from './admission.js';
-import type { DecisionRecord } from './decision-record.js';
+import type { DecisionRecord, OverrideGrant } from './decision-record.js';
 
 /**
  * What admission needs from the outside, as small interfaces. Implementations live in registry/,
@@ -46,3 +46,15 @@ export interface DecisionSink {
 
 /** Milliseconds since the epoch. */
 export type Clock = () => number;
+
+/** Looks up a breakglass grant; expiry is checked against `now` at every call. */
+export interface Breakglass {
+  grantFor(
+    request: {
+      readonly namespace: string | undefined;
+      readonly imageName: string | undefined;
+      readonly digest: string | undefined;
+    },
+    now: number,
+  ): OverrideGrant | undefined;
+}

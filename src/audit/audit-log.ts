@@ -4,6 +4,8 @@ import type { DecisionRecord } from '../admission/decision-record.js';
 import type { DecisionSink } from '../admission/ports.js';
 
 export interface AuditLog extends DecisionSink {
+  /** Writes a non-decision event (e.g. a breakglass state change) as its own line: `{schema, time, node, event, ...}`. */
+  event(event: string, fields: Record<string, unknown>): void;
   /** Reopens the file (after log rotation moved it; SIGUSR1). */
   reopen(): void;
   close(): void;
@@ -36,17 +38,23 @@ export function createAuditLog(options: {
   } catch (err) {
     options.onError(err as Error);
   }
+  const write = (value: object) => {
+    const line = `${JSON.stringify(value)}\n`;
+    try {
+      fd ??= open();
+      writeSync(fd, line);
+      written += 1;
+    } catch (err) {
+      failed += 1;
+      options.onError(err as Error);
+    }
+  };
   return {
     record(record: DecisionRecord) {
-      const line = `${JSON.stringify({ ...record, node: options.node })}\n`;
-      try {
-        fd ??= open();
-        writeSync(fd, line);
-        written += 1;
-      } catch (err) {
-        failed += 1;
-        options.onError(err as Error);
-      }
+      write({ ...record, node: options.node });
+    },
+    event(event, fields) {
+      write({ schema: 1, time: new Date().toISOString(), node: options.node, event, ...fields });
     },
     reopen() {
       if (options.path === '-') return;

@@ -1,5 +1,6 @@
 import type { Command } from './command.js';
 import { serveCommand } from './serve.js';
+import { statusCommand } from './status.js';
 import { installCommand } from './install.js';
 import { uninstallCommand } from './uninstall.js';
 import { probeCommand } from './probe.js';
@@ -14,6 +15,7 @@ import { breakglassStatusCommand } from './breakglass-status.js';
 /** Every subcommand, in the order `criguard --help` lists them. */
 export const commands: readonly Command[] = [
   serveCommand,
+  statusCommand,
   installCommand,
   uninstallCommand,
   probeCommand,

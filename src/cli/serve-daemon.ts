@@ -9,7 +9,12 @@ import { startRevalidation } from '../admission/revalidation.js';
 import { createDiskCacheSource } from '../attestations/disk-cache-source.js';
 import { createLocalDirectorySource } from '../attestations/local-directory-source.js';
 import { createRegistrySource } from '../attestations/registry-source.js';
-import { createAuditLog } from '../audit/audit-log.js';
+import { createAuditLog, type AuditLog } from '../audit/audit-log.js';
+import {
+  createBreakglassMonitor,
+  type BreakglassMonitor,
+  type BreakglassStatus,
+} from '../breakglass/index.js';
 import { VerdictCache } from '../cache/verdict-cache.js';
 import { createVerdictStore } from '../cache/verdict-store.js';
 import type { ServeConfig } from '../config/serve-config.js';
@@ -46,12 +51,16 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
     now: Date.now,
   });
   let connections = () => 0;
+  let breakglass: BreakglassMonitor | undefined;
   const metrics = createMetrics({
     cacheEntries: () => cache.size,
     cacheHits: () => cache.hits,
     cacheMisses: () => cache.misses,
     connections: () => connections(),
-    breakglass: () => ({ active: false, invalid: false }),
+    breakglass: () => {
+      const state = breakglass?.status(Date.now()).state ?? 'absent';
+      return { active: state === 'active', invalid: state === 'invalid' || state === 'expired' };
+    },
   });
 
   let policyStore: PolicyStore | undefined;
@@ -93,6 +102,9 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
     });
     closers.push(() => audit.close());
     process.on('SIGUSR1', () => audit.reopen());
+    breakglass = watchBreakglass(config, logger, audit);
+    const monitor = breakglass;
+    closers.push(() => monitor.close());
     const registry = createRegistry(config, logger);
     closers.push(() => registry.close());
     const control = createAdmission({
@@ -112,6 +124,8 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
       },
       clock: Date.now,
       budgetMs: config.verifyTimeoutSeconds * 1000,
+      breakglass: monitor,
+      podBreakglassLabel: config.podBreakglassLabel,
     });
     admission = control;
     process.on('SIGHUP', () => void store.reload());
@@ -172,7 +186,7 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
             verdictCache: { entries: cache.size, hits: cache.hits, misses: cache.misses },
             connections: proxy.connections,
             containerd: (await containerd.ping()) ? 'ok' : 'unreachable',
-            breakglass: { state: 'absent' },
+            breakglass: breakglass?.status(Date.now()) ?? { state: 'absent' },
           };
         },
       });
@@ -205,6 +219,39 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
   await closeAll(closers);
   logger.info({ connectionsCut: cut }, 'criguard stopped');
   return ExitCode.OK;
+}
+
+/**
+ * Watches the breakglass file; every state change is logged loudly and written to the audit log (an
+ * invalid or unsafe file is ignored as a whole: enforcement stays on).
+ */
+function watchBreakglass(config: ServeConfig, logger: Logger, audit: AuditLog): BreakglassMonitor {
+  const report = (status: BreakglassStatus) => {
+    const fields = {
+      file: config.breakglassFile,
+      state: status.state,
+      expiresAt: status.expiresAt,
+      scope: status.scope,
+      reason: status.reason,
+      ticket: status.ticket,
+      createdBy: status.createdBy,
+      problem: status.problem,
+      fileSha256: status.fileSha256,
+    };
+    audit.event('breakglass', fields);
+    if (status.state === 'active')
+      logger.warn(fields, 'BREAKGLASS ACTIVE: matching denials are admitted and audited');
+    else if (status.state === 'absent') logger.info(fields, 'breakglass closed');
+    else logger.error(fields, 'breakglass file IGNORED: enforcement stays on');
+  };
+  const monitor = createBreakglassMonitor({
+    path: config.breakglassFile,
+    maxWindowMs: config.breakglassMaxWindowHours * 3_600_000,
+    onChange: report,
+  });
+  const initial = monitor.status(Date.now());
+  if (initial.state !== 'absent') report(initial);
+  return monitor;
 }
 
 async function closeAll(closers: readonly Closer[]): Promise<void> {

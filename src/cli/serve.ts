@@ -31,6 +31,7 @@ Options:
   --revalidate-interval SECONDS
                              re-check running containers' images this often (default 300; 0 = at start only)
   --verify-timeout SECONDS   time budget to resolve and verify one image (default 30)
+  --breakglass-file PATH     the node's breakglass file (default /etc/criguard/breakglass.yaml)
 
 Registries (plain HTTP hosts, CA files, token services trusted with credentials) are set in the config
 file: see docs/configuration.md.
@@ -72,6 +73,7 @@ function readConfig(args: string[], io: CommandIo): ServeConfig | number {
         'metrics-address': { type: 'string' },
         'revalidate-interval': { type: 'string' },
         'verify-timeout': { type: 'string' },
+        'breakglass-file': { type: 'string' },
       },
     }));
   } catch (err) {
@@ -98,6 +100,7 @@ function readConfig(args: string[], io: CommandIo): ServeConfig | number {
         revalidateIntervalSeconds: seconds('revalidate-interval'),
         verifyTimeoutSeconds: seconds('verify-timeout'),
         metricsAddress: values['metrics-address'],
+        breakglassFile: values['breakglass-file'],
         policy: values.policy,
         attestorsDir: values['attestors-dir'],
         attestationsDir: values['attestations-dir'],

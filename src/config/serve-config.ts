@@ -43,6 +43,12 @@ export interface ServeConfig {
   >;
   /** Extra CA certificate files (PEM) trusted for registries. */
   readonly registryCaFiles: readonly string[];
+  /** The breakglass file (docs/breakglass.md). */
+  readonly breakglassFile: string;
+  /** The longest breakglass honoured, from now. */
+  readonly breakglassMaxWindowHours: number;
+  /** Honour the pod label image-policy.k8s.io/break-glass: "true" (anyone who can create pods can set it). */
+  readonly podBreakglassLabel: boolean;
 }
 
 export const DEFAULT_SERVE_CONFIG: ServeConfig = Object.freeze({
@@ -64,6 +70,9 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = Object.freeze({
   revalidateIntervalSeconds: 300,
   registries: Object.freeze({}),
   registryCaFiles: Object.freeze([]),
+  breakglassFile: '/etc/criguard/breakglass.yaml',
+  breakglassMaxWindowHours: 24,
+  podBreakglassLabel: false,
 });
 
 const octalMode = z.union([
@@ -122,6 +131,13 @@ const fileSchema = z.strictObject({
     )
     .optional(),
   registryCaFiles: z.array(z.string().min(1)).max(32).optional(),
+  breakglassFile: z.string().min(1).optional(),
+  breakglassMaxWindowHours: z
+    .number()
+    .positive()
+    .max(24 * 7)
+    .optional(),
+  podBreakglassLabel: z.boolean().optional(),
 });
 
 export type ServeConfigInput = z.input<typeof fileSchema>;
@@ -165,6 +181,9 @@ export function loadServeConfig(options: {
     revalidateIntervalSeconds: c.revalidateIntervalSeconds ?? DEFAULT_SERVE_CONFIG.revalidateIntervalSeconds,
     registries: Object.freeze(c.registries ?? {}),
     registryCaFiles: Object.freeze((c.registryCaFiles ?? []).map((f) => resolve(options.cwd, f))),
+    breakglassFile: resolve(options.cwd, c.breakglassFile ?? DEFAULT_SERVE_CONFIG.breakglassFile),
+    breakglassMaxWindowHours: c.breakglassMaxWindowHours ?? DEFAULT_SERVE_CONFIG.breakglassMaxWindowHours,
+    podBreakglassLabel: c.podBreakglassLabel ?? DEFAULT_SERVE_CONFIG.podBreakglassLabel,
   });
 }
 

@@ -376,3 +376,69 @@ test('sources are asked in order and only while the rule is not satisfied', asyn
   );
   t.deepEqual(asked, [`local ${SIGNED}`, `local ${UNSIGNED}`, `registry ${UNSIGNED}`]);
 });
+
+test('a breakglass grant turns a deny into an allow, audited with what it overrode', async (t) => {
+  const asked: Array<{
+    namespace: string | undefined;
+    imageName: string | undefined;
+    digest: string | undefined;
+  }> = [];
+  const a = harness({
+    breakglass: {
+      grantFor: (request) => {
+        asked.push(request);
+        return request.namespace === 'payments'
+          ? {
+              reason: 'INC-1',
+              ticket: 'T-1',
+              createdBy: 'oncall',
+              expiresAt: '2030-01-01T00:00:00Z',
+              fileSha256: 'sha256:ab',
+              matched: ['namespace:payments'],
+            }
+          : undefined;
+      },
+    },
+  });
+  t.true((await a.admitPull(pull(`${NAME}@${UNSIGNED}`, 'payments'), signal())).allowed);
+  const r = a.records[0]!;
+  t.is(r.reason, 'BREAKGLASS');
+  t.is(r.breakglass?.fileSha256, 'sha256:ab');
+  t.is(r.breakglass?.overridden.reason, 'ATTESTOR_MISSING');
+  t.truthy(r.breakglass?.overridden.message?.includes(UNSIGNED));
+  t.deepEqual(asked[0], { namespace: 'payments', imageName: NAME, digest: UNSIGNED });
+  t.false((await a.admitPull(pull(`${NAME}@${UNSIGNED}`, 'default'), signal())).allowed, 'out of scope');
+  t.true((await a.admitPull(pull(`${NAME}@${SIGNED}`, 'payments'), signal())).allowed);
+  t.is(a.records[2]!.breakglass, undefined, 'an allow is not an override');
+});
+
+test('the pod label breakglass is honoured only when enabled', async (t) => {
+  const labelled = (namespace: string): PullFacts => ({
+    image: `${NAME}@${UNSIGNED}`,
+    pod: { ...pod(namespace), labels: { 'image-policy.k8s.io/break-glass': 'true' } },
+    credentials: undefined,
+  });
+  t.false((await harness().admitPull(labelled('default'), signal())).allowed);
+  const a = harness({ podBreakglassLabel: true });
+  t.true((await a.admitPull(labelled('default'), signal())).allowed);
+  t.is(a.records[0]!.breakglass?.source, 'pod-label');
+});
+
+test('re-validation reports violations even under breakglass', async (t) => {
+  const a = harness({
+    breakglass: {
+      grantFor: () => ({
+        reason: 'x',
+        ticket: undefined,
+        createdBy: undefined,
+        expiresAt: undefined,
+        fileSha256: undefined,
+        matched: ['all'],
+      }),
+    },
+  });
+  a.images.set(CONFIG, { id: CONFIG, repoDigests: [`${NAME}@${UNSIGNED}`], repoTags: [] });
+  t.true((await a.admitCreate(create(CONFIG), signal())).allowed);
+  t.false((await a.revalidate(create(CONFIG), signal())).allowed);
+  t.is(a.records[1]!.method, 'Revalidation');
+});

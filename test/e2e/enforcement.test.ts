@@ -13,13 +13,22 @@ import { createCriClient, type CriClient, type PodSandboxConfig } from '../../sr
 import { startCriguard, type Criguard } from '../helpers/criguard.js';
 import { importIntoContainerd, pushImage, type PushedImage } from '../helpers/images.js';
 import { useLab } from '../helpers/lab.js';
-import { attestor, keygen, readAudit, sign, writePolicy, type SigningKey } from '../helpers/signing.js';
+import {
+  attestor,
+  criguardCli,
+  keygen,
+  readAudit,
+  sign,
+  writePolicy,
+  type SigningKey,
+} from '../helpers/signing.js';
 
 const lab = useLab(test);
 const work = mkdtempSync(join(tmpdir(), 'cge-'));
 const attestations = join(work, 'attestations');
 const policyFile = join(work, 'policy.json');
 const auditLog = join(work, 'audit.jsonl');
+const breakglassFile = join(work, 'breakglass', 'breakglass.yaml');
 let builder: SigningKey;
 let builderNext: SigningKey;
 let scanner: SigningKey;
@@ -79,6 +88,8 @@ test.before(async () => {
       'warn',
       '--revalidate-interval',
       '1',
+      '--breakglass-file',
+      breakglassFile,
     ],
   });
   cri = createCriClient(criguard.socket, { deadlineMs: 60_000 });
@@ -316,3 +327,68 @@ test.serial(
     writePolicy(policyFile, policy([builderNext]));
   },
 );
+
+test.serial('breakglass: a scoped, audited override opens and closes within seconds', async (t) => {
+  const image = await newImage();
+  t.is((await run(image.digestRef, 'emergency')).stage, 'pull', 'denied before the breakglass');
+  const enabled = await criguardCli([
+    'breakglass',
+    'enable',
+    '--file',
+    breakglassFile,
+    '--reason',
+    'INC-42 payment outage',
+    '--ticket',
+    'INC-42',
+    '--duration',
+    '1h',
+    '--namespace',
+    'emergency',
+  ]);
+  t.is(enabled.code, 0, enabled.stderr);
+  let allowed: Awaited<ReturnType<typeof run>> | undefined;
+  for (let i = 0; i < 30 && !allowed?.id; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    allowed = await run(image.digestRef, 'emergency');
+  }
+  t.truthy(allowed?.id, 'admitted within 3 s of enabling');
+  const record = readAudit(auditLog)
+    .filter((r) => r.reason === 'BREAKGLASS')
+    .at(-1) as
+    { breakglass: { ticket: string; fileSha256: string; overridden: { reason: string } } } | undefined;
+  t.is(record?.breakglass.ticket, 'INC-42');
+  t.regex(record?.breakglass.fileSha256 ?? '', /^sha256:[0-9a-f]{64}$/);
+  t.is(record?.breakglass.overridden.reason, 'ATTESTOR_MISSING');
+  t.is((await run(image.digestRef, 'default')).stage, 'pull', 'other namespaces stay enforced');
+  t.true(readAudit(auditLog).some((r) => r.event === 'breakglass' && r.state === 'active'));
+
+  t.is((await criguardCli(['breakglass', 'disable', '--file', breakglassFile])).code, 0);
+  await new Promise((r) => setTimeout(r, 2500));
+  t.is((await run(image.digestRef, 'emergency')).stage, 'pull', 'denied again once closed');
+});
+
+test.serial('an unsafe breakglass file (group-writable) is ignored as a whole and reported', async (t) => {
+  const { chmodSync } = await import('node:fs');
+  await criguardCli([
+    'breakglass',
+    'enable',
+    '--file',
+    breakglassFile,
+    '--reason',
+    'x',
+    '--duration',
+    '1h',
+    '--all',
+  ]);
+  chmodSync(breakglassFile, 0o664);
+  await new Promise((r) => setTimeout(r, 2500));
+  const image = await newImage();
+  t.is((await run(image.digestRef, 'default')).stage, 'pull', 'enforcement stays on');
+  t.true(
+    readAudit(auditLog).some((r) => r.event === 'breakglass' && r.state === 'invalid'),
+    'the ignored file is in the audit log',
+  );
+  const metrics = await (await fetch(`${criguard.metricsUrl}/metrics`)).text();
+  t.regex(metrics, /criguard_breakglass_invalid 1/);
+  await criguardCli(['breakglass', 'disable', '--file', breakglassFile]);
+});

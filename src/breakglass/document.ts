@@ -1,0 +1,173 @@
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { compileNamePattern, NamePatternError, type CompiledNamePattern } from '../policy/name-pattern.js';
+import { isDigest } from '../reference/digest.js';
+import { toProblem, type BreakglassProblem } from './problems.js';
+import { parseRfc3339 } from './rfc3339.js';
+import { compileBreakglassScope, type CompiledBreakglassScope } from './scope.js';
+
+/** Largest breakglass file honoured, in bytes. */
+export const MAX_BREAKGLASS_BYTES = 64 * 1024;
+/** Most entries in one scope list. */
+export const MAX_SCOPE_ENTRIES = 256;
+/** Longest `reason`, in characters. */
+export const MAX_REASON_LENGTH = 1024;
+/** Longest `ticket` or `createdBy`, in characters. */
+export const MAX_LABEL_LENGTH = 256;
+
+/** A parsed, validated breakglass file, independent of the current time. Frozen. */
+export interface BreakglassDocument {
+  readonly reason: string;
+  /** Expiry as milliseconds since the epoch. */
+  readonly expiresAtMs: number;
+  /** Expiry as an ISO 8601 UTC string (normalised from what was written). */
+  readonly expiresAt: string;
+  readonly ticket: string | undefined;
+  readonly createdBy: string | undefined;
+  /** As written (validated RFC 3339); informational only. */
+  readonly createdAt: string | undefined;
+  readonly scope: CompiledBreakglassScope;
+}
+
+// Printable text on one line: control characters would let a reason forge lines in text logs.
+const oneLine = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(max, `at most ${max} characters`)
+    .refine((s) => !hasControlCharacter(s), 'control characters are not allowed');
+
+function hasControlCharacter(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029) return true;
+  }
+  return false;
+}
+
+const timestamp = z
+  .string()
+  .refine((s) => parseRfc3339(s) !== undefined, 'not an RFC 3339 timestamp with an offset');
+
+const NAMESPACE = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
+
+const list = <T extends z.ZodType>(item: T) =>
+  z.array(item).min(1, 'must not be empty (leave it out instead)').max(MAX_SCOPE_ENTRIES);
+
+const scopeSchema = z
+  .strictObject({
+    all: z.literal(true, { error: 'only `all: true` is accepted' }).optional(),
+    namespaces: list(z.string().regex(NAMESPACE, 'not a Kubernetes namespace name')).optional(),
+    images: list(z.string().max(512)).optional(),
+    digests: list(
+      z.string().refine(isDigest, 'not a digest (sha256: and 64 lowercase hex digits)'),
+    ).optional(),
+  })
+  .superRefine((scope, ctx) => {
+    const narrow = scope.namespaces ?? scope.images ?? scope.digests;
+    if (scope.all && narrow) {
+      ctx.addIssue({ code: 'custom', message: '`all: true` cannot be combined with other scope fields' });
+    }
+    if (!scope.all && !narrow) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'say what the breakglass covers: `all: true`, or namespaces, images and/or digests',
+      });
+    }
+  });
+
+const documentSchema = z.strictObject({
+  reason: oneLine(MAX_REASON_LENGTH),
+  expiresAt: timestamp,
+  ticket: oneLine(MAX_LABEL_LENGTH).optional(),
+  createdBy: oneLine(MAX_LABEL_LENGTH).optional(),
+  createdAt: timestamp.optional(),
+  scope: scopeSchema,
+});
+
+/** The plain shape of a breakglass file, as the CLI writes it. */
+export type BreakglassFileContent = z.input<typeof documentSchema>;
+
+/**
+ * Parses and validates the bytes of a breakglass file (YAML or JSON): strict UTF-8, unique keys, no unknown
+ * fields, bounded sizes, a mandatory RFC 3339 `expiresAt`, a non-empty scope, valid image patterns and
+ * digests. Returns the frozen document or one `CG_ERR_BREAKGLASS_TOO_LARGE` / `CG_ERR_BREAKGLASS_PARSE`
+ * problem listing every field error. Expiry against the clock is not checked here (see evaluateBreakglass).
+ * Pure; never throws; fail closed: no partial document is ever returned.
+ */
+export function parseBreakglassDocument(
+  bytes: Uint8Array,
+): { ok: true; document: BreakglassDocument } | { ok: false; problem: BreakglassProblem } {
+  if (bytes.length > MAX_BREAKGLASS_BYTES) {
+    return {
+      ok: false,
+      problem: toProblem('CG_ERR_BREAKGLASS_TOO_LARGE', `over ${MAX_BREAKGLASS_BYTES} bytes`),
+    };
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    return { ok: false, problem: parseProblem(['(root): not UTF-8 text']) };
+  }
+  let data: unknown;
+  try {
+    const doc = parseDocument(text, { uniqueKeys: true, strict: true, prettyErrors: false });
+    if (doc.errors.length > 0) {
+      return {
+        ok: false,
+        problem: parseProblem(doc.errors.map((e) => `(syntax): ${e.message.split('\n')[0] ?? e.code}`)),
+      };
+    }
+    data = doc.toJS({ maxAliasCount: 10 });
+  } catch (err) {
+    return {
+      ok: false,
+      problem: parseProblem([`(syntax): ${err instanceof Error ? err.message : String(err)}`]),
+    };
+  }
+  const parsed = documentSchema.safeParse(data);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      problem: parseProblem(
+        parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`),
+      ),
+    };
+  }
+  const value = parsed.data;
+  const patterns: CompiledNamePattern[] = [];
+  const patternErrors: string[] = [];
+  value.scope.images?.forEach((pattern, i) => {
+    try {
+      patterns.push(compileNamePattern(pattern));
+    } catch (err) {
+      const why = err instanceof NamePatternError ? err.message : 'not a valid image name pattern';
+      patternErrors.push(`scope.images.${i}: ${why}`);
+    }
+  });
+  if (patternErrors.length > 0) return { ok: false, problem: parseProblem(patternErrors) };
+  const expiresAtMs = parseRfc3339(value.expiresAt) as number;
+  return {
+    ok: true,
+    document: Object.freeze({
+      reason: value.reason,
+      expiresAtMs,
+      expiresAt: new Date(expiresAtMs).toISOString(),
+      ticket: value.ticket,
+      createdBy: value.createdBy,
+      createdAt: value.createdAt,
+      scope: compileBreakglassScope({
+        all: value.scope.all,
+        namespaces: value.scope.namespaces,
+        images: value.scope.images && patterns,
+        digests: value.scope.digests,
+      }),
+    }),
+  };
+}
+
+function parseProblem(lines: readonly string[]): BreakglassProblem {
+  return toProblem('CG_ERR_BREAKGLASS_PARSE', lines.join('; '));
+}

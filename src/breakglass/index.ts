@@ -1,0 +1,17 @@
+export { createBreakglassMonitor } from './monitor.js';
+export type { BreakglassMonitor, BreakglassMonitorOptions } from './monitor.js';
+export { DEFAULT_BREAKGLASS_PATH, DEFAULT_MAX_WINDOW_MS } from './defaults.js';
+export { evaluateBreakglass, grantBreakglass } from './status.js';
+export type { BreakglassGrant, BreakglassStatus, LoadedBreakglass } from './status.js';
+export { matchBreakglassScope, compileBreakglassScope } from './scope.js';
+export type { BreakglassRequest, BreakglassScope, CompiledBreakglassScope } from './scope.js';
+export type { BreakglassProblem, BreakglassProblemCode } from './problems.js';
+export { parseBreakglassDocument, MAX_BREAKGLASS_BYTES, MAX_SCOPE_ENTRIES } from './document.js';
+export type { BreakglassDocument, BreakglassFileContent } from './document.js';
+export { readBreakglassFile } from './read-file.js';
+export type { BreakglassFileRead, ReadBreakglassFileOptions } from './read-file.js';
+export { loadBreakglass } from './load.js';
+export { writeBreakglassFileAtomically, removeBreakglassFile } from './write-file.js';
+export type { BreakglassRemoval } from './write-file.js';
+export { parseDuration, formatDuration } from './duration.js';
+export { parseRfc3339 } from './rfc3339.js';
