@@ -303,7 +303,9 @@ test('a graceful stop lets unary calls in flight finish and cuts server streams'
   const events = f.clients.runtime.GetContainerEvents!({}) as grpc.ClientReadableStream<unknown>;
   events.on('error', () => undefined);
   const slow = unary<{ exit_code: number }>(f.clients.runtime, 'ExecSync', { container_id: 'x' });
-  await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 200 && !f.upstream.started.includes('/runtime.v1.RuntimeService/ExecSync'); i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
   const cut = await f.proxy.server.stop(5000);
   t.is(cut, 0);
   t.is((await slow).response.exit_code, 7);

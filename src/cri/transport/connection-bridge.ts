@@ -127,6 +127,11 @@ export class ConnectionBridge {
   private degraded = false;
   private degradedGoaway = false;
   private lastClientStream = 0;
+  // Bound once: the hot path allocates no closures per read.
+  private readonly rawFromClient = (frame: FrameView): boolean => this.isRawFromClient(frame);
+  private readonly specialFromClient = (frame: FrameView): void => this.onClientFrame(frame);
+  private readonly rawFromUpstream = (frame: FrameView): boolean => this.isRawFromUpstream(frame);
+  private readonly specialFromUpstream = (frame: FrameView): void => this.onUpstreamFrame(frame);
   private closed = false;
   private draining = false;
   private drainWaiter: (() => void) | undefined;
@@ -224,13 +229,7 @@ export class ConnectionBridge {
       this.fromClient.push(chunk, (_buf, frame) => this.onClientFrameDegraded(frame));
       return;
     }
-    this.pump(
-      this.fromClient,
-      chunk,
-      this.upstream,
-      (frame) => this.isRawFromClient(frame),
-      (frame) => this.onClientFrame(frame),
-    );
+    this.pump(this.fromClient, chunk, this.upstream, this.rawFromClient, this.specialFromClient);
   }
 
   private isRawFromClient(frame: FrameView): boolean {
@@ -479,13 +478,7 @@ export class ConnectionBridge {
   // ---- upstream → client
 
   private onUpstreamData(chunk: Buffer): void {
-    this.pump(
-      this.fromUpstream,
-      chunk,
-      this.client,
-      (frame) => this.isRawFromUpstream(frame),
-      (frame) => this.onUpstreamFrame(frame),
-    );
+    this.pump(this.fromUpstream, chunk, this.client, this.rawFromUpstream, this.specialFromUpstream);
   }
 
   private isRawFromUpstream(frame: FrameView): boolean {
