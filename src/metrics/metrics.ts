@@ -19,8 +19,8 @@ export function createMetrics(probes: MetricsProbes) {
   collectDefaultMetrics({ register: registry, prefix: 'criguard_' });
   const decisions = new Counter({
     name: 'criguard_decisions_total',
-    help: 'Admission decisions by method, outcome and reason code.',
-    labelNames: ['method', 'outcome', 'reason'] as const,
+    help: 'Admission decisions by method, outcome and reason code; dry_run="true" marks admits a dry-run rule made.',
+    labelNames: ['method', 'outcome', 'reason', 'dry_run'] as const,
     registers: [registry],
   });
   const latency = new Histogram({
@@ -119,7 +119,12 @@ export function createMetrics(probes: MetricsProbes) {
   return {
     registry,
     observe(record: DecisionRecord): void {
-      decisions.inc({ method: record.method, outcome: record.outcome, reason: record.reason });
+      decisions.inc({
+        method: record.method,
+        outcome: record.outcome,
+        reason: record.reason,
+        dry_run: record.dryRun ? 'true' : 'false',
+      });
       latency.observe({ method: record.method }, record.latencyMs / 1000);
       if (record.errorCode) undecided.inc({ code: record.errorCode });
     },

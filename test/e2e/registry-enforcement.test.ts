@@ -291,11 +291,11 @@ test.serial(
     const metrics = await (await fetch(`${criguard.metricsUrl}/metrics`)).text();
     t.regex(
       metrics,
-      /criguard_decisions_total\{method="PullImage",outcome="allow",reason="ATTESTATIONS_SATISFIED"\} [1-9]/,
+      /criguard_decisions_total\{method="PullImage",outcome="allow",reason="ATTESTATIONS_SATISFIED",dry_run="false"\} [1-9]/,
     );
     t.regex(
       metrics,
-      /criguard_decisions_total\{method="PullImage",outcome="deny",reason="ATTESTOR_MISSING"\} [1-9]/,
+      /criguard_decisions_total\{method="PullImage",outcome="deny",reason="ATTESTOR_MISSING",dry_run="false"\} [1-9]/,
     );
     t.regex(metrics, /criguard_undecided_total\{code="CG_ERR_REGISTRY_UNAVAILABLE"\} [1-9]/);
     t.regex(metrics, /criguard_policy_info\{revision="sha256:[0-9a-f]{64}"\} 1/);

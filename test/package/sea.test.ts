@@ -1,41 +1,17 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { packagedBinary } from '../helpers/sea.js';
 
 const run = promisify(execFile);
 
 /**
- * Builds the single-file executable from the current dist/criguard.cjs into a temporary directory (so a
- * concurrent build or e2e test using dist/ is not disturbed), or uses CRIGUARD_SEA_BINARY when set.
+ * The single-file executable built from the current dist/criguard.cjs (once per bundle, shared with the other
+ * test/package files: test/helpers/sea.ts), or CRIGUARD_SEA_BINARY when set.
  */
-async function packagedBinary(): Promise<string> {
-  const given = process.env.CRIGUARD_SEA_BINARY;
-  if (given) return given;
-  await access('dist/criguard.cjs').catch(() => run(process.execPath, ['scripts/build.mjs']));
-  const out = join(await mkdtemp(join(tmpdir(), 'criguard-sea-')), 'criguard');
-  await run(process.execPath, ['scripts/package.mjs', '--skip-build', `--out=${out}`], {
-    maxBuffer: 1 << 24,
-  });
-  const [digest] = (await readFile(`${out}.sha256`, 'utf8')).split(/\s+/);
-  t_digest = {
-    expected: digest ?? '',
-    actual: createHash('sha256')
-      .update(await readFile(out))
-      .digest('hex'),
-  };
-  return out;
-}
-let t_digest: { expected: string; actual: string } | undefined;
-const binary = packagedBinary();
-
-test.after.always(async () => {
-  // The ~85 MiB build in the temporary directory; a given CRIGUARD_SEA_BINARY is left alone.
-  if (!process.env.CRIGUARD_SEA_BINARY) await rm(dirname(await binary), { recursive: true, force: true });
-});
+const binary = packagedBinary().then((b) => b.path);
 
 /** Runs the binary with an empty environment: no PATH, so no `node` can be found. */
 async function runBare(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -57,7 +33,14 @@ test('--version and --help run without Node.js on PATH, with no experimental war
   t.is(help.code, 0);
   t.is(help.stderr, '');
   t.regex(help.stdout, /^Commands:$/m);
-  if (t_digest) t.is(t_digest.actual, t_digest.expected, 'the .sha256 file matches the binary');
+  const { path, sha256File } = await packagedBinary();
+  if (sha256File) {
+    const expected = (await readFile(sha256File, 'utf8')).split(/\s+/)[0] ?? '';
+    const actual = createHash('sha256')
+      .update(await readFile(path))
+      .digest('hex');
+    t.is(actual, expected, 'the .sha256 file matches the binary');
+  }
 });
 
 test('every subcommand answers --help from the packaged binary', async (t) => {
