@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 npx tsx bench/proxy.bench.ts
+npx tsx bench/enforcement.bench.ts
 if [ -f bench/policy-eval.bench.ts ]; then npx tsx bench/policy-eval.bench.ts; fi

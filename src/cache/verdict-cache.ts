@@ -27,6 +27,8 @@ export class VerdictCache {
   private readonly inFlight = new Map<string, Promise<Verdict>>();
   hits = 0;
   misses = 0;
+  /** Computations actually run by share() (concurrent misses of one key count once). */
+  verifications = 0;
 
   constructor(private readonly options: VerdictCacheOptions) {
     this.lru = new LRUCache({ max: options.maxEntries });
@@ -57,6 +59,7 @@ export class VerdictCache {
   share(key: string, compute: () => Promise<Verdict>): Promise<Verdict> {
     const running = this.inFlight.get(key);
     if (running) return running;
+    this.verifications += 1;
     const run = compute().then((verdict) => {
       this.set(key, verdict);
       return verdict;

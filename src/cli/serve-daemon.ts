@@ -56,6 +56,7 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
     cacheEntries: () => cache.size,
     cacheHits: () => cache.hits,
     cacheMisses: () => cache.misses,
+    verifications: () => cache.verifications,
     connections: () => connections(),
     breakglass: () => {
       const state = breakglass?.status(Date.now()).state ?? 'absent';
@@ -111,7 +112,8 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
       policy: () => store.current(),
       resolver: {
         resolve: async (reference, credentials, signal) =>
-          (await registry.resolve(reference.canonical, { credentials, signal })).digest,
+          // GET and hash the manifest (never trust a header alone; a GET also keeps the connection).
+          (await registry.resolve(reference.canonical, { credentials, signal, verifyContent: true })).digest,
       },
       evidence: createEvidence(config, registry, logger),
       images: containerd,
@@ -299,11 +301,7 @@ function createRegistry(config: ServeConfig, logger: Logger): RegistryClient {
   });
 }
 
-/**
- * Evidence in order: the offline directory first (air-gapped nodes need nothing else), then the registry
- * with the pull's credentials, through an on-disk cache that answers while the registry is unreachable
- * (or, for CreateContainer, which carries no credentials, refuses anonymous access).
- */
+/** Evidence in order: the offline directory first (air-gapped nodes need nothing else), then the registry. */
 function createEvidence(config: ServeConfig, registry: RegistryClient, logger: Logger): EvidenceSource[] {
   const sources: EvidenceSource[] = [];
   if (config.attestationsDir !== undefined) {
@@ -313,21 +311,28 @@ function createEvidence(config: ServeConfig, registry: RegistryClient, logger: L
     });
     sources.push({ fetch: (image, _credentials, signal) => local.fetch(image.name, image.digest, signal) });
   }
-  const remote = createRegistrySource({
-    client: registry,
-    onSkipped: (where, code) => logger.warn({ where, code }, 'registry attestation skipped'),
-  });
-  const cacheDir = join(config.stateDir, 'attestations');
-  sources.push({
-    fetch: (image, credentials, signal) =>
-      createDiskCacheSource({
-        source: remote.withCredentials(credentials),
-        dir: cacheDir,
-        fallbackCodes: credentials
-          ? ['CG_ERR_REGISTRY_UNAVAILABLE']
-          : ['CG_ERR_REGISTRY_UNAVAILABLE', 'CG_ERR_REGISTRY_DENIED'],
-        onEvent: (event, digest) => logger.info({ event, digest }, 'attestation cache'),
-      }).fetch(image.name, image.digest, signal),
-  });
+  // cosign's `.sig` signatures first, then Sigstore bundles: each asked only if the rule still lacks
+  // evidence. Each has its own on-disk cache, answering while the registry is unreachable (or, for
+  // CreateContainer, which carries no credentials, refuses anonymous access).
+  for (const format of ['cosign', 'bundles'] as const) {
+    const remote = createRegistrySource({
+      client: registry,
+      cosignLegacy: format === 'cosign',
+      sigstoreBundles: format === 'bundles',
+      onSkipped: (where, code) => logger.warn({ where, code }, 'registry attestation skipped'),
+    });
+    const cacheDir = join(config.stateDir, 'attestations', format);
+    sources.push({
+      fetch: (image, credentials, signal) =>
+        createDiskCacheSource({
+          source: remote.withCredentials(credentials),
+          dir: cacheDir,
+          fallbackCodes: credentials
+            ? ['CG_ERR_REGISTRY_UNAVAILABLE']
+            : ['CG_ERR_REGISTRY_UNAVAILABLE', 'CG_ERR_REGISTRY_DENIED'],
+          onEvent: (event, digest) => logger.info({ event, digest }, 'attestation cache'),
+        }).fetch(image.name, image.digest, signal),
+    });
+  }
   return sources;
 }

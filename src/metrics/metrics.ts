@@ -6,6 +6,7 @@ export interface MetricsProbes {
   readonly cacheEntries: () => number;
   readonly cacheHits: () => number;
   readonly cacheMisses: () => number;
+  readonly verifications: () => number;
   readonly connections: () => number;
   readonly breakglass: () => { active: boolean; invalid: boolean };
 }
@@ -89,6 +90,14 @@ export function createMetrics(probes: MetricsProbes) {
     registers: [registry],
     collect() {
       this.set(probes.cacheMisses());
+    },
+  });
+  new Gauge({
+    name: 'criguard_verifications',
+    help: 'Attestation verifications run since start (concurrent checks of one digest share one).',
+    registers: [registry],
+    collect() {
+      this.set(probes.verifications());
     },
   });
   new Gauge({

@@ -50,7 +50,17 @@ export async function readBoundedBody(res: BodyLike, max: number, what: string):
   return out;
 }
 
-/** Discards a body without reading it (frees the connection). Never throws. */
-export async function discardBody(res: { readonly body: ReadableStream<Uint8Array> | null }): Promise<void> {
-  await res.body?.cancel().catch(() => undefined);
+/** Bodies up to this size are read to the end when discarded, so the connection can be reused. */
+const DRAIN_LIMIT = 64 * 1024;
+
+/**
+ * Discards a body. Small ones (error pages, 404s) are read to the end so the connection goes back to the
+ * pool; larger or unknown-length ones past 64 KiB are cancelled (which closes it). Never throws.
+ */
+export async function discardBody(res: BodyLike): Promise<void> {
+  try {
+    await readBoundedBody(res, DRAIN_LIMIT, 'discarded body');
+  } catch {
+    /* cancelled past the limit, or the stream failed: nothing to free */
+  }
 }

@@ -1,6 +1,5 @@
 import { rootCertificates } from 'node:tls';
-import { Agent, fetch } from 'undici';
-import type { Response } from 'undici';
+import type { Agent, Response } from 'undici';
 import { RegistryError } from './errors.js';
 import type { HostRules } from './hosts.js';
 
@@ -41,7 +40,13 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
  */
 export function createTransport(options: TransportOptions): Transport {
   const ca = options.caCertificates?.length ? [...rootCertificates, ...options.caCertificates] : undefined;
-  const agent = new Agent({ connect: ca === undefined ? {} : { ca }, connections: 16 });
+  // undici is loaded on the first request: a node that never calls a registry does not pay its memory.
+  let client: Promise<{ agent: Agent; fetch: typeof import('undici').fetch }> | undefined;
+  const connect = () =>
+    (client ??= import('undici').then((undici) => ({
+      agent: new undici.Agent({ connect: ca === undefined ? {} : { ca }, connections: 16 }),
+      fetch: undici.fetch,
+    })));
   return {
     async send(req) {
       let url = req.url;
@@ -53,6 +58,7 @@ export function createTransport(options: TransportOptions): Transport {
         if (authorization !== undefined && url.origin === origin) headers.authorization = authorization;
         let res: Response;
         try {
+          const { agent, fetch } = await connect();
           res = await fetch(url, {
             method: req.method,
             headers,
@@ -94,7 +100,9 @@ export function createTransport(options: TransportOptions): Transport {
         url = next;
       }
     },
-    close: () => agent.close(),
+    close: async () => {
+      if (client) await (await client).agent.close();
+    },
   };
 }
 
