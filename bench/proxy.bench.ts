@@ -100,6 +100,8 @@ async function main(): Promise<void> {
       process.execPath,
       [
         ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/cgprof'] : []),
+        // As systemd/criguard.service runs it (NODE_OPTIONS); BENCH_NODE_FLAGS overrides.
+        ...(process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=1').split(' ').filter(Boolean),
         'dist/criguard.cjs',
         'serve',
         '--listen',

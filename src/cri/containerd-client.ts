@@ -1,49 +1,85 @@
 import type { ImageFacts, ImageLookup } from '../admission/ports.js';
 import type { ContainerLister, RunningContainer } from '../admission/revalidation.js';
-import { createCriClient } from './client.js';
+import { decodeCriMessage, encodeCriMessage } from './proto.js';
+import { createUnaryCaller } from './unary-call.js';
+
+const MAX_MESSAGE = 16 * 1024 * 1024;
+const TIMEOUT_MS = 30_000;
+
+interface ImageStatusResponse {
+  image: { id: string; repo_tags: string[]; repo_digests: string[] } | null;
+}
+interface ListContainersResponse {
+  containers: Array<{
+    id: string;
+    pod_sandbox_id: string;
+    metadata: { name: string } | null;
+    image: { image: string } | null;
+    image_ref: string;
+    labels: Record<string, string>;
+  }>;
+}
+interface ListPodSandboxResponse {
+  items: Array<{ id: string; metadata: { name: string; uid: string; namespace: string } | null }>;
+}
 
 /**
  * criguard's own calls to containerd, on a connection of its own: image look-ups (ImageStatus; undefined
- * when containerd has no such image), running containers (ListContainers), and a liveness probe (Version).
- * Rejects with CG_ERR_UPSTREAM when containerd cannot answer.
+ * when containerd has no such image), running containers (ListContainers + ListPodSandbox), and a
+ * liveness probe (Version). Rejects with CG_ERR_UPSTREAM when containerd cannot answer.
  */
 export function createContainerdClient(
   upstreamSocket: string,
 ): ImageLookup & ContainerLister & { ping(): Promise<boolean>; close(): void } {
-  const client = createCriClient(upstreamSocket, { deadlineMs: 30_000 });
+  const caller = createUnaryCaller(upstreamSocket, MAX_MESSAGE);
+  const call = async <T>(
+    method: string,
+    requestType: string,
+    request: Record<string, unknown>,
+    responseType: string,
+  ) => {
+    let bytes: Buffer;
+    try {
+      bytes = await caller.call(method, encodeCriMessage(requestType, request), TIMEOUT_MS);
+    } catch (err) {
+      throw Object.assign(
+        new Error(`containerd ${method.split('/').pop()} failed: ${(err as Error).message}`),
+        {
+          code: 'CG_ERR_UPSTREAM',
+        },
+      );
+    }
+    return decodeCriMessage<T>(responseType, bytes);
+  };
   return {
     async lookup(image, signal) {
       if (signal.aborted) throw Object.assign(new Error('cancelled'), { code: 'CG_ERR_CANCELLED' });
-      let response;
-      try {
-        response = await client.imageStatus({ image: { image } });
-      } catch (err) {
-        throw Object.assign(new Error(`containerd ImageStatus failed: ${(err as Error).message}`), {
-          code: 'CG_ERR_UPSTREAM',
-        });
-      }
+      const response = await call<ImageStatusResponse>(
+        '/runtime.v1.ImageService/ImageStatus',
+        'ImageStatusRequest',
+        { image: { image } },
+        'ImageStatusResponse',
+      );
       const found = response.image;
       if (!found) return undefined;
-      const facts: ImageFacts = {
-        id: found.id,
-        repoDigests: found.repo_digests ?? [],
-        repoTags: found.repo_tags ?? [],
-      };
+      const facts: ImageFacts = { id: found.id, repoDigests: found.repo_digests, repoTags: found.repo_tags };
       return facts;
     },
     async listRunning() {
-      let containers;
-      let sandboxes;
-      try {
-        [containers, sandboxes] = await Promise.all([
-          client.listContainers({ filter: { state: { state: 'CONTAINER_RUNNING' } } }),
-          client.listPodSandbox({}),
-        ]);
-      } catch (err) {
-        throw Object.assign(new Error(`containerd ListContainers failed: ${(err as Error).message}`), {
-          code: 'CG_ERR_UPSTREAM',
-        });
-      }
+      const [containers, sandboxes] = await Promise.all([
+        call<ListContainersResponse>(
+          '/runtime.v1.RuntimeService/ListContainers',
+          'ListContainersRequest',
+          { filter: { state: { state: 'CONTAINER_RUNNING' } } },
+          'ListContainersResponse',
+        ),
+        call<ListPodSandboxResponse>(
+          '/runtime.v1.RuntimeService/ListPodSandbox',
+          'ListPodSandboxRequest',
+          {},
+          'ListPodSandboxResponse',
+        ),
+      ]);
       // The pod comes from the sandbox's metadata (what CreateContainer was judged under); the kubelet's
       // container labels are the fallback.
       const pods = new Map(sandboxes.items.map((p) => [p.id, p.metadata]));
@@ -53,19 +89,25 @@ export function createContainerdClient(
           id: c.id,
           name: c.metadata?.name ?? '',
           image: c.image_ref || c.image?.image || '',
-          namespace: pod?.namespace ?? c.labels?.['io.kubernetes.pod.namespace'] ?? '',
-          podName: pod?.name ?? c.labels?.['io.kubernetes.pod.name'] ?? '',
-          podUid: pod?.uid ?? c.labels?.['io.kubernetes.pod.uid'] ?? '',
+          namespace: pod?.namespace ?? c.labels['io.kubernetes.pod.namespace'] ?? '',
+          podName: pod?.name ?? c.labels['io.kubernetes.pod.name'] ?? '',
+          podUid: pod?.uid ?? c.labels['io.kubernetes.pod.uid'] ?? '',
         };
       });
     },
     async ping() {
       try {
-        return (await client.version({}, { deadlineMs: 2000 })).runtime_name !== '';
+        const v = await call<{ runtime_name: string }>(
+          '/runtime.v1.RuntimeService/Version',
+          'VersionRequest',
+          {},
+          'VersionResponse',
+        );
+        return v.runtime_name !== '';
       } catch {
         return false;
       }
     },
-    close: () => client.close(),
+    close: () => caller.close(),
   };
 }
