@@ -1,5 +1,5 @@
 import { rootCertificates } from 'node:tls';
-import type { Agent, Response } from 'undici';
+import type { Agent, Response, fetch as undiciFetch } from 'undici';
 import { RegistryError } from './errors.js';
 import type { HostRules } from './hosts.js';
 
@@ -41,7 +41,7 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 export function createTransport(options: TransportOptions): Transport {
   const ca = options.caCertificates?.length ? [...rootCertificates, ...options.caCertificates] : undefined;
   // undici is loaded on the first request: a node that never calls a registry does not pay its memory.
-  let client: Promise<{ agent: Agent; fetch: typeof import('undici').fetch }> | undefined;
+  let client: Promise<{ agent: Agent; fetch: typeof undiciFetch }> | undefined;
   const connect = () =>
     (client ??= import('undici').then((undici) => ({
       agent: new undici.Agent({ connect: ca === undefined ? {} : { ca }, connections: 16 }),
