@@ -233,7 +233,8 @@ export function createAdmission(deps: AdmissionDependencies): Admission & {
         return evaluation.outcome;
       }
       let identity: ImageIdentity | undefined;
-      const evaluation = await evaluate(policy, rule, undefined, async () => {
+      const named = { name: reference.name, digest: reference.digest ?? '' };
+      const evaluation = await evaluate(policy, rule, named, async () => {
         // Decisions that need no digest (allowlisted by name, ALWAYS_ALLOW) are made without the registry.
         if (reference.digest === undefined) {
           const early = planDecision(policy, { name: reference.name, digest: NO_DIGEST }, namespace);
