@@ -25,6 +25,7 @@ import type {
   DigestResolver,
   EvidenceSource,
   ImageLookup,
+  PlatformResolver,
 } from './ports.js';
 import { decideUndecided, errorCode } from './undecided.js';
 
@@ -37,6 +38,11 @@ export interface AdmissionDependencies {
    * asked only while the records gathered so far do not satisfy the rule.
    */
   readonly evidence: readonly EvidenceSource[];
+  /**
+   * Multi-arch: when an index digest lacks attestations, the manifest it holds for this node's platform
+   * may carry them (signed per platform). Undefined: only the digest itself counts.
+   */
+  readonly platforms?: PlatformResolver | undefined;
   readonly images: ImageLookup;
   readonly cache: VerdictCache;
   readonly sink: DecisionSink;
@@ -85,8 +91,38 @@ export function createAdmission(deps: AdmissionDependencies): Admission & {
 } {
   const pending = new WeakMap<PullFacts, PendingPull>();
 
-  /** Verdict for one image identity under `rule`, from cache or by verifying attestations (single flight). */
+  /**
+   * Verdict for one image identity, from cache or by verifying attestations (single flight). When the
+   * digest is a multi-arch index without valid attestations, the manifest the index holds for this node's
+   * platform is judged instead (and, for CreateContainer, must be the image that runs: `imageId`).
+   */
   async function verdictFor(
+    policy: CompiledPolicy,
+    identity: ImageIdentity,
+    namespace: string | undefined,
+    credentials: RegistryCredentials | undefined,
+    signal: AbortSignal,
+    imageId?: string,
+  ): Promise<{ verdict: Verdict; cacheHit: boolean; platformDigest?: string }> {
+    const own = await digestVerdict(policy, identity, namespace, credentials, signal);
+    if (own.verdict.wouldBe === 'allow' || !deps.platforms || own.verdict.rule.kind === 'allowlist')
+      return own;
+    const platforms = deps.platforms;
+    const platform = await withBudget(deps.budgetMs, (budget) =>
+      raceAbort(platforms.platformManifest(identity, credentials, budget), signal),
+    );
+    if (!platform || (imageId !== undefined && platform.configDigest !== imageId)) return own;
+    const inner = await digestVerdict(
+      policy,
+      { name: identity.name, digest: platform.digest },
+      namespace,
+      credentials,
+      signal,
+    );
+    return inner.verdict.wouldBe === 'allow' ? { ...inner, platformDigest: platform.digest } : own;
+  }
+
+  async function digestVerdict(
     policy: CompiledPolicy,
     identity: ImageIdentity,
     namespace: string | undefined,
@@ -233,6 +269,7 @@ export function createAdmission(deps: AdmissionDependencies): Admission & {
         return evaluation.outcome;
       }
       let identity: ImageIdentity | undefined;
+      let platformDigest: string | undefined;
       const named = { name: reference.name, digest: reference.digest ?? '' };
       const evaluation = await evaluate(policy, rule, named, async () => {
         // Decisions that need no digest (allowlisted by name, ALWAYS_ALLOW) are made without the registry.
@@ -252,7 +289,9 @@ export function createAdmission(deps: AdmissionDependencies): Admission & {
             raceAbort(deps.resolver.resolve(reference, facts.credentials, budget), signal),
           ));
         identity = { name: reference.name, digest };
-        return { ...(await verdictFor(policy, identity, namespace, facts.credentials, signal)), identity };
+        const result = await verdictFor(policy, identity, namespace, facts.credentials, signal);
+        platformDigest = result.platformDigest;
+        return { ...result, identity };
       });
       const final = withBreakglass(evaluation, facts.pod, reference.name, identity?.digest);
       if (final.outcome.allowed) pending.set(facts, { identity, verdict: evaluation.verdict });
@@ -264,7 +303,7 @@ export function createAdmission(deps: AdmissionDependencies): Admission & {
         undefined,
         started,
         audited,
-        identity ? [identity.digest] : [],
+        [identity?.digest, platformDigest].filter((d): d is string => d !== undefined),
       );
       return final.outcome;
     },
@@ -375,10 +414,12 @@ export function createAdmission(deps: AdmissionDependencies): Admission & {
         code: 'CG_ERR_NO_REGISTRY_DIGEST',
       });
     }
-    let result: { verdict: Verdict; cacheHit: boolean; identity?: ImageIdentity } | undefined;
+    let result:
+      { verdict: Verdict; cacheHit: boolean; identity?: ImageIdentity; platformDigest?: string } | undefined;
     for (const identity of identities) {
       digests.push(identity.digest);
-      result = { ...(await verdictFor(policy, identity, namespace, undefined, signal)), identity };
+      result = { ...(await verdictFor(policy, identity, namespace, undefined, signal, facts.id)), identity };
+      if (result.platformDigest) digests.push(result.platformDigest);
       if (result.verdict.decision === 'allow' && result.verdict.wouldBe === 'allow') break;
     }
     return result!;

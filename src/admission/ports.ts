@@ -58,3 +58,12 @@ export interface Breakglass {
     now: number,
   ): OverrideGrant | undefined;
 }
+
+/** Multi-arch: the manifest a digest-checked index holds for this node's platform (undefined if none). */
+export interface PlatformResolver {
+  platformManifest(
+    image: ImageIdentity,
+    credentials: RegistryCredentials | undefined,
+    signal: AbortSignal,
+  ): Promise<{ readonly digest: string; readonly configDigest: string } | undefined>;
+}

@@ -28,6 +28,7 @@ import { createLogger, type Logger } from '../log/logger.js';
 import { startHttpEndpoint } from '../metrics/http-endpoint.js';
 import { createMetrics } from '../metrics/metrics.js';
 import { createPolicyStore, type PolicyStore } from '../policy-files/policy-store.js';
+import { createPlatformManifestResolver } from '../registry/platform-manifest.js';
 import { createRegistryClient, type RegistryClient } from '../registry/registry-client.js';
 import { ExitCode } from './exit-codes.js';
 import { criguardVersion } from './version.js';
@@ -120,6 +121,7 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
           (await registry.resolve(reference.canonical, { credentials, signal, verifyContent: true })).digest,
       },
       evidence: createEvidence(config, registry, logger),
+      platforms: createPlatformManifestResolver(registry),
       images: containerd,
       cache,
       sink: {

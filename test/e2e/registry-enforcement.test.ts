@@ -255,6 +255,27 @@ test.serial('multi-arch: a signature on the index admits the platform image cont
 });
 
 test.serial(
+  "multi-arch: a signature on this platform's manifest only is accepted; on another platform's, not",
+  async (t) => {
+    const index = await pushIndex(lab().registry, { variant: `per-platform-${randomUUID()}` });
+    const amd64 = index.manifests.find((m) => m.platform.architecture === 'amd64')!;
+    await signAndPush({ ...index, digestRef: `${index.host}/${index.name}@${amd64.digest}` });
+    const result = await pullAndCreate(index.ref);
+    t.truthy(result.id, result.error?.details);
+    const pull = readAudit(auditLog)
+      .filter((r) => r.method === 'PullImage')
+      .at(-1)!;
+    t.deepEqual(pull.digests, [index.digest, amd64.digest]);
+
+    const other = await pushIndex(lab().registry, { variant: `other-platform-${randomUUID()}` });
+    const arm64 = other.manifests.find((m) => m.platform.architecture === 'arm64')!;
+    await signAndPush({ ...other, digestRef: `${other.host}/${other.name}@${arm64.digest}` });
+    const denied = await pullAndCreate(other.ref);
+    t.is(denied.stage, 'pull', 'a signature for arm64 does not admit the amd64 image');
+  },
+);
+
+test.serial(
   'registry stopped: new digests get RegistryUnavailable; a cached allow still starts containers',
   async (t) => {
     const verified = await pushImage(lab().registry, { variant: `cached-${randomUUID()}` });

@@ -1,0 +1,99 @@
+import { LRUCache } from 'lru-cache';
+import type { RegistryCredentials } from './credentials.js';
+import { RegistryError } from './errors.js';
+import { DOCKER_MANIFEST_LIST, OCI_INDEX } from './media-types.js';
+import type { RegistryClient } from './registry-client.js';
+
+/** An OCI platform (`os`/`architecture`/optional `variant`). */
+export interface Platform {
+  readonly os: string;
+  readonly architecture: string;
+  readonly variant?: string | undefined;
+}
+
+/** The manifest an index holds for one platform, and that manifest's config digest (the image id). */
+export interface PlatformManifest {
+  readonly digest: string;
+  readonly configDigest: string;
+}
+
+/** This process's platform in OCI terms (linux/amd64, linux/arm64, …). */
+export function nodePlatform(arch: string = process.arch): Platform {
+  const architecture =
+    ({ x64: 'amd64', ia32: '386', ppc64: 'ppc64le' } as Record<string, string>)[arch] ?? arch;
+  return { os: 'linux', architecture };
+}
+
+interface IndexDocument {
+  mediaType?: string;
+  manifests?: Array<{
+    digest?: unknown;
+    platform?: { os?: unknown; architecture?: unknown; variant?: unknown };
+  }>;
+}
+
+/**
+ * Finds, inside a multi-arch index, the manifest for `platform`: the index bytes are fetched by digest
+ * (the client checks their hash), every entry is looked at (never just the first), and exactly one must
+ * match; then that manifest is fetched (hash-checked) for its config digest. Resolves to undefined when
+ * `digest` is not an index or has no entry for the platform; rejects with RegistryError
+ * (`CG_ERR_REGISTRY_PROTOCOL` for an ambiguous or malformed index, or the client's codes). Results are
+ * cached by digest: content-addressed, they never change.
+ */
+export function createPlatformManifestResolver(client: RegistryClient, platform: Platform = nodePlatform()) {
+  const cache = new LRUCache<string, PlatformManifest | 'none'>({ max: 4096 });
+  return {
+    async platformManifest(
+      image: { readonly name: string; readonly digest: string },
+      credentials: RegistryCredentials | undefined,
+      signal: AbortSignal,
+    ): Promise<PlatformManifest | undefined> {
+      const key = `${image.name}@${image.digest}`;
+      const known = cache.get(key);
+      if (known !== undefined) return known === 'none' ? undefined : known;
+      const index = await client.getManifest(image.name, image.digest, { credentials, signal });
+      if (index.mediaType !== OCI_INDEX && index.mediaType !== DOCKER_MANIFEST_LIST) {
+        cache.set(key, 'none');
+        return undefined;
+      }
+      const document = parse(index.bytes) as IndexDocument;
+      const matches = (document.manifests ?? []).filter(
+        (m) =>
+          m.platform?.os === platform.os &&
+          m.platform?.architecture === platform.architecture &&
+          (platform.variant === undefined || m.platform?.variant === platform.variant),
+      );
+      if (matches.length === 0) {
+        cache.set(key, 'none');
+        return undefined;
+      }
+      const digests = new Set(matches.map((m) => m.digest));
+      if (digests.size !== 1 || typeof matches[0]!.digest !== 'string') {
+        throw new RegistryError(
+          'CG_ERR_REGISTRY_PROTOCOL',
+          `${key}: the index names several manifests for ${platform.os}/${platform.architecture}`,
+        );
+      }
+      const digest = matches[0]!.digest;
+      const manifest = await client.getManifest(image.name, digest, { credentials, signal });
+      const configDigest = (parse(manifest.bytes) as { config?: { digest?: unknown } }).config?.digest;
+      if (typeof configDigest !== 'string') {
+        throw new RegistryError(
+          'CG_ERR_REGISTRY_PROTOCOL',
+          `${image.name}@${digest}: a manifest without a config`,
+        );
+      }
+      const found = { digest, configDigest };
+      cache.set(key, found);
+      return found;
+    },
+  };
+}
+
+function parse(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', 'a manifest that is not JSON');
+  }
+}
