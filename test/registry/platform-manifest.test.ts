@@ -1,5 +1,5 @@
 import test from 'ava';
-import { RegistryError } from '../../src/registry/errors.js';
+import type { RegistryError } from '../../src/registry/errors.js';
 import { OCI_INDEX, OCI_MANIFEST } from '../../src/registry/media-types.js';
 import { createPlatformManifestResolver, nodePlatform } from '../../src/registry/platform-manifest.js';
 import { createRegistryClient } from '../../src/registry/registry-client.js';
