@@ -408,7 +408,13 @@ export function createAdmission(deps: AdmissionDependencies): Admission & {
       const name = safeName(userSpecified) ?? safeName(facts.repoTags[0] ?? '') ?? 'unknown';
       digests.push(facts.id);
       const plan = planDecision(policy, { name, digest: facts.id }, namespace);
-      if (plan.kind === 'decided')
+      // Without a registry digest the name is only what the pod spec or a local tag says: a name pattern
+      // must not admit it. Digest pins, node-critical pins and rules that need no attestation may.
+      const byNameOnly =
+        plan.kind === 'decided' &&
+        plan.verdict.reason === 'ALLOWLISTED' &&
+        !plan.verdict.rule.key?.includes('@');
+      if (plan.kind === 'decided' && !byNameOnly)
         return { verdict: plan.verdict, cacheHit: false, identity: { name, digest: facts.id } };
       throw Object.assign(new Error(`image ${facts.id} has no registry digest`), {
         code: 'CG_ERR_NO_REGISTRY_DIGEST',

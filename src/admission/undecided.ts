@@ -1,7 +1,12 @@
 import type { CompiledRule } from '../policy/types.js';
 import type { AdmissionOutcome } from './admission.js';
 
-/** Error codes that mean "the registry could not be reached or did not answer in time". */
+/**
+ * Error codes that mean "the registry could not be reached or did not answer in time": the only failures
+ * `onUndecided: ALLOW` may turn into an allow. Everything else (malformed or oversized evidence, digest
+ * mismatches, images with no registry digest, internal errors) is something a party who can push to the
+ * repository could provoke, so it always denies.
+ */
 const UNAVAILABLE_CODES = new Set(['CG_ERR_REGISTRY_UNAVAILABLE', 'CG_ERR_TIMEOUT']);
 
 /** The stable code of an error, or CG_ERR_INTERNAL for anything unexpected. */
@@ -12,9 +17,10 @@ export function errorCode(err: unknown): string {
 
 /**
  * SECURITY: the one place where "could not decide" (registry down, timeout, containerd look-up failed,
- * internal error, cancelled) becomes an outcome. Deny by default; a rule with `onUndecided: ALLOW` or in
- * dry run admits instead, and the caller audits that. Unreachable registries give `registry-unavailable`
- * (the kubelet's RegistryUnavailable), everything else `denied`.
+ * internal error, cancelled) becomes an outcome. Deny by default. A dry-run rule admits (it never blocks);
+ * a REQUIRE_ATTESTATION rule with `onUndecided: ALLOW` admits only when the registry was unreachable or
+ * too slow. The caller audits either. Unreachable registries give `registry-unavailable` (the kubelet's
+ * RegistryUnavailable), everything else `denied`.
  */
 export function decideUndecided(
   rule: CompiledRule,
@@ -23,12 +29,13 @@ export function decideUndecided(
 ): { outcome: AdmissionOutcome; reason: string; dryRun: boolean } {
   const code = errorCode(err);
   const dryRun = rule.enforcementMode === 'DRYRUN_AUDIT_LOG_ONLY';
-  if (rule.onUndecided === 'ALLOW' || dryRun) {
-    return {
-      outcome: { allowed: true },
-      reason: dryRun ? 'UNDECIDED_DRY_RUN' : 'UNDECIDED_ALLOWED_BY_RULE',
-      dryRun,
-    };
+  if (dryRun) return { outcome: { allowed: true }, reason: 'UNDECIDED_DRY_RUN', dryRun };
+  if (
+    rule.onUndecided === 'ALLOW' &&
+    rule.evaluationMode === 'REQUIRE_ATTESTATION' &&
+    UNAVAILABLE_CODES.has(code)
+  ) {
+    return { outcome: { allowed: true }, reason: 'UNDECIDED_ALLOWED_BY_RULE', dryRun };
   }
   const detail = code === 'CG_ERR_INTERNAL' ? 'internal error' : shortMessage(err);
   if (UNAVAILABLE_CODES.has(code)) {

@@ -58,13 +58,22 @@ export function decodeDssePae(bytes: Uint8Array): { payloadType: string; body: U
   return { payloadType, body: new Uint8Array(buf.subarray(pos)) };
 }
 
+/**
+ * Predicate types that mean "this image is approved": cosign 3's signature statement. Other statements
+ * signed with an attestor's key (SBOMs, vulnerability scans, provenance) are evidence of something else
+ * and never satisfy an attestor.
+ */
+export const SIGNATURE_PREDICATE_TYPES: readonly string[] = Object.freeze([
+  'https://sigstore.dev/cosign/sign/v1',
+]);
+
 /** Outcome of checkInTotoStatement (names match verify-attestations' EvidenceRejection). */
 export type InTotoCheck = 'OK' | 'PAYLOAD_INVALID' | 'PAYLOAD_TYPE' | 'DIGEST_MISMATCH';
 
 /**
  * Checks a verified DSSE PAE carrying an in-toto statement for `digest` (`sha256:<hex>`): payload type
- * `application/vnd.in-toto+json`, `_type` a known statement type, and a `subject` entry whose
- * `digest[<algorithm>]` equals the hex. Call only after a trusted key verified the PAE bytes. Pure, total.
+ * `application/vnd.in-toto+json`, `_type` a known statement type, `predicateType` one of
+ * SIGNATURE_PREDICATE_TYPES, and a `subject` entry whose `digest[<algorithm>]` equals the hex. Call only after a trusted key verified the PAE bytes. Pure, total.
  */
 export function checkInTotoStatement(pae: Uint8Array, digest: string): InTotoCheck {
   const decoded = decodeDssePae(pae);
@@ -77,8 +86,13 @@ export function checkInTotoStatement(pae: Uint8Array, digest: string): InTotoChe
     return 'PAYLOAD_INVALID';
   }
   if (typeof doc !== 'object' || doc === null) return 'PAYLOAD_INVALID';
-  const statement = doc as { _type?: unknown; subject?: unknown };
+  const statement = doc as { _type?: unknown; subject?: unknown; predicateType?: unknown };
   if (typeof statement._type !== 'string' || !IN_TOTO_STATEMENT_TYPES.includes(statement._type))
+    return 'PAYLOAD_TYPE';
+  if (
+    typeof statement.predicateType !== 'string' ||
+    !SIGNATURE_PREDICATE_TYPES.includes(statement.predicateType)
+  )
     return 'PAYLOAD_TYPE';
   if (
     !Array.isArray(statement.subject) ||

@@ -442,3 +442,29 @@ test('re-validation reports violations even under breakglass', async (t) => {
   t.false((await a.revalidate(create(CONFIG), signal())).allowed);
   t.is(a.records[1]!.method, 'Revalidation');
 });
+
+test('onUndecided_allow_on_bad_evidence_fail: ALLOW covers an unreachable registry only', async (t) => {
+  const a = harness();
+  a.evidence.set(
+    UNSIGNED,
+    Object.assign(new Error('garbage .sig manifest'), { code: 'CG_ERR_REGISTRY_PROTOCOL' }),
+  );
+  const out = await a.admitPull(pull(`${NAME}@${UNSIGNED}`, 'lenient'), signal());
+  t.false(out.allowed, JSON.stringify(a.records[0]));
+  t.is(a.records[0]!.reason, 'UNDECIDED');
+  const imported = digestOf('imported-lenient');
+  a.images.set(imported, { id: imported, repoDigests: [], repoTags: [] });
+  t.false(
+    (await a.admitCreate(create(imported, 'lenient'), signal())).allowed,
+    'no registry digest is no outage',
+  );
+});
+
+test('no_registry_digest_name_pattern_fail: a name allowlist does not admit an image without a registry digest', async (t) => {
+  const a = harness();
+  const imported = digestOf('imported-allowlisted');
+  a.setPolicy(policyWith({ admissionWhitelistPatterns: [{ namePattern: `${NAME}` }] }));
+  a.images.set(imported, { id: imported, repoDigests: [], repoTags: [`${NAME}:local`] });
+  t.false((await a.admitCreate(create(imported), signal())).allowed);
+  t.is(a.records[0]!.errorCode, 'CG_ERR_NO_REGISTRY_DIGEST');
+});

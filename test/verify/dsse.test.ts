@@ -8,12 +8,16 @@ import {
 import type { InTotoCheck } from '../../src/verify/dsse.js';
 
 const D = `sha256:${'c'.repeat(64)}`;
-const statement = (digest: string, type = 'https://in-toto.io/Statement/v1') =>
+const statement = (
+  digest: string,
+  type = 'https://in-toto.io/Statement/v1',
+  predicateType = 'https://sigstore.dev/cosign/sign/v1',
+) =>
   Buffer.from(
     JSON.stringify({
       _type: type,
       subject: [{ name: 'x', digest: { sha256: digest.slice(7) } }],
-      predicateType: 'p',
+      predicateType,
     }),
   );
 
@@ -37,6 +41,19 @@ const bad: [string, Uint8Array, InTotoCheck][] = [
     'DIGEST_MISMATCH',
   ],
   ['dsse_payload_type_fail', encodeDssePae('text/plain', statement(D)), 'PAYLOAD_TYPE'],
+  [
+    'dsse_sbom_predicate_fail',
+    encodeDssePae(IN_TOTO_PAYLOAD_TYPE, statement(D, undefined, 'https://spdx.dev/Document')),
+    'PAYLOAD_TYPE',
+  ],
+  [
+    'dsse_vuln_scan_predicate_fail',
+    encodeDssePae(
+      IN_TOTO_PAYLOAD_TYPE,
+      statement(D, undefined, 'https://cosign.sigstore.dev/attestation/vuln/v1'),
+    ),
+    'PAYLOAD_TYPE',
+  ],
   ['dsse_statement_type_fail', encodeDssePae(IN_TOTO_PAYLOAD_TYPE, statement(D, 'other')), 'PAYLOAD_TYPE'],
   [
     'dsse_trailing_bytes_fail',
