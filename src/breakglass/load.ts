@@ -19,7 +19,12 @@ export function loadBreakglass(
   if (previous?.kind === 'parsed' && previous.fileSha256 === read.sha256) return previous;
   const parsed = parseBreakglassDocument(read.bytes);
   return parsed.ok
-    ? Object.freeze({ kind: 'parsed', document: parsed.document, fileSha256: read.sha256 })
+    ? Object.freeze({
+        kind: 'parsed',
+        document: parsed.document,
+        fileSha256: read.sha256,
+        writtenAtMs: read.modifiedMs,
+      })
     : Object.freeze({ kind: 'invalid', problem: parsed.problem, fileSha256: read.sha256 });
 }
 

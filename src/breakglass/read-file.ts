@@ -9,7 +9,13 @@ import { toProblem, type BreakglassProblem } from './problems.js';
 export type BreakglassFileRead =
   | { readonly kind: 'absent' }
   | { readonly kind: 'unsafe'; readonly problem: BreakglassProblem }
-  | { readonly kind: 'read'; readonly bytes: Uint8Array; readonly sha256: string };
+  | {
+      readonly kind: 'read';
+      readonly bytes: Uint8Array;
+      readonly sha256: string;
+      /** The file's mtime (from the same fstat): when it was written. */
+      readonly modifiedMs: number;
+    };
 
 /** Options of readBreakglassFile. */
 export interface ReadBreakglassFileOptions {
@@ -56,7 +62,12 @@ export function readBreakglassFile(
     const bytes = readBounded(fd, maxBytes);
     if (bytes === undefined)
       return unsafe('CG_ERR_BREAKGLASS_TOO_LARGE', `${path} is over ${maxBytes} bytes`);
-    return { kind: 'read', bytes, sha256: `sha256:${createHash('sha256').update(bytes).digest('hex')}` };
+    return {
+      kind: 'read',
+      bytes,
+      sha256: `sha256:${createHash('sha256').update(bytes).digest('hex')}`,
+      modifiedMs: st.mtimeMs,
+    };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     return unsafe('CG_ERR_BREAKGLASS_UNREADABLE', `cannot read ${path}: ${code ?? String(err)}`);

@@ -6,7 +6,13 @@ import { matchBreakglassScope, type BreakglassRequest, type BreakglassScope } fr
 export type LoadedBreakglass =
   | { readonly kind: 'absent' }
   | { readonly kind: 'invalid'; readonly problem: BreakglassProblem; readonly fileSha256: string | undefined }
-  | { readonly kind: 'parsed'; readonly document: BreakglassDocument; readonly fileSha256: string };
+  | {
+      readonly kind: 'parsed';
+      readonly document: BreakglassDocument;
+      readonly fileSha256: string;
+      /** When the file was written (its mtime): the window is measured from here, not from now. */
+      readonly writtenAtMs: number;
+    };
 
 /** The breakglass as of one instant: what `criguard breakglass status` and the daemon's metrics show. */
 export interface BreakglassStatus {
@@ -40,7 +46,8 @@ export interface BreakglassGrant {
 }
 
 /**
- * Applies the clock to a loaded file: `active` when `now < expiresAt` and `expiresAt - now <= maxWindowMs`;
+ * Applies the clock to a loaded file: `active` when `now < expiresAt` and `expiresAt - min(now, written) <=
+ * maxWindowMs`;
  * `expired` (`CG_ERR_BREAKGLASS_EXPIRED`) when `now >= expiresAt` (or `now` is not a number); `invalid`
  * (`CG_ERR_BREAKGLASS_TOO_LONG`) when the expiry is beyond the window. Pure; fail closed.
  */
@@ -70,7 +77,9 @@ export function evaluateBreakglass(
     const problem = toProblem('CG_ERR_BREAKGLASS_EXPIRED', `expired at ${d.expiresAt}`);
     return Object.freeze({ state: 'expired', problem, ...facts });
   }
-  if (!(d.expiresAtMs - now <= maxWindowMs)) {
+  // Measured from when the file was written (or now, if earlier): a far-future expiry stays invalid
+  // instead of becoming valid once its last `maxWindowMs` begin.
+  if (!(d.expiresAtMs - Math.min(now, loaded.writtenAtMs) <= maxWindowMs)) {
     const problem = toProblem(
       'CG_ERR_BREAKGLASS_TOO_LONG',
       `expiresAt ${d.expiresAt} is more than ${Math.round(maxWindowMs / 60_000)} minutes away (the maximum window)`,

@@ -8,11 +8,20 @@ import { HOUR, NOW, iso, yamlDoc } from './helpers.js';
 const SHA = `sha256:${'a'.repeat(64)}`;
 const REQUEST = { namespace: 'default', imageName: 'docker.io/library/nginx', digest: undefined };
 
-function loaded(expiresAt: string): LoadedBreakglass {
+function loaded(expiresAt: string, writtenAtMs = NOW): LoadedBreakglass {
   const parsed = parseBreakglassDocument(Buffer.from(yamlDoc({ expiresAt }, ['ticket: INC-9'])));
   if (!parsed.ok) throw new Error(parsed.problem.message);
-  return { kind: 'parsed', document: parsed.document, fileSha256: SHA };
+  return { kind: 'parsed', document: parsed.document, fileSha256: SHA, writtenAtMs };
 }
+
+test('far_future_expiry_later_fail: a file written with a 48 h expiry never becomes valid', (t) => {
+  const file = loaded(iso(NOW + 48 * HOUR), NOW);
+  t.is(evaluateBreakglass(file, NOW, DEFAULT_MAX_WINDOW_MS).state, 'invalid');
+  const later = evaluateBreakglass(file, NOW + 25 * HOUR, DEFAULT_MAX_WINDOW_MS);
+  t.is(later.state, 'invalid');
+  t.is(later.problem?.code, 'CG_ERR_BREAKGLASS_TOO_LONG');
+  t.is(grantBreakglass(file, REQUEST, NOW + 25 * HOUR, DEFAULT_MAX_WINDOW_MS), undefined);
+});
 
 interface ExpiryCase {
   readonly name: string;
