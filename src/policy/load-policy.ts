@@ -108,6 +108,23 @@ function compile(
       const parsed = parseTrustedKey(k.id ?? '', pkix.publicKeyPem, pkix.signatureAlgorithm);
       return k.id === undefined ? Object.freeze({ ...parsed, id: defaultKeyId(parsed.key) }) : parsed;
     });
+    // Thresholds count distinct keys by id: one key listed twice (or two ids for one key) would let a
+    // single private key count twice, so each key material and each id may appear once per attestor.
+    const material = keys.map((k) => k.key.export({ type: 'spki', format: 'der' }).toString('base64'));
+    const ids = keys.map((k) => k.id);
+    const repeated = keys.findIndex(
+      (_, i) => material.indexOf(material[i]!) !== i || ids.indexOf(ids[i]!) !== i,
+    );
+    if (repeated >= 0) {
+      throw new PolicyLoadError([
+        {
+          source: 'policy',
+          path: `attestors.${doc.name}.userOwnedGrafeasNote.publicKeys[${repeated}]`,
+          code: 'CG_ERR_POLICY_DUPLICATE',
+          message: 'the same public key (or key id) appears twice in one attestor',
+        },
+      ]);
+    }
     attestors.set(
       doc.name,
       Object.freeze({ name: doc.name, keys: Object.freeze(keys), threshold: doc.criguard?.threshold ?? 1 }),

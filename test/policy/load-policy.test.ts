@@ -114,10 +114,14 @@ test('every algorithm (and the aliases) loads with a matching key', (t) => {
     'ECDSA_P521_SHA512',
     'ED25519',
   ] as const;
-  const keys = algorithms.map((alg, i) => ({ id: `k${i}`, key: makeKey(alg) }));
-  const policy = policyFrom({ ...base(), attestors: [attestorDoc(A, keys)] });
+  // One attestor per algorithm: the RSA fixtures share a key per size, and one key may not appear twice
+  // in an attestor.
+  const docs = algorithms.map((alg, i) =>
+    attestorDoc(i === 0 ? A : `extra-${i}`, [{ id: `k${i}`, key: makeKey(alg) }]),
+  );
+  const policy = policyFrom({ ...base(), attestors: docs });
   t.deepEqual(
-    policy.attestors.get(A)?.keys.map((k) => k.algorithm),
+    algorithms.map((_, i) => policy.attestors.get(i === 0 ? A : `extra-${i}`)?.keys[0]?.algorithm),
     [...algorithms],
   );
 });
@@ -389,3 +393,30 @@ for (const [name, text, code] of textFailures) {
     );
   });
 }
+
+test('duplicate_key_in_attestor_fail: one public key under two ids is refused (thresholds count keys)', async (t) => {
+  const { makeKey, attestorDoc } = await import('../verify/fixtures.js');
+  const { policyFrom } = await import('./policy-fixtures.js');
+  const key = makeKey('ECDSA_P256_SHA256');
+  const err = t.throws(() =>
+    policyFrom({
+      defaultAdmissionRule: {
+        evaluationMode: 'REQUIRE_ATTESTATION',
+        enforcementMode: 'ENFORCED_BLOCK_AND_AUDIT_LOG',
+        requireAttestationsBy: ['two-person'],
+      },
+      attestors: [
+        attestorDoc(
+          'two-person',
+          [
+            { id: 'alice', key },
+            { id: 'bob', key },
+          ],
+          2,
+        ),
+      ],
+    }),
+  ) as { code?: string; issues?: Array<{ code: string }> };
+  t.is(err.code, 'CG_ERR_POLICY_INVALID');
+  t.is(err.issues?.[0]?.code, 'CG_ERR_POLICY_DUPLICATE');
+});
