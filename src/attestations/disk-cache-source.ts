@@ -23,6 +23,12 @@ export interface DiskCacheSourceOptions {
   readonly maxEntries?: number;
   /** Codes of errors that make the cache answer (default: only `CG_ERR_REGISTRY_UNAVAILABLE`). */
   readonly fallbackCodes?: readonly string[];
+  /**
+   * Whether an empty answer is the registry's word (default true: it replaces the entry). False for
+   * anonymous look-ups: a registry may answer 404 to anonymous requests for a private repository, which
+   * must neither erase what an authorised fetch stored nor hide it (the cached entry is served instead).
+   */
+  readonly emptyIsAuthoritative?: boolean;
   /** Told about cache events: `served-stale`, `write-failed`, `corrupt-discarded`. Never given records. */
   readonly onEvent?: (event: 'served-stale' | 'write-failed' | 'corrupt-discarded', digest: string) => void;
 }
@@ -195,6 +201,11 @@ export function createDiskCacheSource(options: DiskCacheSourceOptions): Attestat
         if (cached === undefined) throw err;
         event('served-stale', digest);
         return cached;
+      }
+      if (records.length === 0 && options.emptyIsAuthoritative === false) {
+        const cached = await read(imageName, digest).catch(() => undefined);
+        if (cached !== undefined) event('served-stale', digest);
+        return cached ?? records;
       }
       await write(imageName, digest, records).catch(() => event('write-failed', digest));
       return records;

@@ -336,6 +336,7 @@ function createEvidence(config: ServeConfig, registry: RegistryClient, logger: L
           fallbackCodes: credentials
             ? ['CG_ERR_REGISTRY_UNAVAILABLE']
             : ['CG_ERR_REGISTRY_UNAVAILABLE', 'CG_ERR_REGISTRY_DENIED'],
+          emptyIsAuthoritative: credentials !== undefined,
           onEvent: (event, digest) => logger.info({ event, digest }, 'attestation cache'),
         }).fetch(image.name, image.digest, signal),
     });

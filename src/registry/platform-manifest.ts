@@ -37,11 +37,11 @@ interface IndexDocument {
  * (the client checks their hash), every entry is looked at (never just the first), and exactly one must
  * match; then that manifest is fetched (hash-checked) for its config digest. Resolves to undefined when
  * `digest` is not an index or has no entry for the platform; rejects with RegistryError
- * (`CG_ERR_REGISTRY_PROTOCOL` for an ambiguous or malformed index, or the client's codes). Results are
- * cached by digest: content-addressed, they never change.
+ * (`CG_ERR_REGISTRY_PROTOCOL` for an ambiguous or malformed index, or the client's codes). Found
+ * manifests are cached by index digest: content-addressed, they never change.
  */
 export function createPlatformManifestResolver(client: RegistryClient, platform: Platform = nodePlatform()) {
-  const cache = new LRUCache<string, PlatformManifest | 'none'>({ max: 4096 });
+  const cache = new LRUCache<string, PlatformManifest>({ max: 4096 });
   return {
     async platformManifest(
       image: { readonly name: string; readonly digest: string },
@@ -50,23 +50,33 @@ export function createPlatformManifestResolver(client: RegistryClient, platform:
     ): Promise<PlatformManifest | undefined> {
       const key = `${image.name}@${image.digest}`;
       const known = cache.get(key);
-      if (known !== undefined) return known === 'none' ? undefined : known;
+      if (known !== undefined) return known;
       const index = await client.getManifest(image.name, image.digest, { credentials, signal });
-      if (index.mediaType !== OCI_INDEX && index.mediaType !== DOCKER_MANIFEST_LIST) {
-        cache.set(key, 'none');
+      // Decided from the verified bytes, not the Content-Type header: an index lists manifests and has
+      // neither layers nor config; anything ambiguous is refused.
+      const document = parse(index.bytes) as IndexDocument & { layers?: unknown; config?: unknown };
+      const listsManifests = Array.isArray(document.manifests);
+      if (listsManifests && (document.layers !== undefined || document.config !== undefined)) {
+        throw new RegistryError(
+          'CG_ERR_REGISTRY_PROTOCOL',
+          `${key}: a document that is both an index and a manifest`,
+        );
+      }
+      if (
+        !listsManifests ||
+        (document.mediaType !== undefined &&
+          document.mediaType !== OCI_INDEX &&
+          document.mediaType !== DOCKER_MANIFEST_LIST)
+      ) {
         return undefined;
       }
-      const document = parse(index.bytes) as IndexDocument;
       const matches = (document.manifests ?? []).filter(
         (m) =>
           m.platform?.os === platform.os &&
           m.platform?.architecture === platform.architecture &&
           (platform.variant === undefined || m.platform?.variant === platform.variant),
       );
-      if (matches.length === 0) {
-        cache.set(key, 'none');
-        return undefined;
-      }
+      if (matches.length === 0) return undefined;
       const digests = new Set(matches.map((m) => m.digest));
       if (digests.size !== 1 || typeof matches[0]!.digest !== 'string') {
         throw new RegistryError(

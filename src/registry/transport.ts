@@ -96,6 +96,13 @@ export function createTransport(options: TransportOptions): Transport {
         }
         if (location === null)
           throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `${describe(url)}: redirect without Location`);
+        if (req.url.protocol === 'https:' && next.protocol !== 'https:') {
+          // Never downgrade: an HTTPS registry must not send criguard to plain HTTP (loopback included).
+          throw new RegistryError(
+            'CG_ERR_REGISTRY_PROTOCOL',
+            `${describe(url)}: redirect from HTTPS to ${next.protocol}`,
+          );
+        }
         if (next.origin !== origin) authorization = undefined;
         url = next;
       }

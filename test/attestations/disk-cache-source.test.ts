@@ -105,3 +105,26 @@ test('corrupt_entry_fail: a corrupt entry is discarded, never served', async (t)
   t.true(s.events.includes('corrupt-discarded'));
   t.deepEqual(await readdir(s.dir), []);
 });
+
+test('an anonymous empty answer neither erases nor hides what an authorised fetch cached', async (t) => {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { createDiskCacheSource } = await import('../../src/attestations/disk-cache-source.js');
+  const dir = mkdtempSync(join(tmpdir(), 'cgdc-'));
+  const digest = `sha256:${'4'.repeat(64)}`;
+  const record = { payload: new Uint8Array([1, 2, 3]), signatures: [{ signature: new Uint8Array([9]) }] };
+  let answer: (typeof record)[] = [record];
+  const source = { fetch: async () => answer };
+  const authorised = createDiskCacheSource({ source, dir });
+  const anonymous = createDiskCacheSource({ source, dir, emptyIsAuthoritative: false });
+  t.is((await authorised.fetch('r.example/app', digest)).length, 1);
+  answer = [];
+  t.is((await anonymous.fetch('r.example/app', digest)).length, 1, 'the cached signature is served');
+  t.is(
+    (await authorised.fetch('r.example/app', digest)).length,
+    0,
+    'an authorised empty answer is the truth',
+  );
+  t.is((await anonymous.fetch('r.example/app', digest)).length, 0, '…and it replaced the entry');
+});
