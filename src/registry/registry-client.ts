@@ -320,19 +320,25 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       const index = indexSchema.safeParse(parseJson(bytes));
       if (!index.success)
         throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `referrers ${describe(url)}: not an index`);
-      if (index.data.manifests.length > limits.maxReferrers) {
-        throw new RegistryError(
-          'CG_ERR_REGISTRY_LIMIT',
-          `referrers ${describe(url)}: ${index.data.manifests.length} entries`,
-        );
-      }
+      // The listing is bounded by its byte size; only the entries of the wanted type count against
+      // maxReferrers, so unrelated referrers (SBOMs, scans) pushed by anyone cannot force a deny.
       const out: OciDescriptor[] = [];
       for (const entry of index.data.manifests) {
         const d = descriptorSchema.safeParse(entry);
-        if (!d.success)
-          throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `referrers ${describe(url)}: bad descriptor`);
+        if (!d.success) {
+          if (artifactType === undefined) {
+            throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `referrers ${describe(url)}: bad descriptor`);
+          }
+          continue;
+        }
         if (artifactType === undefined || d.data.artifactType === artifactType)
           out.push(Object.freeze(d.data));
+        if (out.length > limits.maxReferrers) {
+          throw new RegistryError(
+            'CG_ERR_REGISTRY_LIMIT',
+            `referrers ${describe(url)}: over ${limits.maxReferrers} entries`,
+          );
+        }
       }
       return out;
     },
