@@ -13,6 +13,8 @@ await build({
   target: 'node20',
   sourcemap: 'external',
   legalComments: 'none',
+  minify: true,
+  keepNames: true,
   logLevel: 'warning',
   define: { __CRIGUARD_VERSION__: JSON.stringify(pkg.version) },
 });

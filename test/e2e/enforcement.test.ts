@@ -12,7 +12,7 @@ import type { ServiceError } from '@grpc/grpc-js';
 import { createCriClient, type CriClient, type PodSandboxConfig } from '../../src/cri/client.js';
 import { startCriguard, type Criguard } from '../helpers/criguard.js';
 import { importIntoContainerd, pushImage, type PushedImage } from '../helpers/images.js';
-import { useLab } from '../helpers/lab.js';
+import { labReady, podSandboxConfig, useLab } from '../helpers/lab.js';
 import {
   attestor,
   criguardCli,
@@ -65,14 +65,7 @@ test.before(async () => {
   scanner = await keygen(work, 'scanner');
   mkdirSync(attestations, { recursive: true });
   writePolicy(policyFile, policy([builder]));
-  for (let i = 0; i < 600; i++) {
-    try {
-      lab();
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  await labReady(lab);
   criguard = await startCriguard({
     upstream: lab().containerd.socket,
     extraArgs: [
@@ -102,14 +95,7 @@ test.after.always(async () => {
 });
 
 function sandbox(namespace: string): PodSandboxConfig {
-  const uid = randomUUID();
-  const logDirectory = join(lab().containerd.dir, 'pods', uid);
-  mkdirSync(logDirectory, { recursive: true });
-  return {
-    metadata: { name: `pod-${uid.slice(0, 8)}`, uid, namespace, attempt: 0 },
-    log_directory: logDirectory,
-    linux: { security_context: { namespace_options: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } },
-  };
+  return podSandboxConfig(lab(), namespace);
 }
 
 async function newImage(): Promise<PushedImage> {

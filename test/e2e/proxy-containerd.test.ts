@@ -6,7 +6,7 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
@@ -14,7 +14,7 @@ import { callRaw, createCriClient, type CriClient, type PodSandboxConfig } from 
 import { encodeCriMessage } from '../../src/cri/proto.js';
 import { startCriguard, type Criguard } from '../helpers/criguard.js';
 import { pushImage, type PushedImage } from '../helpers/images.js';
-import { useLab } from '../helpers/lab.js';
+import { labReady, podSandboxConfig, useLab } from '../helpers/lab.js';
 
 const lab = useLab(test);
 let criguard: Criguard;
@@ -23,14 +23,7 @@ let image: PushedImage;
 
 test.before(async () => {
   // `useLab`'s before hook runs first (registered first); wait for it to be usable.
-  for (let i = 0; i < 600; i++) {
-    try {
-      lab();
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  await labReady(lab);
   criguard = await startCriguard({ upstream: lab().containerd.socket });
   viaProxy = createCriClient(criguard.socket, { deadlineMs: 60_000 });
   image = await pushImage(lab().registry, { variant: `proxy-${randomUUID()}` });
@@ -42,14 +35,7 @@ test.after.always(async () => {
 });
 
 function sandboxConfig(name: string): PodSandboxConfig {
-  const uid = randomUUID();
-  const logDirectory = join(lab().containerd.dir, 'pods', uid);
-  mkdirSync(logDirectory, { recursive: true });
-  return {
-    metadata: { name, uid, namespace: 'criguard-e2e', attempt: 0 },
-    log_directory: logDirectory,
-    linux: { security_context: { namespace_options: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } },
-  };
+  return podSandboxConfig(lab(), 'criguard-e2e', name);
 }
 
 test.serial('the kubelet flow for a pod and a container, through criguard', async (t) => {

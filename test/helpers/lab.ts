@@ -3,7 +3,10 @@
  * pulls from it. Each ava test file (its own process) starts its own lab.
  */
 import type { ExecutionContext, TestFn } from 'ava';
-import { createCriClient, type CriClient } from '../../src/cri/client.js';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createCriClient, type CriClient, type PodSandboxConfig } from '../../src/cri/client.js';
 import { startContainerd, type Containerd } from './containerd.js';
 import { freePort } from './daemon.js';
 import { busyboxLayer, PAUSE_NAME, PAUSE_TAG, pushPauseImage, type PushedImage } from './images.js';
@@ -78,5 +81,35 @@ export function useLab<Context>(test: TestFn<Context>): () => Lab {
   return () => {
     if (!lab) throw new Error('lab not started (use it inside a test)');
     return lab;
+  };
+}
+
+/**
+ * Waits (up to 60 s) until `useLab`'s before hook has started the lab, for another `before` hook of the
+ * same file (ava runs them concurrently). Rejects if it never comes up.
+ */
+export async function labReady(get: () => Lab): Promise<Lab> {
+  for (let i = 0; i < 600; i++) {
+    try {
+      return get();
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return get();
+}
+
+/**
+ * A pod sandbox config for the lab's containerd: host network (no CNI here), a fresh uid, and a log
+ * directory inside the lab. The kubelet sends the same shape.
+ */
+export function podSandboxConfig(lab: Lab, namespace: string, name?: string): PodSandboxConfig {
+  const uid = randomUUID();
+  const logDirectory = join(lab.containerd.dir, 'pods', uid);
+  mkdirSync(logDirectory, { recursive: true });
+  return {
+    metadata: { name: name ?? `pod-${uid.slice(0, 8)}`, uid, namespace, attempt: 0 },
+    log_directory: logDirectory,
+    linux: { security_context: { namespace_options: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } },
   };
 }

@@ -16,7 +16,7 @@ import { parse as parseYaml } from 'yaml';
 import { createCriClient, type CriClient, type PodSandboxConfig } from '../../src/cri/client.js';
 import { startCriguard, type Criguard } from '../helpers/criguard.js';
 import { pushImage, type PushedImage } from '../helpers/images.js';
-import { useLab } from '../helpers/lab.js';
+import { labReady, podSandboxConfig, useLab } from '../helpers/lab.js';
 import { readAudit, writePolicy } from '../helpers/signing.js';
 import { packagedBinary } from '../helpers/sea.js';
 
@@ -66,14 +66,7 @@ test.before(async () => {
     },
     attestors,
   });
-  for (let i = 0; i < 600; i++) {
-    try {
-      lab();
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  await labReady(lab);
   [signed, unsigned] = await Promise.all([
     pushImage(lab().registry, { name: 'sea/app', tag: 'signed', variant: `signed-${randomUUID()}` }),
     pushImage(lab().registry, { name: 'sea/app', tag: 'unsigned', variant: `unsigned-${randomUUID()}` }),
@@ -104,14 +97,7 @@ test.after.always(async () => {
 });
 
 function sandbox(): PodSandboxConfig {
-  const uid = randomUUID();
-  const logDirectory = join(lab().containerd.dir, 'pods', uid);
-  mkdirSync(logDirectory, { recursive: true });
-  return {
-    metadata: { name: `sea-${uid.slice(0, 8)}`, uid, namespace: 'default', attempt: 0 },
-    log_directory: logDirectory,
-    linux: { security_context: { namespace_options: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } },
-  };
+  return podSandboxConfig(lab(), 'default');
 }
 
 test.serial('the daemon is the packaged binary, not node', (t) => {
