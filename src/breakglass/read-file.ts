@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, realpathSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { MAX_BREAKGLASS_BYTES } from './document.js';
@@ -26,6 +26,7 @@ export interface ReadBreakglassFileOptions {
 }
 
 const GROUP_OR_WORLD_WRITABLE = 0o022;
+const STICKY = 0o1000;
 
 /**
  * Opens `path` once (`O_RDONLY | O_NOFOLLOW | O_NONBLOCK`) and checks, on that descriptor, that it is a
@@ -56,7 +57,10 @@ export function readBreakglassFile(
     const st = fstatSync(fd);
     // Unlinked between open and fstat: the file is gone; the next check sees the path as it is now.
     if (st.nlink === 0) return { kind: 'absent' };
-    const problem = checkFile(path, st, expectedUid) ?? checkDirectory(dirname(path), expectedUid);
+    const problem =
+      checkFile(path, st, expectedUid) ??
+      checkDirectory(dirname(path), expectedUid) ??
+      checkAncestors(dirname(path), expectedUid);
     if (problem) return { kind: 'unsafe', problem };
     if (st.size > maxBytes) return unsafe('CG_ERR_BREAKGLASS_TOO_LARGE', `${path} is over ${maxBytes} bytes`);
     const bytes = readBounded(fd, maxBytes);
@@ -115,6 +119,42 @@ function checkDirectory(dir: string, expectedUid: number): BreakglassProblem | u
     );
   }
   return undefined;
+}
+
+/**
+ * Every directory above the file's own, up to `/` (symlinks resolved first): owned by root (or the
+ * expected owner) and not writable by group or others unless sticky (like /tmp, where others cannot
+ * rename or remove root's entries). Otherwise someone else could swap the path to the file.
+ */
+function checkAncestors(dir: string, expectedUid: number): BreakglassProblem | undefined {
+  let current: string;
+  try {
+    current = dirname(realpathSync(dir));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return toProblem('CG_ERR_BREAKGLASS_DIR_UNSAFE', `cannot resolve ${dir}: ${code ?? String(err)}`);
+  }
+  for (;;) {
+    let st: Stats;
+    try {
+      st = lstatSync(current);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return toProblem('CG_ERR_BREAKGLASS_DIR_UNSAFE', `cannot check ${current}: ${code ?? String(err)}`);
+    }
+    if (st.uid !== 0 && st.uid !== expectedUid) {
+      return toProblem('CG_ERR_BREAKGLASS_DIR_UNSAFE', `${current} is owned by uid ${st.uid}`);
+    }
+    if ((st.mode & GROUP_OR_WORLD_WRITABLE) !== 0 && (st.mode & STICKY) === 0) {
+      return toProblem(
+        'CG_ERR_BREAKGLASS_DIR_UNSAFE',
+        `${current} is writable by others (mode ${octal(st.mode)})`,
+      );
+    }
+    const parent = dirname(current);
+    if (parent === current) return undefined;
+    current = parent;
+  }
 }
 
 /** Reads up to maxBytes; undefined when the descriptor holds more (the file grew after fstat). */

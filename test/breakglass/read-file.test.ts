@@ -38,6 +38,21 @@ interface SafetyCase {
 
 const cases: SafetyCase[] = [
   { name: 'root-owned 0600 in a 0755 root directory', arrange: safe, code: undefined },
+  {
+    name: 'writable_grandparent_fail',
+    arrange: then(async (_path, dir) => chmod(dir, 0o777)),
+    code: 'CG_ERR_BREAKGLASS_DIR_UNSAFE',
+  },
+  {
+    name: 'sticky world-writable grandparent (like /tmp) is fine',
+    arrange: then(async (_path, dir) => chmod(dir, 0o1777)),
+    code: undefined,
+  },
+  {
+    name: 'grandparent_owned_by_another_user_fail',
+    arrange: then(async (_path, dir) => chown(dir, NOBODY, NOBODY)),
+    code: 'CG_ERR_BREAKGLASS_DIR_UNSAFE',
+  },
   { name: 'world-readable 0644', arrange: then((p) => chmod(p, 0o644)), code: undefined },
   { name: 'read-only 0400', arrange: then((p) => chmod(p, 0o400)), code: undefined },
   {
