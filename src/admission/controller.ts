@@ -104,14 +104,32 @@ export function createAdmission(deps: AdmissionDependencies): Admission & {
     signal: AbortSignal,
     imageId?: string,
   ): Promise<{ verdict: Verdict; cacheHit: boolean; platformDigest?: string }> {
-    const own = await digestVerdict(policy, identity, namespace, credentials, signal);
-    if (own.verdict.wouldBe === 'allow' || !deps.platforms || own.verdict.rule.kind === 'allowlist')
-      return own;
+    // The digest's own evidence first; if it does not admit (or cannot be fetched), the platform
+    // manifest's. A failure is rethrown only when the platform path does not admit either.
+    let own: { verdict: Verdict; cacheHit: boolean } | undefined;
+    let failure: unknown;
+    try {
+      own = await digestVerdict(policy, identity, namespace, credentials, signal);
+    } catch (err) {
+      failure = err;
+    }
+    const done = (): { verdict: Verdict; cacheHit: boolean } => {
+      if (own) return own;
+      throw failure;
+    };
+    if (own?.verdict.wouldBe === 'allow' || own?.verdict.rule.kind === 'allowlist' || !deps.platforms)
+      return done();
     const platforms = deps.platforms;
-    const platform = await withBudget(deps.budgetMs, (budget) =>
-      raceAbort(platforms.platformManifest(identity, credentials, budget), signal),
-    );
-    if (!platform || (imageId !== undefined && platform.configDigest !== imageId)) return own;
+    let platform;
+    try {
+      platform = await withBudget(deps.budgetMs, (budget) =>
+        raceAbort(platforms.platformManifest(identity, credentials, budget), signal),
+      );
+    } catch (err) {
+      if (own) throw err;
+      return done();
+    }
+    if (!platform || (imageId !== undefined && platform.configDigest !== imageId)) return done();
     const inner = await digestVerdict(
       policy,
       { name: identity.name, digest: platform.digest },
@@ -119,7 +137,7 @@ export function createAdmission(deps: AdmissionDependencies): Admission & {
       credentials,
       signal,
     );
-    return inner.verdict.wouldBe === 'allow' ? { ...inner, platformDigest: platform.digest } : own;
+    return inner.verdict.wouldBe === 'allow' ? { ...inner, platformDigest: platform.digest } : done();
   }
 
   async function digestVerdict(

@@ -121,7 +121,7 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
           (await registry.resolve(reference.canonical, { credentials, signal, verifyContent: true })).digest,
       },
       evidence: createEvidence(config, registry, logger),
-      platforms: createPlatformManifestResolver(registry),
+      platforms: createPlatformManifestResolver(registry, undefined, join(config.stateDir, 'platforms.json')),
       images: containerd,
       cache,
       sink: {

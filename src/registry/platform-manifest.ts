@@ -1,3 +1,5 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import type { RegistryCredentials } from './credentials.js';
 import { RegistryError } from './errors.js';
@@ -40,8 +42,26 @@ interface IndexDocument {
  * (`CG_ERR_REGISTRY_PROTOCOL` for an ambiguous or malformed index, or the client's codes). Found
  * manifests are cached by index digest: content-addressed, they never change.
  */
-export function createPlatformManifestResolver(client: RegistryClient, platform: Platform = nodePlatform()) {
+export function createPlatformManifestResolver(
+  client: RegistryClient,
+  platform: Platform = nodePlatform(),
+  persistPath?: string,
+) {
   const cache = new LRUCache<string, PlatformManifest>({ max: 4096 });
+  // Found mappings are kept across restarts: CreateContainer carries no registry credentials, so after a
+  // restart a private index could not be read again, and its containers could not restart.
+  if (persistPath !== undefined) for (const [key, value] of loadMappings(persistPath)) cache.set(key, value);
+  const persist = () => {
+    if (persistPath === undefined) return;
+    try {
+      mkdirSync(dirname(persistPath), { recursive: true, mode: 0o700 });
+      const temp = `${persistPath}.${process.pid}.tmp`;
+      writeFileSync(temp, JSON.stringify(Object.fromEntries(cache.entries())), { mode: 0o600 });
+      renameSync(temp, persistPath);
+    } catch {
+      /* best effort: the registry is asked again */
+    }
+  };
   return {
     async platformManifest(
       image: { readonly name: string; readonly digest: string },
@@ -95,9 +115,31 @@ export function createPlatformManifestResolver(client: RegistryClient, platform:
       }
       const found = { digest, configDigest };
       cache.set(key, found);
+      persist();
       return found;
     },
   };
+}
+
+/** Persisted mappings; anything malformed is dropped (the registry is then asked again). */
+function loadMappings(path: string): Array<[string, PlatformManifest]> {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return [];
+  }
+  if (typeof value !== 'object' || value === null) return [];
+  const digest = /^sha256:[0-9a-f]{64}$/;
+  return Object.entries(value as Record<string, unknown>).flatMap(([key, v]) => {
+    const m = v as Partial<PlatformManifest> | null;
+    return typeof m?.digest === 'string' &&
+      digest.test(m.digest) &&
+      typeof m.configDigest === 'string' &&
+      digest.test(m.configDigest)
+      ? [[key, { digest: m.digest, configDigest: m.configDigest }] as [string, PlatformManifest]]
+      : [];
+  });
 }
 
 function parse(bytes: Uint8Array): unknown {

@@ -468,3 +468,25 @@ test('no_registry_digest_name_pattern_fail: a name allowlist does not admit an i
   t.false((await a.admitCreate(create(imported), signal())).allowed);
   t.is(a.records[0]!.errorCode, 'CG_ERR_NO_REGISTRY_DIGEST');
 });
+
+test('multi-arch: when the index evidence cannot be fetched, a signed platform manifest still admits', async (t) => {
+  const INDEX = digestOf('index');
+  const PLATFORM = SIGNED;
+  const a = harness({
+    platforms: {
+      platformManifest: async (image) =>
+        image.digest === INDEX ? { digest: PLATFORM, configDigest: CONFIG } : undefined,
+    },
+  });
+  a.evidence.set(INDEX, Object.assign(new Error('401 anonymous'), { code: 'CG_ERR_REGISTRY_DENIED' }));
+  a.images.set(CONFIG, { id: CONFIG, repoDigests: [`${NAME}@${INDEX}`], repoTags: [] });
+  t.true((await a.admitCreate(create(CONFIG), signal())).allowed);
+  t.deepEqual(a.records[0]!.digests, [INDEX, PLATFORM]);
+  const other = digestOf('other-config');
+  a.images.set(other, { id: other, repoDigests: [`${NAME}@${INDEX}`], repoTags: [] });
+  t.false(
+    (await a.admitCreate(create(other), signal())).allowed,
+    'the platform manifest must be the image that runs',
+  );
+  t.is(a.records[1]!.errorCode, 'CG_ERR_REGISTRY_DENIED');
+});

@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { RegistryError } from '../../src/registry/errors.js';
+import { RegistryError } from '../../src/registry/errors.js';
 import { OCI_INDEX, OCI_MANIFEST } from '../../src/registry/media-types.js';
 import { createPlatformManifestResolver, nodePlatform } from '../../src/registry/platform-manifest.js';
 import { createRegistryClient } from '../../src/registry/registry-client.js';
@@ -87,4 +87,30 @@ test('ambiguous_platform_index_fail: two different manifests for the platform ar
 test('the node platform maps Node.js architectures to OCI names', (t) => {
   t.deepEqual(nodePlatform('x64'), { os: 'linux', architecture: 'amd64' });
   t.deepEqual(nodePlatform('arm64'), { os: 'linux', architecture: 'arm64' });
+});
+
+test('found mappings survive a restart, so a later look-up needs no registry access', async (t) => {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const path = join(mkdtempSync(join(tmpdir(), 'cgpm-')), 'platforms.json');
+  const index = await pushIndex(registry!, { name: 'cg/persist', variant: 'persist' });
+  const image = { name: `${index.host}/${index.name}`, digest: index.digest };
+  const platform = { os: 'linux', architecture: 'amd64' };
+  const first = await createPlatformManifestResolver(client, platform, path).platformManifest(
+    image,
+    undefined,
+    signal(),
+  );
+  const offline = {
+    getManifest: () => Promise.reject(new RegistryError('CG_ERR_REGISTRY_DENIED', 'no credentials')),
+  } as unknown as Parameters<typeof createPlatformManifestResolver>[0];
+  t.deepEqual(
+    await createPlatformManifestResolver(offline, platform, path).platformManifest(
+      image,
+      undefined,
+      signal(),
+    ),
+    first,
+  );
 });
