@@ -149,6 +149,25 @@ export function digestOf(bytes: Uint8Array, algorithm: 'sha256' | 'sha512' = 'sh
   return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
 }
 
+/** Most pages of a referrers listing followed (OCI distribution `Link: <…>; rel="next"`). */
+const MAX_REFERRER_PAGES = 8;
+
+/** The next page of a paginated listing, on the same origin; undefined when there is none. */
+function nextPage(link: string | null, current: URL): URL | undefined {
+  const match = link === null ? null : /<([^>]*)>\s*;\s*rel="?next"?/i.exec(link);
+  if (!match) return undefined;
+  let next: URL;
+  try {
+    next = new URL(match[1]!, current);
+  } catch {
+    throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `referrers: a bad next-page link`);
+  }
+  if (next.origin !== current.origin) {
+    throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `referrers: the next page is on another origin`);
+  }
+  return next;
+}
+
 /**
  * Creates an OCI distribution client (fetch-based, undici Agent). Plain HTTP only for loopback registries
  * and hosts configured with `plainHttp`; everything else HTTPS with Node's roots plus `caCertificates`.
@@ -308,39 +327,52 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
 
     async referrers(repository, digest, artifactType, call) {
       const t = target(repository, 'pull', call);
-      const url = new URL(`referrers/${parseDigest(digest).value}`, t.base);
+      let url = new URL(`referrers/${parseDigest(digest).value}`, t.base);
       if (artifactType !== undefined) url.searchParams.set('artifactType', artifactType);
-      const res = await send(t, 'GET', url, { accept: OCI_INDEX });
-      if (res.status === 404 || res.status === 400 || res.status === 405) {
-        await discardBody(res);
-        return undefined;
-      }
-      await expectOk(res, url);
-      const bytes = await readBoundedBody(res, limits.maxManifestBytes, `referrers ${describe(url)}`);
-      const index = indexSchema.safeParse(parseJson(bytes));
-      if (!index.success)
-        throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `referrers ${describe(url)}: not an index`);
-      // The listing is bounded by its byte size; only the entries of the wanted type count against
-      // maxReferrers, so unrelated referrers (SBOMs, scans) pushed by anyone cannot force a deny.
+      // The listing is bounded by its byte size per page and by MAX_REFERRER_PAGES; only entries of the
+      // wanted type count against maxReferrers, so unrelated referrers (SBOMs, scans) cannot force a deny.
       const out: OciDescriptor[] = [];
-      for (const entry of index.data.manifests) {
-        const d = descriptorSchema.safeParse(entry);
-        if (!d.success) {
-          if (artifactType === undefined) {
-            throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `referrers ${describe(url)}: bad descriptor`);
-          }
-          continue;
+      for (let page = 0; ; page++) {
+        const res = await send(t, 'GET', url, { accept: OCI_INDEX });
+        if (page === 0 && (res.status === 404 || res.status === 400 || res.status === 405)) {
+          await discardBody(res);
+          return undefined;
         }
-        if (artifactType === undefined || d.data.artifactType === artifactType)
-          out.push(Object.freeze(d.data));
-        if (out.length > limits.maxReferrers) {
+        await expectOk(res, url);
+        const bytes = await readBoundedBody(res, limits.maxManifestBytes, `referrers ${describe(url)}`);
+        const index = indexSchema.safeParse(parseJson(bytes));
+        if (!index.success)
+          throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `referrers ${describe(url)}: not an index`);
+        for (const entry of index.data.manifests) {
+          const d = descriptorSchema.safeParse(entry);
+          if (!d.success) {
+            if (artifactType === undefined) {
+              throw new RegistryError(
+                'CG_ERR_REGISTRY_PROTOCOL',
+                `referrers ${describe(url)}: bad descriptor`,
+              );
+            }
+            continue;
+          }
+          if (artifactType === undefined || d.data.artifactType === artifactType)
+            out.push(Object.freeze(d.data));
+          if (out.length > limits.maxReferrers) {
+            throw new RegistryError(
+              'CG_ERR_REGISTRY_LIMIT',
+              `referrers ${describe(url)}: over ${limits.maxReferrers} entries`,
+            );
+          }
+        }
+        const next = nextPage(res.headers.get('link'), url);
+        if (next === undefined) return out;
+        if (page + 1 >= MAX_REFERRER_PAGES) {
           throw new RegistryError(
             'CG_ERR_REGISTRY_LIMIT',
-            `referrers ${describe(url)}: over ${limits.maxReferrers} entries`,
+            `referrers ${describe(url)}: over ${MAX_REFERRER_PAGES} pages`,
           );
         }
+        url = next;
       }
-      return out;
     },
 
     async putBlob(repository, bytes, call) {

@@ -437,3 +437,37 @@ test('referrers: entries over the limit → CG_ERR_REGISTRY_LIMIT; filtered by a
     'CG_ERR_REGISTRY_LIMIT',
   );
 });
+
+test('referrers: pages are followed on the same origin, bounded; a next page elsewhere is refused', async (t) => {
+  let nextHost = '';
+  const registry = await fake(t, (req, res) => {
+    const second = req.url?.includes('page=2') ?? false;
+    const headers: Record<string, string> = { 'content-type': 'application/vnd.oci.image.index.v1+json' };
+    if (!second) headers.link = `<${nextHost || ''}/v2/cg/app/referrers/${DIGEST}?page=2>; rel="next"`;
+    res.writeHead(200, headers);
+    res.end(
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          {
+            mediaType: OCI_MANIFEST,
+            digest: sha256Digest(Buffer.from(second ? 'b' : 'a')),
+            size: 10,
+            artifactType: second ? 'a/b' : 'c/d',
+          },
+        ],
+      }),
+    );
+  });
+  const client = createRegistryClient();
+  t.teardown(() => client.close());
+  const name = `${registry.host}/cg/app`;
+  const found = await client.referrers(name, DIGEST, 'a/b');
+  t.is(found?.length, 1, 'the wanted entry was on page 2');
+  t.is(registry.seen.length, 2);
+  nextHost = 'http://127.0.0.2:1';
+  t.is(
+    (await t.throwsAsync(client.referrers(name, DIGEST, 'a/b'), { instanceOf: RegistryError }))?.code,
+    'CG_ERR_REGISTRY_PROTOCOL',
+  );
+});
