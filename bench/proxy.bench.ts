@@ -64,6 +64,13 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]); // utime + stime
 }
 
+/** Read and write system calls made so far by `pid` (from /proc/PID/io). */
+function syscalls(pid: number): number {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? 0);
+  return field('syscr') + field('syscw');
+}
+
 function rssKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8')
     .split('\n')
@@ -146,7 +153,7 @@ async function main(): Promise<void> {
       `criguard proxy benchmark: ${ROUNDS} interleaved rounds of ${ROUND_MS} ms per side, real containerd`,
     );
     console.log(
-      'scenario                  C   direct/s  criguard/s  ratio  p50 direct  p50 added  p99 added  criguard CPU/call',
+      'scenario                  C   direct/s  criguard/s  ratio  p50 direct  p50 added  p99 added  criguard CPU/call  syscalls/call',
     );
     for (const s of scenarios) {
       for (const concurrency of [1, 16]) {
@@ -156,14 +163,17 @@ async function main(): Promise<void> {
         const p: number[] = [];
         let ticks = 0;
         let proxied = 0;
+        let calls = 0;
         for (let round = 0; round < ROUNDS; round++) {
           const order = round % 2 === 0 ? ['direct', 'proxy'] : ['proxy', 'direct'];
           for (const side of order) {
             if (side === 'direct') d.push(...(await load(direct, s, concurrency, ROUND_MS)));
             else {
               const before = cpuTicks(daemon.pid);
+              const sysBefore = syscalls(daemon.pid);
               const lat = await load(viaCriguard, s, concurrency, ROUND_MS);
               ticks += cpuTicks(daemon.pid) - before;
+              calls += syscalls(daemon.pid) - sysBefore;
               proxied += lat.length;
               p.push(...lat);
             }
@@ -184,7 +194,7 @@ async function main(): Promise<void> {
             .toFixed(0)
             .padStart(
               8,
-            )}µs ${(pct(p, 99) - pct(d, 99)).toFixed(0).padStart(8)}µs ${cpuUs.toFixed(0).padStart(14)}µs`,
+            )}µs ${(pct(p, 99) - pct(d, 99)).toFixed(0).padStart(8)}µs ${cpuUs.toFixed(0).padStart(14)}µs ${(calls / proxied).toFixed(1).padStart(14)}`,
         );
       }
     }
