@@ -112,6 +112,8 @@ test('an anonymous empty answer neither erases nor hides what an authorised fetc
   const { join } = await import('node:path');
   const { createDiskCacheSource } = await import('../../src/attestations/disk-cache-source.js');
   const dir = mkdtempSync(join(tmpdir(), 'cgdc-'));
+  const { rmSync } = await import('node:fs');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const digest = `sha256:${'4'.repeat(64)}`;
   const record = { payload: new Uint8Array([1, 2, 3]), signatures: [{ signature: new Uint8Array([9]) }] };
   let answer: (typeof record)[] = [record];

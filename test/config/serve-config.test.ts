@@ -1,11 +1,12 @@
 import test from 'ava';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_SERVE_CONFIG, loadServeConfig } from '../../src/config/serve-config.js';
 import { toSocketPath } from '../../src/config/socket-address.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cgcfg-'));
+test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 function file(name: string, text: string): string {
   const path = join(dir, name);
   writeFileSync(path, text);

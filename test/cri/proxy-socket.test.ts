@@ -1,5 +1,5 @@
 import test from 'ava';
-import { lstatSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,7 @@ const start = (listenPath: string, socketMode = 0o660) =>
 
 test('creates a missing parent directory and the socket with the configured mode', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cgs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'sub', 'cg.sock');
   const server = await start(path, 0o600);
   t.true(lstatSync(path).isSocket());
@@ -37,6 +38,7 @@ test('creates a missing parent directory and the socket with the configured mode
 
 test('a stale socket from a crashed run is replaced', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cgs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'cg.sock');
   const stale = createServer().listen(path);
   await new Promise((r) => stale.once('listening', r));
@@ -49,6 +51,7 @@ test('a stale socket from a crashed run is replaced', async (t) => {
 
 test('a second instance refuses to start while one is live', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cgs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'cg.sock');
   const first = await start(path);
   const err = await t.throwsAsync<SocketSetupError>(start(path));
@@ -59,6 +62,7 @@ test('a second instance refuses to start while one is live', async (t) => {
 
 test('a symlink or a regular file at the socket path is refused, never followed or removed', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cgs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const target = join(dir, 'precious');
   writeFileSync(target, 'data');
   const link = join(dir, 'link.sock');

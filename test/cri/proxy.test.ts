@@ -22,7 +22,7 @@ async function setup(
   t.teardown(async () => {
     clients.close();
     await proxy.stop();
-    await upstream.stop();
+    await upstream.dispose();
   });
   return { upstream, proxy, clients };
 }

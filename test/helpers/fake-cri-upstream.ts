@@ -38,6 +38,8 @@ export interface FakeUpstream {
   started: string[];
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** Stops it and removes its temporary directory. */
+  dispose(): Promise<void>;
 }
 
 export async function startFakeUpstream(dir = mkdtempSync(join(tmpdir(), 'cgf-'))): Promise<FakeUpstream> {
@@ -107,11 +109,11 @@ export async function startFakeUpstream(dir = mkdtempSync(join(tmpdir(), 'cgf-')
       if (s) s.forceShutdown();
       rmSync(socket, { force: true });
     },
+    async dispose() {
+      await fake.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
   await fake.start();
   return fake;
-}
-
-export function cleanupDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
 }

@@ -93,7 +93,10 @@ test('found mappings survive a restart, so a later look-up needs no registry acc
   const { mkdtempSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  const path = join(mkdtempSync(join(tmpdir(), 'cgpm-')), 'platforms.json');
+  const tmp = mkdtempSync(join(tmpdir(), 'cgpm-'));
+  const { rmSync } = await import('node:fs');
+  t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
+  const path = join(tmp, 'platforms.json');
   const index = await pushIndex(registry!, { name: 'cg/persist', variant: 'persist' });
   const image = { name: `${index.host}/${index.name}`, digest: index.digest };
   const platform = { os: 'linux', architecture: 'amd64' };
