@@ -1,7 +1,9 @@
+import { rmSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Systemctl } from '../../src/install/systemd.js';
+import { onProcessExit } from '../helpers/exit-hooks.js';
 
 /** A kubeadm-style KubeletConfiguration as kubeadm 1.30 writes it. */
 export const KUBELET_CONFIG = `apiVersion: kubelet.config.k8s.io/v1beta1
@@ -24,6 +26,7 @@ export async function createHost(): Promise<{
   read: (hostPath: string) => Promise<string>;
 }> {
   const base = await mkdtemp(join(tmpdir(), 'criguard-host-'));
+  onProcessExit(() => rmSync(base, { recursive: true, force: true }));
   const root = join(base, 'host');
   const file = (p: string) => join(root, p);
   await mkdir(file('/var/lib/kubelet'), { recursive: true });
