@@ -1,16 +1,12 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { chmod, cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { criguardServiceUnit, kubeletDropIn } from '../../src/install/generated/units.js';
 
 const run = promisify(execFile);
-const hasSystemd = await run('systemd-analyze', ['--version']).then(
-  () => true,
-  () => false,
-);
 
 test('the units embedded in the binary are the ones in systemd/ (no drift)', async (t) => {
   t.is(criguardServiceUnit, await readFile('systemd/criguard.service', 'utf8'));
@@ -44,8 +40,9 @@ test('the unit states the ordering, restarts and directories the kubelet depends
  * the test also proves it checks ExecStart.
  */
 test('systemd-analyze verify accepts criguard.service and the kubelet drop-in', async (t) => {
-  if (!hasSystemd) return t.pass('systemd-analyze is not installed (scripts/setup.sh installs it)');
+  // scripts/setup.sh installs Debian's systemd package: a missing systemd-analyze fails here, not skips.
   const root = await mkdtemp(join(tmpdir(), 'criguard-units-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
   await cp('/usr/lib/systemd/system', join(root, 'usr/lib/systemd/system'), { recursive: true });
   const etc = join(root, 'etc/systemd/system');
   await mkdir(join(etc, 'kubelet.service.d'), { recursive: true });
