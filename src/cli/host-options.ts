@@ -1,4 +1,3 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { hostLayout } from '../install/host-layout.js';
 import {
   createHostCommandRunner,
@@ -73,13 +72,4 @@ export function formatReport(command: string, report: InstallReport): string {
   lines.push(...report.warnings.map((w) => `warning: ${w}`));
   if (lines.length === 0) lines.push('unchanged');
   return lines.map((l) => `criguard ${command}: ${l}\n`).join('');
-}
-
-/** node:util parseArgs, with its errors (unknown option, missing value) turned into UsageError. */
-export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
-  try {
-    return parseArgs(config);
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
 }

@@ -5,8 +5,9 @@ import { installCriguard, type InstallOptions } from '../install/install.js';
 import { createHttpReadinessProbe, waitUntilReady } from '../install/readiness.js';
 import type { HostCommandRunner } from '../install/systemd.js';
 import type { Command, CommandIo } from './command.js';
+import { parseOptions } from './parse-options.js';
 import { ExitCode, UsageError } from './exit-codes.js';
-import { formatReport, hostOptionSpecs, parseFlags, toHostOptions, toSystemctl } from './host-options.js';
+import { formatReport, hostOptionSpecs, toHostOptions, toSystemctl } from './host-options.js';
 import { criguardVersion } from './version.js';
 
 /** What `criguard install` takes from its environment; tests replace the runner and the readiness wait. */
@@ -47,11 +48,9 @@ export function createInstallCommand(deps: InstallCommandDeps = {}): Command {
     summary: 'install or upgrade criguard on a node (binary, systemd unit, kubelet endpoints)',
     usage,
     async run(args, io) {
-      const { values } = parseFlags({
+      const { values } = parseOptions(
         args,
-        strict: true,
-        allowPositionals: false,
-        options: {
+        {
           ...hostOptionSpecs,
           binary: { type: 'string' },
           'config-source': { type: 'string' },
@@ -60,7 +59,8 @@ export function createInstallCommand(deps: InstallCommandDeps = {}): Command {
           'ready-timeout': { type: 'string' },
           'sync-interval': { type: 'string' },
         },
-      });
+        false,
+      );
       const host = toHostOptions(values);
       const readyTimeoutMs = seconds('--ready-timeout', values['ready-timeout'] ?? '60') * 1000;
       const syncIntervalMs = seconds('--sync-interval', values['sync-interval'] ?? '0') * 1000;

@@ -1,8 +1,8 @@
 import { createHttpReadinessProbe } from '../install/readiness.js';
 import { serveDefaults } from '../install/host-layout.js';
 import type { Command } from './command.js';
+import { parseOptions } from './parse-options.js';
 import { ExitCode, UsageError } from './exit-codes.js';
-import { parseFlags } from './host-options.js';
 
 /**
  * `criguard probe`: exits 0 when the criguard daemon's metrics listener answers 200 on /readyz (or
@@ -15,12 +15,11 @@ export const probeCommand: Command = {
 
 Asks criguard's metrics listener (default ${serveDefaults.metricsAddress}) for /readyz; exit 0 on HTTP 200.`,
   async run(args, io) {
-    const { values } = parseFlags({
+    const { values } = parseOptions(
       args,
-      strict: true,
-      allowPositionals: false,
-      options: { address: { type: 'string' }, path: { type: 'string' }, timeout: { type: 'string' } },
-    });
+      { address: { type: 'string' }, path: { type: 'string' }, timeout: { type: 'string' } },
+      false,
+    );
     const path = values.path ?? '/readyz';
     if (!path.startsWith('/')) throw new UsageError('--path must start with /');
     const timeout = Number(values.timeout ?? '2');

@@ -1,8 +1,8 @@
-import { parseArgs } from 'node:util';
 import { loadServeConfig, type ServeConfig } from '../config/serve-config.js';
 import type { LogLevel } from '../log/logger.js';
 import type { Command, CommandIo } from './command.js';
 import { ExitCode, UsageError } from './exit-codes.js';
+import { parseOptions } from './parse-options.js';
 import { runDaemon } from './serve-daemon.js';
 
 const USAGE = `Usage: criguard serve [options]
@@ -51,34 +51,28 @@ export const serveCommand: Command = {
 };
 
 function readConfig(args: string[], io: CommandIo): ServeConfig | number {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        config: { type: 'string' },
-        listen: { type: 'string' },
-        upstream: { type: 'string' },
-        'socket-mode': { type: 'string' },
-        'log-level': { type: 'string' },
-        'shutdown-timeout': { type: 'string' },
-        policy: { type: 'string' },
-        'attestors-dir': { type: 'string' },
-        'attestations-dir': { type: 'string' },
-        'state-dir': { type: 'string' },
-        'audit-log': { type: 'string' },
-        cluster: { type: 'string' },
-        'metrics-address': { type: 'string' },
-        'revalidate-interval': { type: 'string' },
-        'verify-timeout': { type: 'string' },
-        'breakglass-file': { type: 'string' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { values } = parseOptions(
+    args,
+    {
+      config: { type: 'string' },
+      listen: { type: 'string' },
+      upstream: { type: 'string' },
+      'socket-mode': { type: 'string' },
+      'log-level': { type: 'string' },
+      'shutdown-timeout': { type: 'string' },
+      policy: { type: 'string' },
+      'attestors-dir': { type: 'string' },
+      'attestations-dir': { type: 'string' },
+      'state-dir': { type: 'string' },
+      'audit-log': { type: 'string' },
+      cluster: { type: 'string' },
+      'metrics-address': { type: 'string' },
+      'revalidate-interval': { type: 'string' },
+      'verify-timeout': { type: 'string' },
+      'breakglass-file': { type: 'string' },
+    },
+    false,
+  );
   const seconds = (
     flag: 'shutdown-timeout' | 'revalidate-interval' | 'verify-timeout',
   ): number | undefined => {

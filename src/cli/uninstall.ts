@@ -2,8 +2,9 @@ import { InstallError } from '../install/errors.js';
 import type { HostCommandRunner } from '../install/systemd.js';
 import { uninstallCriguard } from '../install/uninstall.js';
 import type { Command } from './command.js';
+import { parseOptions } from './parse-options.js';
 import { ExitCode } from './exit-codes.js';
-import { formatReport, hostOptionSpecs, parseFlags, toHostOptions, toSystemctl } from './host-options.js';
+import { formatReport, hostOptionSpecs, toHostOptions, toSystemctl } from './host-options.js';
 
 const usage = `Usage: criguard uninstall --host-root DIR [options]
 
@@ -26,12 +27,7 @@ export function createUninstallCommand(deps: { readonly runner?: HostCommandRunn
     summary: "remove criguard from a node, restoring the kubelet's own CRI endpoints first",
     usage,
     async run(args, io) {
-      const { values } = parseFlags({
-        args,
-        strict: true,
-        allowPositionals: false,
-        options: { ...hostOptionSpecs, purge: { type: 'boolean' } },
-      });
+      const { values } = parseOptions(args, { ...hostOptionSpecs, purge: { type: 'boolean' } }, false);
       const host = toHostOptions(values);
       try {
         const report = await uninstallCriguard(

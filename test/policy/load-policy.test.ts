@@ -1,6 +1,7 @@
 import test from 'ava';
 import { PolicyLoadError } from '../../src/policy/errors.js';
 import { loadPolicy } from '../../src/policy/load-policy.js';
+import { SIGNATURE_ALGORITHMS } from '../../src/verify/algorithms.js';
 import { attestorDoc, makeKey, rule } from '../verify/fixtures.js';
 import { policyFrom } from './policy-fixtures.js';
 
@@ -100,20 +101,7 @@ ${p256.publicPem
 });
 
 test('every algorithm (and the aliases) loads with a matching key', (t) => {
-  const algorithms = [
-    'RSA_PSS_2048_SHA256',
-    'RSA_PSS_3072_SHA256',
-    'RSA_PSS_4096_SHA256',
-    'RSA_PSS_4096_SHA512',
-    'RSA_SIGN_PKCS1_2048_SHA256',
-    'RSA_SIGN_PKCS1_3072_SHA256',
-    'RSA_SIGN_PKCS1_4096_SHA256',
-    'RSA_SIGN_PKCS1_4096_SHA512',
-    'ECDSA_P256_SHA256',
-    'ECDSA_P384_SHA384',
-    'ECDSA_P521_SHA512',
-    'ED25519',
-  ] as const;
+  const algorithms = SIGNATURE_ALGORITHMS;
   // One attestor per algorithm: the RSA fixtures share a key per size, and one key may not appear twice
   // in an attestor.
   const docs = algorithms.map((alg, i) =>
