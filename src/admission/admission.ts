@@ -49,19 +49,29 @@ export type AdmissionOutcome =
   | { readonly allowed: true }
   | { readonly allowed: false; readonly kind: RefusalKind; readonly reason: string };
 
+/** A refused call. */
+export type Refusal = Extract<AdmissionOutcome, { allowed: false }>;
+
+/**
+ * After containerd pulled `imageRef` (the image id it reports): is it what was admitted? Bound to the
+ * admission it came from; call it once.
+ */
+export type ConfirmPull = (imageRef: string, signal: AbortSignal) => Promise<AdmissionOutcome>;
+
+/** PullImage's answer: a refusal, or an allow that carries the check to run on containerd's response. */
+export type PullAdmission = Refusal | { readonly allowed: true; readonly confirm: ConfirmPull };
+
 /** The decision point, as the transport sees it. Implementations never throw for a decision. */
 export interface Admission {
-  /** Before containerd pulls. */
-  admitPull(facts: PullFacts, signal: AbortSignal): Promise<AdmissionOutcome>;
-  /** After containerd pulled `imageRef` (the image id): is it what was verified? */
-  confirmPull(facts: PullFacts, imageRef: string, signal: AbortSignal): Promise<AdmissionOutcome>;
+  /** Before containerd pulls; an allow carries its confirm step for containerd's answer. */
+  admitPull(facts: PullFacts, signal: AbortSignal): Promise<PullAdmission>;
   /** Before containerd creates a container. */
   admitCreate(facts: CreateFacts, signal: AbortSignal): Promise<AdmissionOutcome>;
 }
 
 /** Admits everything: the transparent proxy of `criguard serve` without a policy. */
 export const admitEverything: Admission = Object.freeze({
-  admitPull: () => Promise.resolve({ allowed: true as const }),
-  confirmPull: () => Promise.resolve({ allowed: true as const }),
+  admitPull: () =>
+    Promise.resolve({ allowed: true as const, confirm: () => Promise.resolve({ allowed: true as const }) }),
   admitCreate: () => Promise.resolve({ allowed: true as const }),
 });

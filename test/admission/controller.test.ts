@@ -1,5 +1,11 @@
 import test from 'ava';
-import type { PullFacts, CreateFacts, PodFacts } from '../../src/admission/admission.js';
+import type {
+  ConfirmPull,
+  CreateFacts,
+  PodFacts,
+  PullAdmission,
+  PullFacts,
+} from '../../src/admission/admission.js';
 import { createAdmission, type AdmissionDependencies } from '../../src/admission/controller.js';
 import type { DecisionRecord } from '../../src/admission/decision-record.js';
 import type { ImageFacts } from '../../src/admission/ports.js';
@@ -122,9 +128,17 @@ const create = (image: string, namespace?: string, volumeImages: string[] = []):
 });
 const signal = () => new AbortController().signal;
 
+/** The confirm step an allowed pull carries (fails the test when the pull was refused). */
+function confirmOf(admitted: PullAdmission): ConfirmPull {
+  if (!admitted.allowed) throw new Error(`pull refused: ${admitted.reason}`);
+  return admitted.confirm;
+}
+
 test('a signed digest is admitted; an unsigned one is denied with the attestor, digest and rule', async (t) => {
   const a = harness();
-  t.deepEqual(await a.admitPull(pull(`${NAME}@${SIGNED}`), signal()), { allowed: true });
+  const admitted = await a.admitPull(pull(`${NAME}@${SIGNED}`), signal());
+  t.true(admitted.allowed);
+  t.is(typeof (admitted as { confirm?: unknown }).confirm, 'function');
   const denied = await a.admitPull(pull(`${NAME}@${UNSIGNED}`), signal());
   t.false(denied.allowed);
   if (!denied.allowed) {
@@ -242,14 +256,14 @@ test('namespace rules: ALWAYS_ALLOW needs no registry at all; ALWAYS_DENY denies
   t.is(a.records[1]!.reason, 'ALWAYS_DENY');
 });
 
-test('an invalid reference is denied cleanly, in bounded time, even at 1 MiB', async (t) => {
+test('an invalid reference is denied cleanly, without asking the registry, even at 1 MiB', async (t) => {
   const a = harness();
   for (const bad of ['', ' ', 'docker://nginx', 'NGINX', 'nginx\u0000', 'a'.repeat(1 << 20)]) {
-    const started = Date.now();
     const out = await a.admitPull(pull(bad), signal());
     t.false(out.allowed);
-    t.true(Date.now() - started < 200);
+    if (!out.allowed) t.is(out.kind, 'bad-request');
   }
+  t.deepEqual(a.resolves, []);
   t.true(a.records.every((r) => r.reason === 'INVALID_REFERENCE'));
 });
 
@@ -281,15 +295,13 @@ test('a policy change (key rotation) invalidates cached verdicts', async (t) => 
 
 test('after the pull: containerd must hold the verified digest, else the image is not admitted', async (t) => {
   const a = harness();
-  const facts = pull(`${NAME}:v1`);
-  t.true((await a.admitPull(facts, signal())).allowed);
+  const admitted = await a.admitPull(pull(`${NAME}:v1`), signal());
   a.images.set(CONFIG, { id: CONFIG, repoDigests: [`${NAME}@${SIGNED}`], repoTags: [`${NAME}:v1`] });
-  t.true((await a.confirmPull(facts, CONFIG, signal())).allowed);
+  t.true((await confirmOf(admitted)(CONFIG, signal())).allowed);
 
-  const swapped = pull(`${NAME}:v1`);
-  t.true((await a.admitPull(swapped, signal())).allowed);
+  const swapped = await a.admitPull(pull(`${NAME}:v1`), signal());
   a.images.set(CONFIG, { id: CONFIG, repoDigests: [`${NAME}@${UNSIGNED}`], repoTags: [`${NAME}:v1`] });
-  const out = await a.confirmPull(swapped, CONFIG, signal());
+  const out = await confirmOf(swapped)(CONFIG, signal());
   t.false(out.allowed);
   t.is(a.records.at(-1)!.errorCode, 'CG_ERR_PULLED_DIGEST_MISMATCH');
 });

@@ -21,13 +21,13 @@ export function createPullImageGate(admission: Admission): RequestGate {
         ...toRejection({ allowed: false, kind: 'bad-request', reason: 'malformed PullImage request' })!,
       };
     }
-    const rejection = toRejection(await admission.admitPull(facts, signal));
-    if (rejection) return { action: 'reject', ...rejection };
+    const admitted = await admission.admitPull(facts, signal);
+    if (!admitted.allowed) return { action: 'reject', ...toRejection(admitted)! };
     return {
       action: 'forward',
       checkResponse: async (response, responseSignal) => {
         const { image_ref } = decodeCriMessage<PullImageResponse>('PullImageResponse', response);
-        return toRejection(await admission.confirmPull(facts, image_ref, responseSignal));
+        return toRejection(await admitted.confirm(image_ref, responseSignal));
       },
     };
   };

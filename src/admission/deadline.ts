@@ -1,0 +1,50 @@
+/**
+ * Deadlines of a decision: every piece of outside work (registry, containerd, verification) runs under a
+ * time budget and gives up when the client goes away. Both turn into coded errors that `undecided.ts`
+ * settles.
+ */
+
+/** Runs `work` with an AbortSignal that fires after `ms`; a timeout rejects with CG_ERR_TIMEOUT. */
+export async function withBudget<T>(ms: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(Object.assign(new Error(`no answer within ${ms} ms`), { code: 'CG_ERR_TIMEOUT' }));
+    }, ms);
+  });
+  try {
+    return await Promise.race([work(controller.signal), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Rejects with CG_ERR_CANCELLED when `signal` aborts first (the client went away). */
+export function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(cancelled());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(cancelled());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** `work` under a fresh budget of `ms`, abandoned when `signal` (the caller's call) aborts. */
+export function budgeted<T>(ms: number, signal: AbortSignal, work: (budget: AbortSignal) => Promise<T>) {
+  return withBudget(ms, (budget) => raceAbort(work(budget), signal));
+}
+
+function cancelled(): Error {
+  return Object.assign(new Error('the call was cancelled'), { code: 'CG_ERR_CANCELLED' });
+}

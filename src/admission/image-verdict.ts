@@ -1,0 +1,132 @@
+import { decideWithAttestations, planDecision } from '../policy/evaluate.js';
+import type { CompiledPolicy, CompiledRule } from '../policy/types.js';
+import type { Verdict } from '../policy/verdict.js';
+import type { ImageIdentity } from '../reference/image-reference.js';
+import type { VerdictCache } from '../cache/verdict-cache.js';
+import type { AttestationRecord } from '../verify/attestation.js';
+import type { RegistryCredentials } from './admission.js';
+import { budgeted, raceAbort, withBudget } from './deadline.js';
+import type { EvidenceSource, PlatformResolver } from './ports.js';
+
+/** A policy verdict for one image, and how it was reached. */
+export interface ImageVerdict {
+  readonly verdict: Verdict;
+  readonly cacheHit: boolean;
+  /** Set when the verdict is the platform manifest's, not the index's own. */
+  readonly platform?: { readonly digest: string; readonly configDigest: string };
+}
+
+/** What one image judgement asks about. */
+export interface ImageQuestion {
+  readonly policy: CompiledPolicy;
+  readonly identity: ImageIdentity;
+  readonly namespace: string | undefined;
+  readonly credentials: RegistryCredentials | undefined;
+  /** CreateContainer: the image id that will run; a platform manifest must have it as its config. */
+  readonly imageId?: string | undefined;
+}
+
+export interface ImageJudgeDependencies {
+  readonly evidence: readonly EvidenceSource[];
+  readonly platforms?: PlatformResolver | undefined;
+  readonly cache: VerdictCache;
+  readonly budgetMs: number;
+}
+
+/** Judges image digests under a policy: cache, evidence loop, verification; multi-arch fallback. */
+export interface ImageJudge {
+  /**
+   * Verdict for one image identity, from cache or by verifying attestations (single flight). When the
+   * digest is a multi-arch index without valid attestations, the manifest the index holds for this node's
+   * platform is judged instead (and, with `imageId`, must be the image that runs). Rejects when no
+   * verdict could be reached.
+   */
+  judge(question: ImageQuestion, signal: AbortSignal): Promise<ImageVerdict>;
+  /** The cached verdict for an identity, if any (no I/O). */
+  cached(question: ImageQuestion): Verdict | undefined;
+}
+
+export function createImageJudge(deps: ImageJudgeDependencies): ImageJudge {
+  /** The digest's own verdict: a decision that needs no evidence, the cache, or the evidence loop. */
+  async function digestVerdict(question: ImageQuestion, signal: AbortSignal): Promise<ImageVerdict> {
+    const { policy, identity, namespace, credentials } = question;
+    const plan = planDecision(policy, identity, namespace);
+    if (plan.kind === 'decided') return { verdict: plan.verdict, cacheHit: false };
+    const key = cacheKey(policy, plan.rule, identity);
+    const cached = deps.cache.get(key);
+    if (cached) return { verdict: cached, cacheHit: true };
+    const verdict = await raceAbort(
+      deps.cache.share(key, () =>
+        withBudget(deps.budgetMs, (budget) => evidenceLoop(policy, plan.rule, identity, credentials, budget)),
+      ),
+      signal,
+    );
+    return { verdict, cacheHit: false };
+  }
+
+  /** Asks each evidence source in order, only while the records gathered so far do not admit. */
+  async function evidenceLoop(
+    policy: CompiledPolicy,
+    rule: CompiledRule,
+    identity: ImageIdentity,
+    credentials: RegistryCredentials | undefined,
+    budget: AbortSignal,
+  ): Promise<Verdict> {
+    const records: AttestationRecord[] = [];
+    let verdict: Verdict | undefined;
+    for (const source of deps.evidence) {
+      records.push(...(await source.fetch(identity, credentials, budget)));
+      verdict = decideWithAttestations(policy, rule, identity, records);
+      if (verdict.wouldBe === 'allow') break;
+    }
+    return verdict ?? decideWithAttestations(policy, rule, identity, records);
+  }
+
+  return {
+    async judge(question, signal) {
+      // The digest's own evidence first; if it does not admit (or cannot be fetched), the platform
+      // manifest's. A failure is rethrown only when the platform path does not admit either.
+      let own: ImageVerdict | undefined;
+      let failure: unknown;
+      try {
+        own = await digestVerdict(question, signal);
+      } catch (err) {
+        failure = err;
+      }
+      const done = (): ImageVerdict => {
+        if (own) return own;
+        throw failure;
+      };
+      const platforms = deps.platforms;
+      if (own?.verdict.wouldBe === 'allow' || own?.verdict.rule.kind === 'allowlist' || !platforms)
+        return done();
+      const { identity, credentials, imageId } = question;
+      let platform;
+      try {
+        platform = await budgeted(deps.budgetMs, signal, (budget) =>
+          platforms.platformManifest(identity, credentials, budget),
+        );
+      } catch (err) {
+        if (own) throw err;
+        return done();
+      }
+      if (!platform || (imageId !== undefined && platform.configDigest !== imageId)) return done();
+      const inner = await digestVerdict(
+        { ...question, identity: { name: identity.name, digest: platform.digest } },
+        signal,
+      );
+      return inner.verdict.wouldBe === 'allow' ? { ...inner, platform } : done();
+    },
+
+    cached(question) {
+      const plan = planDecision(question.policy, question.identity, question.namespace);
+      if (plan.kind === 'decided') return plan.verdict;
+      return deps.cache.get(cacheKey(question.policy, plan.rule, question.identity));
+    },
+  };
+}
+
+/** Verdict cache key: what a verdict depends on (policy revision, rule, repository name, digest). */
+export function cacheKey(policy: CompiledPolicy, rule: CompiledRule, identity: ImageIdentity): string {
+  return `${policy.revision}|${rule.kind}:${rule.key ?? ''}|${identity.name}|${identity.digest}`;
+}
