@@ -1,4 +1,4 @@
-import { DECISION_RECORD_SCHEMA, type DecisionRecord } from './decision-record.js';
+import { DECISION_RECORD_SCHEMA, type DecisionRecord, type ImageDecision } from './decision-record.js';
 import { denyMessage } from './deny-message.js';
 import type { PodFacts } from './admission.js';
 import type { Evaluation } from './evaluation.js';
@@ -12,6 +12,8 @@ export interface DecisionSubject {
   readonly container: string | undefined;
   /** Digest(s) evaluated. */
   readonly digests: readonly string[];
+  /** CreateContainer and Revalidation: each image of the container. */
+  readonly images?: readonly ImageDecision[] | undefined;
 }
 
 /**
@@ -48,6 +50,7 @@ export function decisionRecord(
     wouldBe: evaluation.wouldBe ?? verdict?.wouldBe,
     errorCode: evaluation.errorCode,
     breakglass: evaluation.breakglass,
+    ...(subject.images === undefined ? {} : { images: subject.images }),
     cacheHit: evaluation.cacheHit,
     latencyMs,
     policyRevision: evaluation.policyRevision,

@@ -6,13 +6,26 @@ import type { AdmissionOutcome, CreateFacts } from './admission.js';
 import { withBreakglass } from './breakglass-override.js';
 import { budgeted } from './deadline.js';
 import { namespaceOf, type DecisionContext } from './dependencies.js';
-import { settle, type Evaluation } from './evaluation.js';
+import { refused, settle, type Evaluation } from './evaluation.js';
+import type { ImageDecision } from './decision-record.js';
 
 export type ContainerMethod = 'CreateContainer' | 'Revalidation';
 
+/** At most this many images (its own and image volumes) per container; more is refused unjudged. */
+export const MAX_CONTAINER_IMAGES = 32;
+
+/** One image of the container, judged (breakglass applied for CreateContainer). */
+interface JudgedImage {
+  readonly image: string;
+  readonly evaluation: Evaluation;
+  readonly digests: readonly string[];
+}
+
 /**
- * CreateContainer (and re-validation of running containers): every image of the container must pass.
- * A breakglass applies to CreateContainer only; re-validation reports what the policy alone says.
+ * CreateContainer (and re-validation of running containers): every image of the container (its own and
+ * each image volume) is judged on its own, and each must pass. A breakglass admits only the images it
+ * covers (CreateContainer only; re-validation reports what the policy alone says). One record lists
+ * every image.
  */
 export async function checkContainer(
   ctx: DecisionContext,
@@ -23,26 +36,86 @@ export async function checkContainer(
   const { deps } = ctx;
   const started = deps.clock();
   const policy = deps.policy();
-  const namespace = namespaceOf(facts.pod);
-  const rule = selectRule(policy, namespace);
-  let last: Evaluation | undefined;
-  const digests: string[] = [];
-  for (const image of [facts.image, ...facts.volumeImages]) {
-    last = await settle(policy, rule, undefined, () =>
-      imageVerdict(ctx, policy, image, facts.userSpecifiedImage, namespace, signal, digests),
+  const images = [facts.image, ...facts.volumeImages];
+  const subject = { method, image: facts.image, pod: facts.pod, container: facts.containerName };
+  if (images.length > MAX_CONTAINER_IMAGES) {
+    const tooMany = refused(
+      policy,
+      'TOO_MANY_IMAGES',
+      `a container may mount at most ${MAX_CONTAINER_IMAGES} images, not ${images.length}`,
+      'CG_ERR_TOO_MANY_IMAGES',
     );
-    if (!last.outcome.allowed) break;
+    ctx.audit({ ...subject, digests: [] }, tooMany, started);
+    return tooMany.outcome;
   }
-  const evaluation =
-    method === 'CreateContainer'
-      ? withBreakglass(deps, last!, facts.pod, last!.identity?.name, last!.identity?.digest)
-      : last!;
+  const judged = await Promise.all(
+    images.map((image) => judgeContainerImage(ctx, policy, method, facts, image, signal)),
+  );
+  const evaluation = containerEvaluation(judged);
   ctx.audit(
-    { method, image: facts.image, pod: facts.pod, container: facts.containerName, digests },
+    {
+      ...subject,
+      digests: [...new Set(judged.flatMap((j) => j.digests))],
+      images: judged.map(imageDecision),
+    },
     evaluation,
     started,
   );
   return evaluation.outcome;
+}
+
+/** One image of a container: its verdict (or why none could be reached), then its own breakglass. */
+async function judgeContainerImage(
+  ctx: DecisionContext,
+  policy: CompiledPolicy,
+  method: ContainerMethod,
+  facts: CreateFacts,
+  image: string,
+  signal: AbortSignal,
+): Promise<JudgedImage> {
+  const namespace = namespaceOf(facts.pod);
+  const digests: string[] = [];
+  const evaluation = await settle(policy, selectRule(policy, namespace), undefined, () =>
+    imageVerdict(ctx, policy, image, facts.userSpecifiedImage, namespace, signal, digests),
+  );
+  const final =
+    method === 'CreateContainer'
+      ? withBreakglass(
+          ctx.deps,
+          evaluation,
+          facts.pod,
+          evaluation.identity?.name,
+          evaluation.identity?.digest,
+        )
+      : evaluation;
+  return { image, evaluation: final, digests };
+}
+
+/**
+ * The container's evaluation: the first refused image decides (a deny of any image denies the
+ * container); else the first image a breakglass admitted (so the record says one was used); else the
+ * container's own image.
+ */
+function containerEvaluation(judged: readonly JudgedImage[]): Evaluation {
+  const first = (p: (e: Evaluation) => boolean) => judged.find((j) => p(j.evaluation))?.evaluation;
+  return (
+    first((e) => !e.outcome.allowed) ?? first((e) => e.breakglass !== undefined) ?? judged[0]!.evaluation
+  );
+}
+
+function imageDecision(judged: JudgedImage): ImageDecision {
+  const { evaluation } = judged;
+  return {
+    image: judged.image,
+    imageName: evaluation.identity?.name,
+    digests: judged.digests,
+    outcome: evaluation.outcome.allowed ? 'allow' : 'deny',
+    reason: evaluation.reason,
+    errorCode: evaluation.errorCode,
+    breakglass: evaluation.breakglass
+      ? { source: evaluation.breakglass.source, matched: evaluation.breakglass.matched }
+      : undefined,
+  };
 }
 
 /**

@@ -38,9 +38,28 @@ export interface DecisionRecord {
         readonly overridden: { readonly reason: string; readonly message: string | undefined };
       })
     | undefined;
+  /**
+   * CreateContainer and Revalidation: every image of the container (its own image first, then its image
+   * volumes), each judged on its own. The record's outcome is a deny when any of them is.
+   */
+  readonly images?: readonly ImageDecision[] | undefined;
   readonly cacheHit: boolean;
   readonly latencyMs: number;
   readonly policyRevision: string | undefined;
+}
+
+/** One image of a container, as judged. */
+export interface ImageDecision {
+  /** As the request gave it (an image id). */
+  readonly image: string;
+  readonly imageName: string | undefined;
+  readonly digests: readonly string[];
+  readonly outcome: 'allow' | 'deny';
+  readonly reason: string;
+  readonly errorCode: string | undefined;
+  /** Set when a breakglass admitted this image: where the grant came from and what it matched. */
+  readonly breakglass:
+    { readonly source: 'file' | 'pod-label'; readonly matched: readonly string[] } | undefined;
 }
 
 /** An operator override in force for a request (breakglass file or pod label); audited with what it overrode. */

@@ -502,3 +502,68 @@ test('multi-arch: when the index evidence cannot be fetched, a signed platform m
   );
   t.is(a.records[1]!.errorCode, 'CG_ERR_REGISTRY_DENIED');
 });
+
+test('breakglass_scope_image_volume_fail: a breakglass for image A does not admit an unsigned image volume B', async (t) => {
+  const OTHER = 'registry.example/other/tool';
+  const volume = digestOf('volume-config');
+  const main = digestOf('main-config');
+  const a = harness({
+    breakglass: {
+      grantFor: (request) =>
+        request.imageName === NAME
+          ? {
+              reason: 'INC-2',
+              ticket: undefined,
+              createdBy: undefined,
+              expiresAt: undefined,
+              fileSha256: 'sha256:cd',
+              matched: [`image:${NAME}`],
+            }
+          : undefined,
+    },
+  });
+  a.images.set(main, { id: main, repoDigests: [`${NAME}@${UNSIGNED}`], repoTags: [] });
+  a.images.set(volume, { id: volume, repoDigests: [`${OTHER}@${UNSIGNED}`], repoTags: [] });
+  a.images.set(CONFIG, { id: CONFIG, repoDigests: [`${NAME}@${SIGNED}`], repoTags: [] });
+
+  const denied = await a.admitCreate(create(main, 'default', [volume]), signal());
+  t.false(denied.allowed, 'the volume is out of the breakglass scope');
+  const r = a.records.at(-1)!;
+  t.is(r.outcome, 'deny');
+  t.is(r.imageName, OTHER, 'the record names the image that was refused');
+  t.deepEqual(
+    r.images?.map((i) => [i.image, i.imageName, i.outcome, i.reason, i.breakglass?.source]),
+    [
+      [main, NAME, 'allow', 'BREAKGLASS', 'file'],
+      [volume, OTHER, 'deny', 'ATTESTOR_MISSING', undefined],
+    ],
+  );
+
+  // Order does not matter: the unsigned volume denies even when the container's own image is signed.
+  t.false((await a.admitCreate(create(CONFIG, 'default', [volume]), signal())).allowed);
+  // A volume the breakglass covers is admitted, and the record says a breakglass was used.
+  t.true((await a.admitCreate(create(CONFIG, 'default', [main]), signal())).allowed);
+  const allowed = a.records.at(-1)!;
+  t.is(allowed.reason, 'BREAKGLASS');
+  t.deepEqual(
+    allowed.images?.map((i) => [i.outcome, i.reason]),
+    [
+      ['allow', 'ATTESTATIONS_SATISFIED'],
+      ['allow', 'BREAKGLASS'],
+    ],
+  );
+});
+
+test('a container with more images than the bound is refused without asking containerd', async (t) => {
+  const a = harness({
+    images: {
+      lookup: () => {
+        throw new Error('containerd must not be asked');
+      },
+    },
+  });
+  const many = Array.from({ length: 40 }, (_, i) => digestOf(`v${i}`));
+  const out = await a.admitCreate(create(CONFIG, 'default', many), signal());
+  t.false(out.allowed);
+  t.is(a.records.at(-1)!.errorCode, 'CG_ERR_TOO_MANY_IMAGES');
+});
