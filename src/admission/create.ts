@@ -11,6 +11,9 @@ import type { ImageDecision } from './decision-record.js';
 
 export type ContainerMethod = 'CreateContainer' | 'Revalidation';
 
+/** At most this many registry names of one image id are judged (cached and healthy first). */
+export const MAX_NAMES_JUDGED = 16;
+
 /** At most this many images (its own and image volumes) per container; more is refused unjudged. */
 export const MAX_CONTAINER_IMAGES = 32;
 
@@ -153,18 +156,63 @@ async function imageVerdict(
       code: 'CG_ERR_NO_REGISTRY_DIGEST',
     });
   }
-  let result: { verdict: Verdict; cacheHit: boolean; identity?: ImageIdentity } | undefined;
-  for (const identity of identities) {
+  return judgeNames(ctx, policy, namespace, facts.id, identities, safeName(userSpecified), signal, digests);
+}
+
+/**
+ * One image id, several registry names (each tenant that pulled it by its own name adds one): each name
+ * is judged on its own, the cached allows first, then the pod's own name, then names on registries
+ * that answered lately; the first allow admits. A name whose registry fails or denies never spoils
+ * another: the image is refused only when no name admits it (with a deny verdict if one was reached,
+ * else with the first failure, settled by undecided.ts).
+ */
+async function judgeNames(
+  ctx: DecisionContext,
+  policy: CompiledPolicy,
+  namespace: string | undefined,
+  imageId: string,
+  identities: readonly ImageIdentity[],
+  podName: string | undefined,
+  signal: AbortSignal,
+  digests: string[],
+): Promise<{ verdict: Verdict; cacheHit: boolean; identity?: ImageIdentity }> {
+  const question = (identity: ImageIdentity) => ({
+    policy,
+    identity,
+    namespace,
+    credentials: undefined,
+    imageId,
+  });
+  const rank = (identity: ImageIdentity): number => {
+    const cached = ctx.judge.cached(question(identity));
+    if (cached?.decision === 'allow' && cached.wouldBe === 'allow') return 0;
+    if (identity.name === podName) return 1;
+    return ctx.health.healthy(identity.name) ? 2 : 3;
+  };
+  const ordered = identities
+    .map((identity, i) => ({ identity, rank: rank(identity), i }))
+    .sort((a, b) => a.rank - b.rank || a.i - b.i)
+    .slice(0, MAX_NAMES_JUDGED)
+    .map((o) => o.identity);
+  let refusal: { verdict: Verdict; cacheHit: boolean; identity: ImageIdentity } | undefined;
+  let failure: { err: unknown } | undefined;
+  for (const identity of ordered) {
     digests.push(identity.digest);
-    const judged = await ctx.judge.judge(
-      { policy, identity, namespace, credentials: undefined, imageId: facts.id },
-      signal,
-    );
-    result = { ...judged, identity };
-    if (judged.platform) digests.push(judged.platform.digest);
-    if (judged.verdict.decision === 'allow' && judged.verdict.wouldBe === 'allow') break;
+    try {
+      const judged = await ctx.judge.judge(question(identity), signal);
+      ctx.health.observe(identity.name, undefined);
+      if (judged.platform) digests.push(judged.platform.digest);
+      if (judged.verdict.decision === 'allow' && judged.verdict.wouldBe === 'allow')
+        return { ...judged, identity };
+      refusal ??= { ...judged, identity };
+    } catch (err) {
+      ctx.health.observe(identity.name, err);
+      if (signal.aborted) throw err;
+      failure ??= { err };
+    }
   }
-  return result!;
+  if (refusal) return refusal;
+  throw failure!.err;
 }
 
 function toIdentity(repoDigest: string): ImageIdentity[] {

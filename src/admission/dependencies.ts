@@ -4,6 +4,7 @@ import type { PodFacts } from './admission.js';
 import { decisionRecord, type DecisionSubject } from './audit-record.js';
 import type { Evaluation } from './evaluation.js';
 import type { ImageJudge } from './image-verdict.js';
+import { createRegistryHealth, type RegistryHealth } from './registry-health.js';
 import type {
   Breakglass,
   Clock,
@@ -44,6 +45,8 @@ export interface AdmissionDependencies {
 export interface DecisionContext {
   readonly deps: AdmissionDependencies;
   readonly judge: ImageJudge;
+  /** Registries that failed lately: tried last when an image has several names. */
+  readonly health: RegistryHealth;
   /** Writes the one audit record of a decision that began at `started`. */
   audit(subject: DecisionSubject, evaluation: Evaluation, started: number): void;
 }
@@ -52,6 +55,7 @@ export function decisionContext(deps: AdmissionDependencies, judge: ImageJudge):
   return {
     deps,
     judge,
+    health: createRegistryHealth(deps.clock),
     audit(subject, evaluation, started) {
       const now = deps.clock();
       deps.sink.record(decisionRecord(subject, evaluation, now, now - started));

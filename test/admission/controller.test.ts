@@ -567,3 +567,65 @@ test('a container with more images than the bound is refused without asking cont
   t.false(out.allowed);
   t.is(a.records.at(-1)!.errorCode, 'CG_ERR_TOO_MANY_IMAGES');
 });
+
+test('tenant_name_blocks_create_fail: a name on a failing registry does not spoil the victim’s good name', async (t) => {
+  const HOSTILE = 'hostile.example/attacker/copy';
+  const a = harness({
+    evidence: [
+      {
+        fetch: async (image) => {
+          if (image.name === HOSTILE)
+            throw Object.assign(new Error('connection refused'), { code: 'CG_ERR_REGISTRY_UNAVAILABLE' });
+          return image.digest === SIGNED ? [attestation(SIGNED)] : [];
+        },
+      },
+    ],
+  });
+  // The attacker attached its own name (on a registry it makes fail) to the victim's image id, first.
+  a.images.set(CONFIG, {
+    id: CONFIG,
+    repoDigests: [`${HOSTILE}@${SIGNED}`, `${NAME}@${SIGNED}`],
+    repoTags: [],
+  });
+  t.true((await a.admitCreate(create(CONFIG), signal())).allowed, 'the signed name admits');
+  t.is(a.records.at(-1)!.imageName, NAME);
+
+  // Only failing or denying names: refused (undecided when nothing could be judged).
+  const lone = digestOf('lone');
+  a.images.set(lone, { id: lone, repoDigests: [`${HOSTILE}@${SIGNED}`], repoTags: [] });
+  const out = await a.admitCreate(create(lone), signal());
+  t.false(out.allowed);
+  t.is(a.records.at(-1)!.errorCode, 'CG_ERR_REGISTRY_UNAVAILABLE');
+  // A deny by one name and a failure of another: the deny is reported, not the failure.
+  const mixed = digestOf('mixed');
+  a.images.set(mixed, {
+    id: mixed,
+    repoDigests: [`${HOSTILE}@${UNSIGNED}`, `${NAME}@${UNSIGNED}`],
+    repoTags: [],
+  });
+  t.false((await a.admitCreate(create(mixed), signal())).allowed);
+  t.is(a.records.at(-1)!.reason, 'ATTESTOR_MISSING');
+});
+
+test('several names: a cached allow is asked first, a registry that failed lately last', async (t) => {
+  const asked: string[] = [];
+  const SLOW = 'down.example/team/app';
+  const a = harness({
+    evidence: [
+      {
+        fetch: async (image) => {
+          asked.push(image.name);
+          if (image.name === SLOW) throw Object.assign(new Error('no answer'), { code: 'CG_ERR_TIMEOUT' });
+          return image.digest === SIGNED ? [attestation(SIGNED)] : [];
+        },
+      },
+    ],
+  });
+  a.images.set(CONFIG, { id: CONFIG, repoDigests: [`${SLOW}@${SIGNED}`, `${NAME}@${SIGNED}`], repoTags: [] });
+  t.true((await a.admitCreate(create(CONFIG), signal())).allowed);
+  t.deepEqual(asked, [SLOW, NAME]);
+  asked.length = 0;
+  t.true((await a.admitCreate(create(CONFIG), signal())).allowed);
+  t.deepEqual(asked, [], 'the cached allow of the good name is used; the failing registry is not asked');
+  t.true(a.records.at(-1)!.cacheHit);
+});
