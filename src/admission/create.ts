@@ -1,5 +1,5 @@
 import { planDecision, selectRule } from '../policy/evaluate.js';
-import type { CompiledPolicy } from '../policy/types.js';
+import type { CompiledPolicy, CompiledRule } from '../policy/types.js';
 import type { Verdict } from '../policy/verdict.js';
 import { parseImageReference, type ImageIdentity } from '../reference/image-reference.js';
 import type { AdmissionOutcome, CreateFacts } from './admission.js';
@@ -77,8 +77,12 @@ async function judgeContainerImage(
   signal: AbortSignal,
 ): Promise<JudgedImage> {
   const namespace = namespaceOf(facts.pod);
+  const rule = selectRule(policy, namespace);
+  if (method === 'CreateContainer' && !IMAGE_ID.test(image) && judgedImageMatters(rule)) {
+    return { image, evaluation: notContentAddressed(policy, image), digests: [] };
+  }
   const digests: string[] = [];
-  const evaluation = await settle(policy, selectRule(policy, namespace), undefined, () =>
+  const evaluation = await settle(policy, rule, undefined, () =>
     imageVerdict(ctx, policy, image, facts.userSpecifiedImage, namespace, signal, digests),
   );
   const final =
@@ -92,6 +96,30 @@ async function judgeContainerImage(
         )
       : evaluation;
   return { image, evaluation: final, digests };
+}
+
+/** A content-addressed image id: what containerd looks up by id, never through a (mutable) tag. */
+const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
+
+/**
+ * Whether what runs must be what was judged. Containerd resolves a tag or name again when it creates
+ * the container, after criguard judged it, and anyone who can pull through the socket can move the
+ * tag in between: so a rule whose verdict depends on the image takes image ids only (the kubelet sends
+ * nothing else). An ALWAYS_ALLOW rule admits any image, a dry-run rule blocks none: there a tag is
+ * judged (and audited) as before.
+ */
+function judgedImageMatters(rule: CompiledRule): boolean {
+  return rule.evaluationMode !== 'ALWAYS_ALLOW' && rule.enforcementMode !== 'DRYRUN_AUDIT_LOG_ONLY';
+}
+
+function notContentAddressed(policy: CompiledPolicy, image: string): Evaluation {
+  const shown = image.length > 200 ? `${image.slice(0, 199)}…` : image;
+  return refused(
+    policy,
+    'IMAGE_NOT_CONTENT_ADDRESSED',
+    `CreateContainer must name the image by its id (sha256:<64 hex>, as the kubelet does), not "${shown}": a tag could move between the check and the create`,
+    'CG_ERR_IMAGE_NOT_CONTENT_ADDRESSED',
+  );
 }
 
 /**
@@ -139,6 +167,10 @@ async function imageVerdict(
   const facts = await budgeted(deps.budgetMs, signal, (budget) => deps.images.lookup(image, budget));
   if (!facts)
     throw Object.assign(new Error(`image ${image} is not present`), { code: 'CG_ERR_IMAGE_NOT_PRESENT' });
+  if (IMAGE_ID.test(image) && facts.id !== image)
+    throw Object.assign(new Error(`containerd answered image ${facts.id} for ${image}`), {
+      code: 'CG_ERR_IMAGE_ID_MISMATCH',
+    });
   const identities = facts.repoDigests.flatMap((rd) => toIdentity(rd));
   if (identities.length === 0) {
     const name = safeName(userSpecified) ?? safeName(facts.repoTags[0] ?? '') ?? 'unknown';

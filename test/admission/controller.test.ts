@@ -629,3 +629,34 @@ test('several names: a cached allow is asked first, a registry that failed latel
   t.deepEqual(asked, [], 'the cached allow of the good name is used; the failing registry is not asked');
   t.true(a.records.at(-1)!.cacheHit);
 });
+
+test('create_by_tag_check_then_use_fail: CreateContainer takes content-addressed image ids only', async (t) => {
+  const looked: string[] = [];
+  const a = harness({
+    images: {
+      lookup: async (image) => {
+        looked.push(image);
+        return { id: CONFIG, repoDigests: [`${NAME}@${SIGNED}`], repoTags: [`${NAME}:v1`] };
+      },
+    },
+  });
+  for (const image of [`${NAME}:v1`, NAME, `${NAME}@${SIGNED}`, CONFIG.slice(7), CONFIG.slice(0, 20)]) {
+    const out = await a.admitCreate(create(image), signal());
+    t.false(out.allowed, image);
+    if (!out.allowed) t.is(out.kind, 'bad-request');
+    t.is(a.records.at(-1)!.reason, 'IMAGE_NOT_CONTENT_ADDRESSED');
+  }
+  t.false(
+    (await a.admitCreate(create(CONFIG, 'default', [`${NAME}:v1`]), signal())).allowed,
+    'an image volume by tag too',
+  );
+  t.deepEqual(looked, [CONFIG], 'a tag is never resolved, so nothing can move under it');
+  t.true((await a.admitCreate(create(CONFIG), signal())).allowed, 'the image id is judged');
+  t.true((await a.admitCreate(create(`${NAME}:v1`, 'kube-system'), signal())).allowed, 'ALWAYS_ALLOW');
+  t.true((await a.admitCreate(create(`${NAME}:v1`, 'staging'), signal())).allowed, 'dry run');
+
+  // containerd must answer for the id it was asked about.
+  const other = digestOf('other');
+  t.false((await a.admitCreate(create(other), signal())).allowed);
+  t.is(a.records.at(-1)!.errorCode, 'CG_ERR_IMAGE_ID_MISMATCH');
+});
