@@ -62,11 +62,12 @@ export async function admitPull(
     started,
   );
   if (!final.outcome.allowed) return final.outcome;
-  const { identity } = judged;
+  const { identity, platform } = judged;
   const verdict = judged.evaluation.verdict;
   return {
     allowed: true,
-    confirm: (imageRef, confirmSignal) => confirmPull(ctx, facts, identity, verdict, imageRef, confirmSignal),
+    confirm: (imageRef, confirmSignal) =>
+      confirmPull(ctx, facts, { identity, platform, verdict }, imageRef, confirmSignal),
   };
 }
 
@@ -112,19 +113,33 @@ async function judgeReference(
   return { evaluation, identity, platform };
 }
 
+/** What the pull admitted, for its confirm step. */
+interface Admitted {
+  readonly identity: ImageIdentity | undefined;
+  /** Set when the verdict was the platform manifest's: containerd must have picked that one. */
+  readonly platform: ImageVerdict['platform'];
+  readonly verdict: Verdict | undefined;
+}
+
+const MISMATCH_REASONS: Readonly<Record<string, string>> = {
+  CG_ERR_PULLED_DIGEST_MISMATCH: 'PULL_DIGEST_MISMATCH',
+  CG_ERR_PULLED_PLATFORM_MISMATCH: 'PULL_PLATFORM_MISMATCH',
+};
+
 /**
  * PullImage, after containerd answered: containerd must hold the judged digest under the judged name
- * (a registry that served other content to containerd is caught here). A match confirms the decision
- * already recorded; anything else gets its own record.
+ * (a registry that served other content to containerd is caught here), and when a platform manifest of
+ * an index was judged, the image containerd reports must be that manifest's (its config digest). A
+ * match confirms the decision already recorded; anything else gets its own record.
  */
 async function confirmPull(
   ctx: DecisionContext,
   facts: PullFacts,
-  identity: ImageIdentity | undefined,
-  verdict: Verdict | undefined,
+  admitted: Admitted,
   imageRef: string,
   signal: AbortSignal,
 ): Promise<AdmissionOutcome> {
+  const { identity, platform, verdict } = admitted;
   if (!identity) return { allowed: true }; // decided without a digest: nothing to compare
   const { deps } = ctx;
   const started = deps.clock();
@@ -134,27 +149,37 @@ async function confirmPull(
   let problem: unknown;
   try {
     const image = await budgeted(deps.budgetMs, signal, (budget) => deps.images.lookup(imageRef, budget));
-    if (image?.repoDigests.includes(expected)) return { allowed: true };
-    problem = Object.assign(
-      new Error(`containerd pulled ${image?.repoDigests.join(', ') || imageRef}, not ${expected}`),
-      { code: 'CG_ERR_PULLED_DIGEST_MISMATCH' },
-    );
+    if (!image?.repoDigests.includes(expected)) {
+      problem = Object.assign(
+        new Error(`containerd pulled ${image?.repoDigests.join(', ') || imageRef}, not ${expected}`),
+        { code: 'CG_ERR_PULLED_DIGEST_MISMATCH' },
+      );
+    } else if (platform !== undefined && image.id !== platform.configDigest) {
+      problem = Object.assign(
+        new Error(
+          `containerd took image ${image.id} from ${expected}, not the judged platform manifest ${platform.digest} (image ${platform.configDigest})`,
+        ),
+        { code: 'CG_ERR_PULLED_PLATFORM_MISMATCH' },
+      );
+    } else {
+      return { allowed: true };
+    }
   } catch (err) {
     problem = err;
   }
   const settled = decideUndecided(rule, problem, expected);
-  const mismatch = errorCode(problem) === 'CG_ERR_PULLED_DIGEST_MISMATCH';
+  const mismatch = MISMATCH_REASONS[errorCode(problem)];
   const outcome: AdmissionOutcome =
-    mismatch && !settled.dryRun
+    mismatch !== undefined && !settled.dryRun
       ? {
           allowed: false,
           kind: 'denied',
-          reason: `${(problem as Error).message}: the registry changed the image`,
+          reason: `${(problem as Error).message}: ${mismatch === 'PULL_DIGEST_MISMATCH' ? 'the registry changed the image' : 'containerd took another platform'}`,
         }
       : settled.outcome;
   const evaluation: Evaluation = {
     outcome,
-    reason: mismatch ? 'PULL_DIGEST_MISMATCH' : settled.reason,
+    reason: mismatch ?? settled.reason,
     verdict,
     identity,
     cacheHit: false,
@@ -168,7 +193,7 @@ async function confirmPull(
       image: facts.image,
       pod: facts.pod,
       container: undefined,
-      digests: [identity.digest],
+      digests: [identity.digest, ...(platform ? [platform.digest] : [])],
     },
     evaluation,
     started,

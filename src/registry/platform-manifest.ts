@@ -26,18 +26,118 @@ export function nodePlatform(arch: string = process.arch): Platform {
   return { os: 'linux', architecture };
 }
 
+/**
+ * A platform as containerd normalises it before matching (its `platforms.Normalize`): OS lower-cased
+ * (`macos` → `darwin`, empty → `linux`, the node's OS), architecture aliases (`x86_64`, `x86-64` →
+ * `amd64`; `aarch64` → `arm64`; `i386` → `386`; `armhf` → `arm/v7`; `armel` → `arm/v6`) and variants
+ * (`amd64/v1` → `amd64`; `arm64/v8`, `8`, `v8.0` → `arm64`; `arm` → `arm/v7`; `arm/5` → `arm/v5`, …).
+ * Anything that is not a string counts as empty.
+ */
+export function normalizePlatform(platform: { os?: unknown; architecture?: unknown; variant?: unknown }): {
+  os: string;
+  architecture: string;
+  variant: string;
+} {
+  const text = (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : '');
+  let os = text(platform.os);
+  if (os === '') os = 'linux';
+  if (os === 'macos') os = 'darwin';
+  let architecture = text(platform.architecture);
+  let variant = text(platform.variant);
+  switch (architecture) {
+    case 'i386':
+      architecture = '386';
+      variant = '';
+      break;
+    case 'x86_64':
+    case 'x86-64':
+    case 'amd64':
+      architecture = 'amd64';
+      if (variant === 'v1') variant = '';
+      break;
+    case 'aarch64':
+    case 'arm64':
+      architecture = 'arm64';
+      if (variant === '8' || variant === 'v8' || variant === 'v8.0') variant = '';
+      else if (variant === '9' || variant === '9.0' || variant === 'v9.0') variant = 'v9';
+      break;
+    case 'armhf':
+      architecture = 'arm';
+      variant = 'v7';
+      break;
+    case 'armel':
+      architecture = 'arm';
+      variant = 'v6';
+      break;
+    case 'arm':
+      if (variant === '' || variant === '7') variant = 'v7';
+      else if (variant === '5' || variant === '6' || variant === '8') variant = `v${variant}`;
+      break;
+  }
+  return { os, architecture, variant };
+}
+
+/**
+ * The platforms containerd accepts for a node, best first (its `platforms.Only`): the node's own, then
+ * what it can also run (`amd64/vN` → lower amd64 levels, then `386`; `arm64` → `arm/v8` … `arm/v5`;
+ * `arm/vN` → lower arm variants). Normalised.
+ */
+export function acceptedPlatforms(node: Platform): Array<ReturnType<typeof normalizePlatform>> {
+  const own = normalizePlatform(node);
+  const vector = [own];
+  const level = (v: string) => Number.parseInt(v.replace(/^v/, ''), 10);
+  const armDown = (from: number) => {
+    for (let v = from; v >= 5; v--) vector.push({ os: own.os, architecture: 'arm', variant: `v${v}` });
+  };
+  if (own.architecture === 'amd64') {
+    const v = level(own.variant);
+    if (v > 1) for (let l = v - 1; l >= 1; l--) vector.push({ ...own, variant: l === 1 ? '' : `v${l}` });
+    vector.push({ os: own.os, architecture: '386', variant: '' });
+  } else if (own.architecture === 'arm') {
+    const v = level(own.variant);
+    if (v > 5) armDown(v - 1);
+  } else if (own.architecture === 'arm64') {
+    armDown(8);
+  }
+  return vector;
+}
+
 interface IndexDocument {
   mediaType?: string;
   manifests?: Array<{
     digest?: unknown;
-    platform?: { os?: unknown; architecture?: unknown; variant?: unknown };
+    platform?: { os?: unknown; architecture?: unknown; variant?: unknown } | null;
   }>;
 }
 
+type IndexEntry = NonNullable<IndexDocument['manifests']>[number];
+
+/** containerd's choice among an index's entries for the accepted platforms (best first); undefined: none. */
+export function choosePlatformEntry(
+  entries: readonly IndexEntry[],
+  accepted: ReadonlyArray<ReturnType<typeof normalizePlatform>>,
+): IndexEntry | undefined {
+  const rank = (entry: IndexEntry): number => {
+    if (entry.platform === undefined || entry.platform === null) return accepted.length;
+    const p = normalizePlatform(entry.platform);
+    return accepted.findIndex(
+      (a) => a.os === p.os && a.architecture === p.architecture && a.variant === p.variant,
+    );
+  };
+  let best: { entry: IndexEntry; rank: number } | undefined;
+  for (const entry of entries) {
+    const r = rank(entry);
+    if (r >= 0 && (best === undefined || r < best.rank)) best = { entry, rank: r };
+  }
+  return best?.entry;
+}
+
 /**
- * Finds, inside a multi-arch index, the manifest for `platform`: the index bytes are fetched by digest
- * (the client checks their hash), every entry is looked at (never just the first), and exactly one must
- * match; then that manifest is fetched (hash-checked) for its config digest. Resolves to undefined when
+ * Finds, inside a multi-arch index, the manifest containerd will pull for `platform`: the index bytes are
+ * fetched by digest (the client checks their hash), every entry's platform is normalised and matched as
+ * containerd does, and containerd's choice is taken (the best accepted platform, the first such entry);
+ * then that manifest is fetched (hash-checked) for its config digest, the image id containerd will
+ * report. Resolves to undefined when
  * `digest` is not an index or has no entry for the platform; rejects with RegistryError
  * (`CG_ERR_REGISTRY_PROTOCOL` for an ambiguous or malformed index, or the client's codes). Found
  * manifests are cached by index digest: content-addressed, they never change.
@@ -56,7 +156,8 @@ export function createPlatformManifestResolver(
     try {
       mkdirSync(dirname(persistPath), { recursive: true, mode: 0o700 });
       const temp = `${persistPath}.${process.pid}.tmp`;
-      writeFileSync(temp, JSON.stringify(Object.fromEntries(cache.entries())), { mode: 0o600 });
+      const document = { version: MAPPINGS_VERSION, mappings: Object.fromEntries(cache.entries()) };
+      writeFileSync(temp, JSON.stringify(document), { mode: 0o600 });
       renameSync(temp, persistPath);
     } catch {
       /* best effort: the registry is asked again */
@@ -90,23 +191,29 @@ export function createPlatformManifestResolver(
       ) {
         return undefined;
       }
-      const matches = (document.manifests ?? []).filter(
-        (m) =>
-          m.platform?.os === platform.os &&
-          m.platform?.architecture === platform.architecture &&
-          (platform.variant === undefined || m.platform?.variant === platform.variant),
-      );
-      if (matches.length === 0) return undefined;
-      const digests = new Set(matches.map((m) => m.digest));
-      if (digests.size !== 1 || typeof matches[0]!.digest !== 'string') {
+      // As containerd picks: entries of an accepted platform, best first, index order among equals;
+      // entries without a platform last (containerd would then look at their config: we refuse).
+      const chosen = choosePlatformEntry(document.manifests ?? [], acceptedPlatforms(platform));
+      if (chosen === undefined) return undefined;
+      if (chosen.platform === undefined || chosen.platform === null) {
         throw new RegistryError(
           'CG_ERR_REGISTRY_PROTOCOL',
-          `${key}: the index names several manifests for ${platform.os}/${platform.architecture}`,
+          `${key}: the entry containerd would take for ${platform.os}/${platform.architecture} has no platform`,
         );
       }
-      const digest = matches[0]!.digest;
+      if (typeof chosen.digest !== 'string') {
+        throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `${key}: an index entry without a digest`);
+      }
+      const digest = chosen.digest;
       const manifest = await client.getManifest(image.name, digest, { credentials, signal });
-      const configDigest = (parse(manifest.bytes) as { config?: { digest?: unknown } }).config?.digest;
+      const platformDocument = parse(manifest.bytes) as {
+        config?: { digest?: unknown };
+        manifests?: unknown;
+      };
+      if (platformDocument.manifests !== undefined) {
+        throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `${image.name}@${digest}: a nested index`);
+      }
+      const configDigest = platformDocument.config?.digest;
       if (typeof configDigest !== 'string') {
         throw new RegistryError(
           'CG_ERR_REGISTRY_PROTOCOL',
@@ -121,6 +228,9 @@ export function createPlatformManifestResolver(
   };
 }
 
+/** Version of the persisted mappings: 2 since platforms are matched as containerd matches them. */
+const MAPPINGS_VERSION = 2;
+
 /** Persisted mappings; anything malformed is dropped (the registry is then asked again). */
 function loadMappings(path: string): Array<[string, PlatformManifest]> {
   let value: unknown;
@@ -129,6 +239,10 @@ function loadMappings(path: string): Array<[string, PlatformManifest]> {
   } catch {
     return [];
   }
+  // Mappings made by an older matcher (exact strings) may name another entry than containerd takes.
+  const document = value as { version?: unknown; mappings?: unknown } | null;
+  if (document?.version !== MAPPINGS_VERSION) return [];
+  value = document.mappings;
   if (typeof value !== 'object' || value === null) return [];
   const digest = /^sha256:[0-9a-f]{64}$/;
   return Object.entries(value as Record<string, unknown>).flatMap(([key, v]) => {

@@ -660,3 +660,28 @@ test('create_by_tag_check_then_use_fail: CreateContainer takes content-addressed
   t.false((await a.admitCreate(create(other), signal())).allowed);
   t.is(a.records.at(-1)!.errorCode, 'CG_ERR_IMAGE_ID_MISMATCH');
 });
+
+test('platform_binding_fail: after the pull, containerd must run the platform manifest that was judged', async (t) => {
+  const INDEX = digestOf('index');
+  const a = harness({
+    platforms: {
+      platformManifest: async (image) =>
+        image.digest === INDEX ? { digest: SIGNED, configDigest: CONFIG } : undefined,
+    },
+  });
+  const admitted = await a.admitPull(pull(`${NAME}@${INDEX}`), signal());
+  t.true(admitted.allowed, 'the signed platform manifest admits the unsigned index');
+  // containerd took another entry of the index (say, an alias of the platform listed first).
+  const unsignedConfig = digestOf('unsigned-config');
+  a.images.set(unsignedConfig, { id: unsignedConfig, repoDigests: [`${NAME}@${INDEX}`], repoTags: [] });
+  const out = await confirmOf(admitted)(unsignedConfig, signal());
+  t.false(out.allowed);
+  const r = a.records.at(-1)!;
+  t.is(r.reason, 'PULL_PLATFORM_MISMATCH');
+  t.is(r.errorCode, 'CG_ERR_PULLED_PLATFORM_MISMATCH');
+  t.deepEqual(r.digests, [INDEX, SIGNED]);
+  // The judged one confirms.
+  a.images.set(CONFIG, { id: CONFIG, repoDigests: [`${NAME}@${INDEX}`], repoTags: [] });
+  const again = await a.admitPull(pull(`${NAME}@${INDEX}`), signal());
+  t.true((await confirmOf(again)(CONFIG, signal())).allowed);
+});

@@ -1,7 +1,13 @@
 import test from 'ava';
 import { RegistryError } from '../../src/registry/errors.js';
 import { OCI_INDEX, OCI_MANIFEST } from '../../src/registry/media-types.js';
-import { createPlatformManifestResolver, nodePlatform } from '../../src/registry/platform-manifest.js';
+import {
+  acceptedPlatforms,
+  choosePlatformEntry,
+  createPlatformManifestResolver,
+  nodePlatform,
+  normalizePlatform,
+} from '../../src/registry/platform-manifest.js';
 import { createRegistryClient } from '../../src/registry/registry-client.js';
 import { pushImage, pushIndex, pushManifest } from '../helpers/images.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
@@ -60,7 +66,7 @@ test('a single-platform manifest is not an index: nothing to resolve', async (t)
   );
 });
 
-test('ambiguous_platform_index_fail: two different manifests for the platform are refused', async (t) => {
+test('two manifests for the platform: the first, as containerd takes it, is the one returned', async (t) => {
   const a = await pushImage(registry!, { name: 'cg/ambiguous', variant: 'a' });
   const b = await pushImage(registry!, { name: 'cg/ambiguous', variant: 'b' });
   const platform = { os: 'linux', architecture: 'amd64' };
@@ -78,10 +84,102 @@ test('ambiguous_platform_index_fail: two different manifests for the platform ar
   );
   const digest = await pushManifest(registry!, 'cg/ambiguous', 'both', body, OCI_INDEX);
   const resolver = createPlatformManifestResolver(client, platform);
-  const err = await t.throwsAsync<RegistryError>(
-    resolver.platformManifest({ name: `${registry!.host}/cg/ambiguous`, digest }, undefined, signal()),
+  t.deepEqual(
+    await resolver.platformManifest({ name: `${registry!.host}/cg/ambiguous`, digest }, undefined, signal()),
+    { digest: a.digest, configDigest: a.configDigest },
   );
-  t.is(err.code, 'CG_ERR_REGISTRY_PROTOCOL');
+});
+
+test('platform_alias_fail: `Linux`/`x86_64` is amd64, as containerd normalises it, and its first match wins', async (t) => {
+  const unsigned = await pushImage(registry!, { name: 'cg/alias', variant: 'alias-first' });
+  const signed = await pushImage(registry!, { name: 'cg/alias', variant: 'alias-second' });
+  const entry = (m: typeof unsigned, platform: object) => ({
+    mediaType: OCI_MANIFEST,
+    digest: m.digest,
+    size: m.manifest.length,
+    platform,
+  });
+  const body = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_INDEX,
+      manifests: [
+        entry(unsigned, { os: 'Linux', architecture: 'x86_64' }),
+        entry(signed, { os: 'linux', architecture: 'amd64' }),
+      ],
+    }),
+  );
+  const digest = await pushManifest(registry!, 'cg/alias', 'alias', body, OCI_INDEX);
+  const resolver = createPlatformManifestResolver(client, { os: 'linux', architecture: 'amd64' });
+  t.deepEqual(
+    await resolver.platformManifest({ name: `${registry!.host}/cg/alias`, digest }, undefined, signal()),
+    { digest: unsigned.digest, configDigest: unsigned.configDigest },
+  );
+});
+
+test('platforms are normalised as containerd does', (t) => {
+  const n = (os: string, architecture: string, variant?: string) =>
+    normalizePlatform({ os, architecture, variant });
+  t.deepEqual(n('Linux', 'x86_64'), { os: 'linux', architecture: 'amd64', variant: '' });
+  t.deepEqual(n('linux', 'X86-64', 'v1'), { os: 'linux', architecture: 'amd64', variant: '' });
+  t.deepEqual(n('linux', 'amd64', 'v3'), { os: 'linux', architecture: 'amd64', variant: 'v3' });
+  t.deepEqual(n('LINUX', 'aarch64', 'v8'), { os: 'linux', architecture: 'arm64', variant: '' });
+  t.deepEqual(n('linux', 'arm64', '9'), { os: 'linux', architecture: 'arm64', variant: 'v9' });
+  t.deepEqual(n('linux', 'armhf'), { os: 'linux', architecture: 'arm', variant: 'v7' });
+  t.deepEqual(n('linux', 'arm'), { os: 'linux', architecture: 'arm', variant: 'v7' });
+  t.deepEqual(n('linux', 'arm', '6'), { os: 'linux', architecture: 'arm', variant: 'v6' });
+  t.deepEqual(n('linux', 'i386', 'x'), { os: 'linux', architecture: '386', variant: '' });
+  t.deepEqual(n('', 'amd64'), { os: 'linux', architecture: 'amd64', variant: '' });
+  t.deepEqual(n('MacOS', 'arm64'), { os: 'darwin', architecture: 'arm64', variant: '' });
+  t.deepEqual(normalizePlatform({ os: 7, architecture: null }), {
+    os: 'linux',
+    architecture: '',
+    variant: '',
+  });
+});
+
+test('containerd’s choice: the best accepted platform first, index order among equals, no-platform last', (t) => {
+  const amd64 = acceptedPlatforms({ os: 'linux', architecture: 'amd64' });
+  const e = (digest: string, platform?: object | null) => ({
+    digest,
+    ...(platform === undefined ? {} : { platform }),
+  });
+  t.is(
+    choosePlatformEntry(
+      [e('a', { os: 'linux', architecture: '386' }), e('b', { os: 'linux', architecture: 'amd64' })],
+      amd64,
+    )?.digest,
+    'b',
+    'amd64 before 386',
+  );
+  t.is(
+    choosePlatformEntry([e('a', { os: 'linux', architecture: '386' })], amd64)?.digest,
+    'a',
+    '386 runs on amd64',
+  );
+  t.is(choosePlatformEntry([e('a'), e('b', { os: 'linux', architecture: 'x86_64' })], amd64)?.digest, 'b');
+  t.is(choosePlatformEntry([e('a', null)], amd64)?.digest, 'a', 'no platform: a candidate, last');
+  t.is(choosePlatformEntry([e('a', { os: 'windows', architecture: 'amd64' })], amd64), undefined);
+  t.is(
+    choosePlatformEntry([e('a', { os: 'linux', architecture: 'amd64', variant: 'v3' })], amd64),
+    undefined,
+  );
+  const arm64 = acceptedPlatforms({ os: 'linux', architecture: 'arm64' });
+  t.is(
+    choosePlatformEntry(
+      [
+        e('a', { os: 'linux', architecture: 'arm', variant: 'v6' }),
+        e('b', { os: 'linux', architecture: 'arm', variant: 'v7' }),
+      ],
+      arm64,
+    )?.digest,
+    'b',
+    'arm64 runs arm/v7 before arm/v6',
+  );
+  t.is(
+    choosePlatformEntry([e('a', { os: 'linux', architecture: 'aarch64', variant: 'v8' })], arm64)?.digest,
+    'a',
+  );
 });
 
 test('the node platform maps Node.js architectures to OCI names', (t) => {
