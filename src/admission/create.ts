@@ -6,7 +6,7 @@ import type { AdmissionOutcome, CreateFacts } from './admission.js';
 import { withBreakglass } from './breakglass-override.js';
 import { budgeted } from './deadline.js';
 import { namespaceOf, type DecisionContext } from './dependencies.js';
-import { refused, settle, type Evaluation } from './evaluation.js';
+import { refused, settle, UndecidedImage, type Evaluation } from './evaluation.js';
 import type { ImageDecision } from './decision-record.js';
 
 export type ContainerMethod = 'CreateContainer' | 'Revalidation';
@@ -227,7 +227,7 @@ async function judgeNames(
     .slice(0, MAX_NAMES_JUDGED)
     .map((o) => o.identity);
   let refusal: { verdict: Verdict; cacheHit: boolean; identity: ImageIdentity } | undefined;
-  let failure: { err: unknown } | undefined;
+  let failure: UndecidedImage | undefined;
   for (const identity of ordered) {
     digests.push(identity.digest);
     try {
@@ -240,11 +240,11 @@ async function judgeNames(
     } catch (err) {
       ctx.health.observe(identity.name, err);
       if (signal.aborted) throw err;
-      failure ??= { err };
+      failure ??= new UndecidedImage(err, identity);
     }
   }
   if (refusal) return refusal;
-  throw failure!.err;
+  throw failure!;
 }
 
 function toIdentity(repoDigest: string): ImageIdentity[] {

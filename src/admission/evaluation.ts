@@ -33,7 +33,18 @@ export async function settle(
     const result = await work();
     return fromVerdict(result.verdict, result.identity ?? identity, result.cacheHit);
   } catch (err) {
+    if (err instanceof UndecidedImage) return undecided(policy, rule, err.identity, err.cause);
     return undecided(policy, rule, identity, err);
+  }
+}
+
+/** A failure to judge one named image (of several the work tried): settled under that image's name. */
+export class UndecidedImage extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly identity: ImageIdentity,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
   }
 }
 
@@ -44,7 +55,7 @@ export function undecided(
   identity: ImageIdentity | undefined,
   err: unknown,
 ): Evaluation {
-  const settled = decideUndecided(rule, err, identity?.name ?? 'image');
+  const settled = decideUndecided(rule, err, identity?.name ?? 'image', identity?.name);
   return {
     outcome: settled.outcome,
     reason: settled.reason,

@@ -64,10 +64,15 @@ export async function admitPull(
   if (!final.outcome.allowed) return final.outcome;
   const { identity, platform } = judged;
   const verdict = judged.evaluation.verdict;
+  // Admitted without a verdict because the (operator-named) registry did not answer: the pull is still
+  // bound to what containerd fetches, and the record says which digest came in unverified.
+  const unverified = final.reason === 'UNDECIDED_ALLOWED_BY_RULE' ? reference.name : undefined;
   return {
     allowed: true,
     confirm: (imageRef, confirmSignal) =>
-      confirmPull(ctx, facts, { identity, platform, verdict }, imageRef, confirmSignal),
+      identity === undefined && unverified !== undefined
+        ? confirmUnverified(ctx, facts, unverified, imageRef, confirmSignal)
+        : confirmPull(ctx, facts, { identity, platform, verdict }, imageRef, confirmSignal),
   };
 }
 
@@ -195,6 +200,59 @@ async function confirmPull(
       container: undefined,
       digests: [identity.digest, ...(platform ? [platform.digest] : [])],
     },
+    evaluation,
+    started,
+  );
+  return outcome;
+}
+
+/**
+ * PullImage admitted by `onUndecided: ALLOW` before its tag could even be resolved: there is no judged
+ * digest to compare, but containerd must hold the image under the name that was admitted, and a record
+ * names the digest(s) that came in unverified (CreateContainer judges them again).
+ */
+async function confirmUnverified(
+  ctx: DecisionContext,
+  facts: PullFacts,
+  name: string,
+  imageRef: string,
+  signal: AbortSignal,
+): Promise<AdmissionOutcome> {
+  const { deps } = ctx;
+  const started = deps.clock();
+  const policy = deps.policy();
+  let digests: string[] = [];
+  let problem: unknown;
+  try {
+    const image = await budgeted(deps.budgetMs, signal, (budget) => deps.images.lookup(imageRef, budget));
+    digests = (image?.repoDigests ?? []).flatMap((rd) => {
+      const at = rd.lastIndexOf('@');
+      return at > 0 && rd.slice(0, at) === name ? [rd.slice(at + 1)] : [];
+    });
+    if (digests.length === 0) {
+      problem = Object.assign(new Error(`containerd holds no image ${name} for ${imageRef}`), {
+        code: 'CG_ERR_PULLED_DIGEST_MISMATCH',
+      });
+    }
+  } catch (err) {
+    problem = err;
+  }
+  const outcome: AdmissionOutcome =
+    problem === undefined
+      ? { allowed: true }
+      : { allowed: false, kind: 'denied', reason: `cannot confirm ${name}: ${(problem as Error).message}` };
+  const evaluation: Evaluation = {
+    outcome,
+    reason: problem === undefined ? 'UNDECIDED_ALLOWED_BY_RULE' : 'PULL_DIGEST_MISMATCH',
+    verdict: undefined,
+    identity: { name, digest: digests[0] ?? '' },
+    cacheHit: false,
+    errorCode: problem === undefined ? undefined : errorCode(problem),
+    wouldBe: undefined,
+    policyRevision: policy.revision,
+  };
+  ctx.audit(
+    { method: 'PullImage', image: facts.image, pod: facts.pod, container: undefined, digests },
     evaluation,
     started,
   );

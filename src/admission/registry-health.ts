@@ -1,5 +1,5 @@
 import type { Clock } from './ports.js';
-import { errorCode } from './undecided.js';
+import { errorCode, registryOf } from './undecided.js';
 
 /** How long a registry that failed is tried after the others. */
 export const UNHEALTHY_FOR_MS = 60_000;
@@ -20,7 +20,7 @@ export function createRegistryHealth(clock: Clock, maxHosts = 1024): RegistryHea
   const failedAt = new Map<string, number>();
   return {
     observe(name, err) {
-      const host = registryHost(name);
+      const host = registryOf(name);
       if (err === undefined) failedAt.delete(host);
       if (!FAILURE_CODES.has(errorCode(err))) return;
       failedAt.delete(host);
@@ -28,14 +28,8 @@ export function createRegistryHealth(clock: Clock, maxHosts = 1024): RegistryHea
       if (failedAt.size > maxHosts) failedAt.delete(failedAt.keys().next().value!);
     },
     healthy(name) {
-      const at = failedAt.get(registryHost(name));
+      const at = failedAt.get(registryOf(name));
       return at === undefined || clock() - at > UNHEALTHY_FOR_MS;
     },
   };
-}
-
-/** The registry part of a normalised repository name (`registry.example:5000/team/app` → `registry.example:5000`). */
-export function registryHost(name: string): string {
-  const slash = name.indexOf('/');
-  return slash < 0 ? name : name.slice(0, slash);
 }

@@ -19,13 +19,17 @@ export function errorCode(err: unknown): string {
  * SECURITY: the one place where "could not decide" (registry down, timeout, containerd look-up failed,
  * internal error, cancelled) becomes an outcome. Deny by default. A dry-run rule admits (it never blocks);
  * a REQUIRE_ATTESTATION rule with `onUndecided: ALLOW` admits only when the registry was unreachable or
- * too slow. The caller audits either. Unreachable registries give `registry-unavailable` (the kubelet's
- * RegistryUnavailable), everything else `denied`.
+ * too slow, and only for an image (`imageName`, normalised) on one of the registries the operator named
+ * in `onUndecidedRegistries`: the pod spec names the registry, so whoever owns a registry it could name
+ * could otherwise make it hang for criguard alone and turn the outage into an allow. The caller audits
+ * either. Unreachable registries give `registry-unavailable` (the kubelet's RegistryUnavailable),
+ * everything else `denied`.
  */
 export function decideUndecided(
   rule: CompiledRule,
   err: unknown,
   what: string,
+  imageName?: string,
 ): { outcome: AdmissionOutcome; reason: string; dryRun: boolean } {
   const code = errorCode(err);
   const dryRun = rule.enforcementMode === 'DRYRUN_AUDIT_LOG_ONLY';
@@ -33,7 +37,9 @@ export function decideUndecided(
   if (
     rule.onUndecided === 'ALLOW' &&
     rule.evaluationMode === 'REQUIRE_ATTESTATION' &&
-    UNAVAILABLE_CODES.has(code)
+    UNAVAILABLE_CODES.has(code) &&
+    imageName !== undefined &&
+    rule.onUndecidedRegistries.includes(registryOf(imageName))
   ) {
     return { outcome: { allowed: true }, reason: 'UNDECIDED_ALLOWED_BY_RULE', dryRun };
   }
@@ -55,4 +61,10 @@ export function decideUndecided(
 function shortMessage(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   return message.length > 300 ? `${message.slice(0, 299)}…` : message;
+}
+
+/** The registry part of a normalised repository name (`registry.example:5000/team/app` → `registry.example:5000`). */
+export function registryOf(name: string): string {
+  const slash = name.indexOf('/');
+  return slash < 0 ? name : name.slice(0, slash);
 }

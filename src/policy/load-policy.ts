@@ -145,6 +145,7 @@ function compile(
       enforcementMode: doc.enforcementMode,
       attestors: Object.freeze([...resolved].map((n) => attestors.get(n) as TrustedAttestor)),
       onUndecided: doc.criguard?.onUndecided ?? 'DENY',
+      onUndecidedRegistries: Object.freeze([...(doc.criguard?.onUndecidedRegistries ?? [])]),
       bindDockerReference: doc.criguard?.bindDockerReference ?? bindDefault,
     });
   };

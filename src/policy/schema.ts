@@ -27,6 +27,15 @@ const NAMESPACE = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
 const CLUSTER_KEY = /^[a-z0-9-]{1,63}\.[a-z0-9](?:[-a-z0-9]{0,38}[a-z0-9])?$/;
 const ATTESTOR_NAME = /^(?:projects\/[a-z0-9-]{1,63}\/attestors\/)?[A-Za-z0-9_-]{1,64}$/;
 
+/** A registry host as it appears in normalised image names: lower-case `host` or `host:port`, no scheme. */
+const REGISTRY_HOST =
+  /^(?:[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)*|\[[0-9a-f:]+\])(?::[0-9]{1,5})?$/;
+const registryHost = z.string().superRefine((host, ctx) => {
+  if (!REGISTRY_HOST.test(host) || host.length > 255) {
+    issue(ctx, 'CG_ERR_POLICY_VALUE', 'not a registry host (lower-case host or host:port, e.g. docker.io)');
+  }
+});
+
 const ruleSchema = z
   .strictObject({
     evaluationMode: z.enum(EVALUATION_MODES),
@@ -35,11 +44,28 @@ const ruleSchema = z
     criguard: z
       .strictObject({
         onUndecided: z.enum(ON_UNDECIDED).optional(),
+        onUndecidedRegistries: z.array(registryHost).max(256).optional(),
         bindDockerReference: z.boolean().optional(),
       })
       .optional(),
   })
   .superRefine((rule, ctx) => {
+    const allow = rule.criguard?.onUndecided === 'ALLOW';
+    const registries = rule.criguard?.onUndecidedRegistries;
+    if (allow && (registries === undefined || registries.length === 0)) {
+      issue(
+        ctx,
+        'CG_ERR_POLICY_REQUIRED',
+        'onUndecided: ALLOW needs onUndecidedRegistries, the registries whose outage may admit unverified images',
+        ['criguard', 'onUndecidedRegistries'],
+      );
+    }
+    if (!allow && registries !== undefined) {
+      issue(ctx, 'CG_ERR_POLICY_VALUE', 'onUndecidedRegistries goes with onUndecided: ALLOW', [
+        'criguard',
+        'onUndecidedRegistries',
+      ]);
+    }
     const count = rule.requireAttestationsBy?.length ?? 0;
     if (rule.evaluationMode === 'REQUIRE_ATTESTATION' && count === 0) {
       issue(ctx, 'CG_ERR_POLICY_EMPTY', 'REQUIRE_ATTESTATION needs a non-empty list', [

@@ -20,6 +20,11 @@ export interface CompiledRule {
   /** Required attestors (every one must be satisfied), resolved; empty unless REQUIRE_ATTESTATION. */
   readonly attestors: readonly TrustedAttestor[];
   readonly onUndecided: OnUndecided;
+  /**
+   * The registries (`host[:port]` of the normalised image name) for which `onUndecided: ALLOW` applies;
+   * empty for DENY. Never the pod author's choice: an image elsewhere is denied when undecided.
+   */
+  readonly onUndecidedRegistries: readonly string[];
   readonly bindDockerReference: boolean;
 }
 

@@ -28,7 +28,10 @@ function policyWith(extra: object = {}): CompiledPolicy {
     kubernetesNamespaceAdmissionRules: {
       'kube-system': rule('ALWAYS_ALLOW'),
       staging: rule('REQUIRE_ATTESTATION', ['builder'], 'DRYRUN_AUDIT_LOG_ONLY'),
-      lenient: { ...rule('REQUIRE_ATTESTATION', ['builder']), criguard: { onUndecided: 'ALLOW' } },
+      lenient: {
+        ...rule('REQUIRE_ATTESTATION', ['builder']),
+        criguard: { onUndecided: 'ALLOW', onUndecidedRegistries: ['registry.example'] },
+      },
       locked: rule('ALWAYS_DENY'),
     },
     attestors: [attestorDoc('builder', [{ id: 'k1', key }])],
@@ -684,4 +687,50 @@ test('platform_binding_fail: after the pull, containerd must run the platform ma
   a.images.set(CONFIG, { id: CONFIG, repoDigests: [`${NAME}@${INDEX}`], repoTags: [] });
   const again = await a.admitPull(pull(`${NAME}@${INDEX}`), signal());
   t.true((await confirmOf(again)(CONFIG, signal())).allowed);
+});
+
+test('undecided_allow_steered_by_pod_author_fail: onUndecided: ALLOW covers only the registries the operator named', async (t) => {
+  const HOSTILE = 'hostile.example/attacker/app';
+  const hang = Object.assign(new Error('no answer'), { code: 'CG_ERR_TIMEOUT' });
+  const a = harness();
+  a.tags.set(`${HOSTILE}:v1`, hang);
+  a.evidence.set(UNSIGNED, hang);
+  // The pod author names a registry it controls and makes it hang for criguard: denied.
+  for (const image of [`${HOSTILE}@${UNSIGNED}`, `${HOSTILE}:v1`]) {
+    const out = await a.admitPull(pull(image, 'lenient'), signal());
+    t.false(out.allowed, image);
+    t.is(a.records.at(-1)!.reason, 'UNDECIDED');
+  }
+  // The same outage of the registry the operator named admits, audited.
+  t.true((await a.admitPull(pull(`${NAME}@${UNSIGNED}`, 'lenient'), signal())).allowed);
+  t.is(a.records.at(-1)!.reason, 'UNDECIDED_ALLOWED_BY_RULE');
+  // At create, the name containerd recorded decides, never another tenant's name.
+  const id = digestOf('hostile-config');
+  a.images.set(id, { id, repoDigests: [`${HOSTILE}@${UNSIGNED}`], repoTags: [] });
+  t.false((await a.admitCreate(create(id, 'lenient'), signal())).allowed);
+  const named = digestOf('named-config');
+  a.images.set(named, { id: named, repoDigests: [`${NAME}@${UNSIGNED}`], repoTags: [] });
+  t.true((await a.admitCreate(create(named, 'lenient'), signal())).allowed);
+  t.is(a.records.at(-1)!.reason, 'UNDECIDED_ALLOWED_BY_RULE');
+});
+
+test('undecided allow: the post-pull check still binds the pull to what containerd fetched', async (t) => {
+  const hang = Object.assign(new Error('no answer'), { code: 'CG_ERR_TIMEOUT' });
+  const a = harness();
+  // Resolved, then the evidence timed out: the resolved digest must be what containerd holds.
+  a.evidence.set(UNSIGNED, hang);
+  const resolved = await a.admitPull(pull(`${NAME}:v2`, 'lenient'), signal());
+  a.images.set(CONFIG, { id: CONFIG, repoDigests: [`${NAME}@${SIGNED}`], repoTags: [] });
+  t.false((await confirmOf(resolved)(CONFIG, signal())).allowed, 'containerd got another digest');
+  t.is(a.records.at(-1)!.reason, 'PULL_DIGEST_MISMATCH');
+  // Not even resolved: containerd must hold the admitted name; the record names the digest that came in.
+  a.tags.set(`${NAME}:v3`, hang);
+  const blind = await a.admitPull(pull(`${NAME}:v3`, 'lenient'), signal());
+  t.is(a.records.at(-1)!.reason, 'UNDECIDED_ALLOWED_BY_RULE');
+  t.true((await confirmOf(blind)(CONFIG, signal())).allowed);
+  t.deepEqual([a.records.at(-1)!.reason, a.records.at(-1)!.digests], ['UNDECIDED_ALLOWED_BY_RULE', [SIGNED]]);
+  const other = digestOf('other-image');
+  a.images.set(other, { id: other, repoDigests: ['registry.example/else/where@' + SIGNED], repoTags: [] });
+  const blind2 = await a.admitPull(pull(`${NAME}:v3`, 'lenient'), signal());
+  t.false((await confirmOf(blind2)(other, signal())).allowed);
 });

@@ -193,7 +193,7 @@ test('the docker-reference binding is opt-in per policy or rule', (t) => {
     ...doc(),
     defaultAdmissionRule: {
       ...rule('REQUIRE_ATTESTATION', ['built']),
-      criguard: { bindDockerReference: true, onUndecided: 'ALLOW' },
+      criguard: { bindDockerReference: true, onUndecided: 'ALLOW', onUndecidedRegistries: ['gcr.io'] },
     },
   });
   t.is(evaluatePolicy(perRule, image, 'other', [elsewhere]).decision, 'deny');

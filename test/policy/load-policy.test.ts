@@ -331,6 +331,48 @@ const failures: [string, () => object, { path: string; code: string }[]][] = [
     }),
     [{ path: 'defaultAdmissionRule.criguard.onUndecided', code: 'CG_ERR_POLICY_ENUM' }],
   ],
+  [
+    'on_undecided_allow_without_registries_fail',
+    () => ({
+      ...base(),
+      defaultAdmissionRule: { ...rule('ALWAYS_DENY'), criguard: { onUndecided: 'ALLOW' } },
+    }),
+    [
+      {
+        path: 'defaultAdmissionRule.criguard.onUndecidedRegistries',
+        code: 'CG_ERR_POLICY_REQUIRED',
+      },
+    ],
+  ],
+  [
+    'on_undecided_registries_invalid_fail',
+    () => ({
+      ...base(),
+      defaultAdmissionRule: {
+        ...rule('ALWAYS_DENY'),
+        criguard: { onUndecided: 'ALLOW', onUndecidedRegistries: ['https://Gcr.io/x'] },
+      },
+    }),
+    [
+      {
+        path: 'defaultAdmissionRule.criguard.onUndecidedRegistries[0]',
+        code: 'CG_ERR_POLICY_VALUE',
+      },
+    ],
+  ],
+  [
+    'on_undecided_registries_without_allow_fail',
+    () => ({
+      ...base(),
+      defaultAdmissionRule: { ...rule('ALWAYS_DENY'), criguard: { onUndecidedRegistries: ['gcr.io'] } },
+    }),
+    [
+      {
+        path: 'defaultAdmissionRule.criguard.onUndecidedRegistries',
+        code: 'CG_ERR_POLICY_VALUE',
+      },
+    ],
+  ],
 ];
 for (const [name, doc, want] of failures) {
   test(name, (t) => {
