@@ -240,7 +240,8 @@ async function judgeNames(
     } catch (err) {
       ctx.health.observe(identity.name, err);
       if (signal.aborted) throw err;
-      failure ??= new UndecidedImage(err, identity);
+      // Undecided under the pod's own name if that failed, not under a name another tenant attached.
+      if (failure === undefined || identity.name === podName) failure = new UndecidedImage(err, identity);
     }
   }
   if (refusal) return refusal;

@@ -149,15 +149,16 @@ export function createPlatformManifestResolver(
 ) {
   const cache = new LRUCache<string, PlatformManifest>({ max: 4096 });
   // Found mappings are kept across restarts: CreateContainer carries no registry credentials, so after a
-  // restart a private index could not be read again, and its containers could not restart.
+  // restart a private index could not be read again, and its containers could not restart. A mapping is
+  // a fact about content (this manifest has that config), so one made by an older matcher is still true;
+  // which entry runs is bound separately (the image id containerd reports must be its config).
   if (persistPath !== undefined) for (const [key, value] of loadMappings(persistPath)) cache.set(key, value);
   const persist = () => {
     if (persistPath === undefined) return;
     try {
       mkdirSync(dirname(persistPath), { recursive: true, mode: 0o700 });
       const temp = `${persistPath}.${process.pid}.tmp`;
-      const document = { version: MAPPINGS_VERSION, mappings: Object.fromEntries(cache.entries()) };
-      writeFileSync(temp, JSON.stringify(document), { mode: 0o600 });
+      writeFileSync(temp, JSON.stringify(Object.fromEntries(cache.entries())), { mode: 0o600 });
       renameSync(temp, persistPath);
     } catch {
       /* best effort: the registry is asked again */
@@ -228,9 +229,6 @@ export function createPlatformManifestResolver(
   };
 }
 
-/** Version of the persisted mappings: 2 since platforms are matched as containerd matches them. */
-const MAPPINGS_VERSION = 2;
-
 /** Persisted mappings; anything malformed is dropped (the registry is then asked again). */
 function loadMappings(path: string): Array<[string, PlatformManifest]> {
   let value: unknown;
@@ -239,10 +237,6 @@ function loadMappings(path: string): Array<[string, PlatformManifest]> {
   } catch {
     return [];
   }
-  // Mappings made by an older matcher (exact strings) may name another entry than containerd takes.
-  const document = value as { version?: unknown; mappings?: unknown } | null;
-  if (document?.version !== MAPPINGS_VERSION) return [];
-  value = document.mappings;
   if (typeof value !== 'object' || value === null) return [];
   const digest = /^sha256:[0-9a-f]{64}$/;
   return Object.entries(value as Record<string, unknown>).flatMap(([key, v]) => {
