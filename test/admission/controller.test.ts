@@ -734,3 +734,23 @@ test('undecided allow: the post-pull check still binds the pull to what containe
   const blind2 = await a.admitPull(pull(`${NAME}:v3`, 'lenient'), signal());
   t.false((await confirmOf(blind2)(other, signal())).allowed);
 });
+
+test('undecided at create: settled under the pod’s own name, not a name another tenant attached', async (t) => {
+  const HOSTILE = 'hostile.example/attacker/app';
+  const down = Object.assign(new Error('down'), { code: 'CG_ERR_REGISTRY_UNAVAILABLE' });
+  const a = harness({
+    evidence: [
+      {
+        fetch: async () => {
+          throw down;
+        },
+      },
+    ],
+  });
+  const id = digestOf('both-down');
+  a.images.set(id, { id, repoDigests: [`${HOSTILE}@${UNSIGNED}`, `${NAME}@${UNSIGNED}`], repoTags: [] });
+  const facts = { ...create(id, 'lenient'), userSpecifiedImage: `${NAME}:v1` };
+  t.true((await a.admitCreate(facts, signal())).allowed, 'the operator-named registry is down');
+  t.is(a.records.at(-1)!.reason, 'UNDECIDED_ALLOWED_BY_RULE');
+  t.is(a.records.at(-1)!.imageName, NAME);
+});
