@@ -12,12 +12,16 @@ export { cacheKey } from './image-verdict.js';
  * The single decision point. Each decision reads as its algorithm, one phase per module:
  *
  * - PullImage (`pull.ts`): parse → policy plan → resolve the tag → judge the digest → breakglass →
- *   audit; the allow carries its confirm step, which checks containerd's answer against what was judged.
+ *   audit; the allow carries its confirm step (`pull-confirm.ts`), which checks containerd's answer
+ *   (digest, platform) against what was judged.
  * - CreateContainer and re-validation (`create.ts`): every image of the container (its own and its
- *   image volumes) → containerd's repo digests → judge → breakglass → audit.
+ *   image volumes, by image id) → each judged with its own breakglass → one record.
+ * - One image of a container (`container-image.ts`): containerd's facts → each registry name
+ *   (cached and healthy first) → the first allow.
  * - Judging one digest (`image-verdict.ts`): cache → evidence loop → verify → multi-arch fallback.
  * - Could-not-decide (`evaluation.ts` → `undecided.ts`), the record (`audit-record.ts`), the override
- *   (`breakglass-override.ts`), the time budgets (`deadline.ts`).
+ *   (`breakglass-override.ts`), the time budgets (`deadline.ts`), registries that failed lately
+ *   (`registry-health.ts`).
  *
  * Implements the transport's Admission port. Never throws: every failure is a value, and every decision
  * writes exactly one record to the sink.
