@@ -140,7 +140,8 @@ export function createDiskCacheSource(options: DiskCacheSourceOptions): Attestat
     const path = fileOf(name, digest);
     let text: string;
     try {
-      const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+      // O_NONBLOCK: a FIFO planted here opens at once and is refused below instead of blocking a thread.
+      const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
       try {
         const info = await handle.stat();
         if (!info.isFile() || info.size > maxEntryBytes) throw new Error('not a cache entry');

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { FileReadError, readRegularFileSync } from '../files/read-regular-file.js';
 import { join } from 'node:path';
 import type { CachedVerdict } from './verdict-cache.js';
 
@@ -24,10 +25,12 @@ export function createVerdictStore(stateDir: string) {
     load(): { entries: CachedVerdict[]; problem: string | undefined } {
       let text: string;
       try {
-        text = readFileSync(path, 'utf8');
+        text = readRegularFileSync(path, { maxBytes: 64 * 1024 * 1024, noFollow: true }).bytes.toString(
+          'utf8',
+        );
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        return { entries: [], problem: code === 'ENOENT' ? undefined : `unreadable (${code})` };
+        if (err instanceof FileReadError && err.code === 'ENOENT') return { entries: [], problem: undefined };
+        return { entries: [], problem: (err as Error).message };
       }
       try {
         const file = JSON.parse(text) as StoredFile;

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
@@ -24,6 +23,7 @@ import { createCreateContainerGate } from '../cri/gates/create-container.js';
 import { createPullImageGate } from '../cri/gates/pull-image.js';
 import { DEFAULT_LIMITS, startProxyServer } from '../cri/proxy-server.js';
 import { createRouter } from '../cri/routes.js';
+import { readRegularFileSync } from '../files/read-regular-file.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { startHttpEndpoint } from '../metrics/http-endpoint.js';
 import { createMetrics } from '../metrics/metrics.js';
@@ -291,12 +291,9 @@ function persistVerdicts(config: ServeConfig, cache: VerdictCache, logger: Logge
 function createRegistry(config: ServeConfig, logger: Logger): RegistryClient {
   const caCertificates = config.registryCaFiles.map((file) => {
     try {
-      return readFileSync(file, 'utf8');
+      return readRegularFileSync(file, { maxBytes: 1024 * 1024 }).bytes.toString('utf8');
     } catch (err) {
-      logger.error(
-        { file, err: (err as NodeJS.ErrnoException).code },
-        'registry CA file unreadable; ignored',
-      );
+      logger.error({ file, err: (err as Error).message }, 'registry CA file unreadable; ignored');
       return '';
     }
   });
