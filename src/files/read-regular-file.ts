@@ -9,6 +9,8 @@ export type FileReadErrorCode =
   /** A symbolic link where `noFollow` was asked. */
   | 'CG_ERR_FILE_SYMLINK'
   | 'CG_ERR_FILE_TOO_LARGE'
+  /** Not private where `private` was asked: wrong owner, extra hard links, or a mode others could use. */
+  | 'CG_ERR_FILE_UNSAFE'
   /** Could not be opened or read (permission, I/O error). */
   | 'CG_ERR_FILE_UNREADABLE';
 
@@ -28,6 +30,11 @@ export interface ReadRegularFileOptions {
   readonly maxBytes: number;
   /** Refuse a symbolic link at `path` itself (`O_NOFOLLOW`); default false (ConfigMap mounts use links). */
   readonly noFollow?: boolean;
+  /**
+   * Require a private file: exactly one hard link, owned by `uid`, and none of `forbiddenModeBits` set
+   * (for example 0o022: nobody else may write it; 0o077: nobody else may read or write it).
+   */
+  readonly private?: { readonly uid: number; readonly forbiddenModeBits: number };
 }
 
 /** What was read, with the fstat of the very descriptor the bytes came from. */
@@ -60,6 +67,7 @@ export function readRegularFileSync(path: string, options: ReadRegularFileOption
     const stats = fstatSync(fd);
     if (!stats.isFile())
       throw new FileReadError('CG_ERR_FILE_NOT_REGULAR', `${path} is not a regular file (${kindOf(stats)})`);
+    if (options.private) checkPrivate(path, stats, options.private);
     if (stats.size > options.maxBytes) throw tooLarge(path, options.maxBytes);
     // Sized from fstat plus one byte (to see growth), grown up to maxBytes + 1 if the file grew meanwhile.
     let buffer = Buffer.alloc(Math.min(stats.size, options.maxBytes) + 1);
@@ -83,6 +91,22 @@ export function readRegularFileSync(path: string, options: ReadRegularFileOption
   } finally {
     closeSync(fd);
   }
+}
+
+function checkPrivate(
+  path: string,
+  stats: Stats,
+  rule: NonNullable<ReadRegularFileOptions['private']>,
+): void {
+  const unsafe = (why: string) => new FileReadError('CG_ERR_FILE_UNSAFE', `${path} ${why}`);
+  if (stats.nlink !== 1) throw unsafe(`has ${stats.nlink} hard links (must be 1)`);
+  if (stats.uid !== rule.uid) throw unsafe(`is owned by uid ${stats.uid}, not ${rule.uid}`);
+  if ((stats.mode & rule.forbiddenModeBits) !== 0) throw unsafe(`has mode ${octal(stats.mode)} (too open)`);
+}
+
+/** `0755`-style text of a mode's permission bits. */
+export function octal(mode: number): string {
+  return `0${(mode & 0o7777).toString(8)}`;
 }
 
 function tooLarge(path: string, maxBytes: number): FileReadError {

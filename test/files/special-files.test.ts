@@ -32,7 +32,7 @@ test('readRegularFileSync: FIFOs, devices, directories and oversize files are re
   ];
   for (const [path, code] of cases) {
     const err = t.throws(() => readRegularFileSync(path, { maxBytes: 100 }), { instanceOf: FileReadError });
-    t.is((err as FileReadError).code, code, path);
+    t.is((err as FileReadError).code as string, code, path);
   }
   writeFileSync(big, 'hello');
   t.is(readRegularFileSync(big, { maxBytes: 5 }).bytes.toString(), 'hello');
