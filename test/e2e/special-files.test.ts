@@ -134,3 +134,44 @@ test('an attestor file replaced by a FIFO while running: the reload fails loudly
   t.is(await criguard.daemon.exited, 0, 'stopped by SIGTERM, not killed');
   t.regex(readFileSync(criguard.logFile, 'utf8'), /ci\.yaml is not a regular file \(a FIFO\)/);
 });
+
+test('a breakglass file written in place is never honoured half-written (no broader scope from a prefix)', async (t) => {
+  const dir = mkdtempSync(join(work, 'breakglass-'));
+  const policy = join(dir, 'policy.json');
+  writeFileSync(policy, POLICY);
+  const file = join(dir, 'bg', 'breakglass.yaml');
+  mkdirSync(join(dir, 'bg'), { mode: 0o700 });
+  const criguard = await startCriguard({
+    upstream: upstream.socket,
+    extraArgs: ['--policy', policy, '--state-dir', join(dir, 'state'), '--breakglass-file', file],
+  });
+  t.teardown(() => criguard.dispose());
+  const status = async () =>
+    (
+      (await (await fetch(`${criguard.metricsUrl}/status`)).json()) as {
+        breakglass: { state: string; problem?: { code: string }; scope?: Record<string, unknown> };
+      }
+    ).breakglass;
+  const whole = [
+    'reason: INC-7 registry outage',
+    `expiresAt: ${new Date(Date.now() + 3_600_000).toISOString()}`,
+    'scope:',
+    '  namespaces: [payments]',
+    '  images: ["registry.example/acme/**"]',
+    'end: true',
+    '',
+  ].join('\n');
+  // An editor or `cat >` writing in place: the first part lands, the rest a moment later.
+  writeFileSync(file, whole.slice(0, whole.indexOf('  images:')), { mode: 0o600 });
+  await waitFor('the half-written file read', async () => (await status()).state !== 'absent', {
+    daemon: criguard.daemon,
+  });
+  const half = await status();
+  t.is(half.state, 'invalid', JSON.stringify(half));
+  t.is(half.problem?.code, 'CG_ERR_BREAKGLASS_INCOMPLETE');
+  writeFileSync(file, whole);
+  await waitFor('the complete file active', async () => (await status()).state === 'active', {
+    daemon: criguard.daemon,
+  });
+  t.deepEqual((await status()).scope, { namespaces: ['payments'], images: ['registry.example/acme/**'] });
+});
