@@ -370,7 +370,9 @@ function createEvidence(
           fallbackCodes: credentials
             ? ['CG_ERR_REGISTRY_UNAVAILABLE']
             : ['CG_ERR_REGISTRY_UNAVAILABLE', 'CG_ERR_REGISTRY_DENIED'],
-          emptyIsAuthoritative: credentials !== undefined,
+          // Anonymous "nothing" counts only when the registry serves the image itself (issue 12, item 13).
+          emptyIsAuthoritative:
+            credentials !== undefined || ((name, digest, s) => remote.servesImage(name, digest, s)),
           onEvent: (event, digest) => logger.info({ event, digest }, 'attestation cache'),
         }).fetch(image.name, image.digest, signal),
     });

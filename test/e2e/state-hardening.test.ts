@@ -170,3 +170,40 @@ test.serial(
     t.is(await pull(third, signed.ref), undefined, 'still decides: the signed image verifies afresh');
   },
 );
+
+/** Deletes the cosign signature manifest (`sha256-<hex>.sig`) of `image` from the lab's registry. */
+async function deleteSignature(image: PushedImage): Promise<void> {
+  const base = `http://${image.host}/v2/${image.name}/manifests`;
+  const tag = `${image.digest.replace(':', '-')}.sig`;
+  const head = await fetch(`${base}/${tag}`, {
+    method: 'HEAD',
+    headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+  });
+  const digest = head.headers.get('docker-content-digest');
+  if (!head.ok || !digest) throw new Error(`no signature manifest for ${image.digestRef}: ${head.status}`);
+  const deleted = await fetch(`${base}/${digest}`, { method: 'DELETE' });
+  if (deleted.status !== 202) throw new Error(`DELETE ${digest}: ${deleted.status}`);
+  const gone = await fetch(`${base}/${tag}`, { method: 'HEAD' });
+  if (gone.status !== 404) throw new Error(`the signature tag still answers ${gone.status}`);
+}
+
+test.serial(
+  'a signature deleted from a registry that serves the image stops admitting; the on-disk copy is withdrawn',
+  async (t) => {
+    const dir = mkdtempSync(join(work, 'deleted-'));
+    writePolicy(join(dir, 'policy.json'), { ...REQUIRE_CI, attestors: [attestor('ci', [keyA])] });
+    // No verdict reuse, so every pull asks for evidence (as after the allow TTL, a restart or a policy edit).
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ cache: { allowTtlSeconds: 0 } }));
+    const image = await pushImage(lab().registry, { variant: `deleted-${randomUUID()}` });
+    await signAndPush(keyA, image);
+    const criguard = await start(dir, ['--config', join(dir, 'config.json')]);
+    t.teardown(() => criguard.dispose());
+    t.is(await pull(criguard, image.ref), undefined, 'signed: admitted');
+    t.is(await pull(criguard, image.ref), undefined, 'and again');
+
+    await deleteSignature(image);
+    const message = await pull(criguard, image.ref);
+    t.regex(message ?? 'admitted from the on-disk cache', /^SignatureValidationFailed: /);
+    t.regex(readFileSync(criguard.logFile, 'utf8'), /"event":"withdrawn"/);
+  },
+);
