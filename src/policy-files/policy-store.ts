@@ -26,6 +26,14 @@ export interface PolicyStoreOptions extends PolicyFileOptions {
   /** How often the files' content is compared with what is in force. */
   readonly pollMs: number;
   readonly onReload: (result: ReloadResult) => void;
+  /** Runs `tick` every `ms` and returns a stop function; default setInterval (unref'd). For tests. */
+  readonly ticker?: (tick: () => void, ms: number) => () => void;
+}
+
+function intervalTicker(tick: () => void, ms: number): () => void {
+  const timer = setInterval(tick, ms);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /**
@@ -33,8 +41,10 @@ export interface PolicyStoreOptions extends PolicyFileOptions {
  * start without a policy), then every `pollMs` reads them again (bounded, non-blocking: see
  * readPolicySources) and compares their content digest with the last one acted on. Any change to any
  * file (replaced, renamed over, edited in place, even at the same size and mtime, a ConfigMap symlink
- * swap) is applied within one period; an unchanged set costs a few small reads and one hash. The bytes
- * compiled are the bytes hashed. `reload()` (SIGHUP) applies the files now, changed or not.
+ * swap) is applied once two consecutive reads agree on it, so within two periods: a file caught while
+ * it is being written in place (a valid prefix can be a weaker policy, e.g. one required attestor of two)
+ * is not applied unless it stays that way for a whole period. An unchanged set costs a few small reads
+ * and one hash. The bytes compiled are the bytes hashed. `reload()` (SIGHUP) applies the files now.
  */
 export async function createPolicyStore(options: PolicyStoreOptions): Promise<PolicyStore> {
   const first = readPolicySources(options);
@@ -71,16 +81,26 @@ export async function createPolicyStore(options: PolicyStoreOptions): Promise<Po
     return result;
   }
 
-  const timer = setInterval(() => {
+  // A change seen once, applied when the next read finds the same content (the writer has settled).
+  let pending: string | undefined;
+  const stop = (options.ticker ?? intervalTicker)(() => {
     const sources = read();
     const key = sources instanceof Error ? `error:${sources.message}` : sources.digest;
-    if (key !== seen) report(apply(sources));
+    if (key === seen) {
+      pending = undefined;
+      return;
+    }
+    if (key !== pending) {
+      pending = key;
+      return;
+    }
+    pending = undefined;
+    report(apply(sources));
   }, options.pollMs);
-  timer.unref();
 
   return {
     current: () => policy,
     reload: () => Promise.resolve().then(() => report(apply(read()))),
-    close: () => clearInterval(timer),
+    close: stop,
   };
 }

@@ -184,3 +184,46 @@ test('a FIFO or a device at the policy path refuses start-up at once instead of 
     t.regex(error!.message, /CG_ERR_POLICY_FILE_UNREADABLE.*not a regular file/s);
   }
 });
+
+test('a policy caught half-written in place (a valid, weaker prefix) is not applied unless it stays that way', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cg-policy-store-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const policyPath = join(dir, 'policy.yaml');
+  const attestor = (name: string) =>
+    `  - name: ${name}\n    userOwnedGrafeasNote:\n      publicKeys:\n        - id: k\n          pkixPublicKey:\n            signatureAlgorithm: ECDSA_P256_SHA256\n            publicKeyPem: |\n${publicPem()
+      .trimEnd()
+      .split('\n')
+      .map((l) => `              ${l}`)
+      .join('\n')}\n`;
+  const head = `attestors:\n${attestor('ci')}${attestor('scan')}defaultAdmissionRule:\n  evaluationMode: REQUIRE_ATTESTATION\n  enforcementMode: ENFORCED_BLOCK_AND_AUDIT_LOG\n  requireAttestationsBy:\n`;
+  writeFileSync(policyPath, `${head}    - ci\n    - scan\n`);
+  let tick = () => undefined as void;
+  const store = await createPolicyStore({
+    policyPath,
+    pollMs: 1000,
+    onReload: () => undefined,
+    ticker: (fn) => {
+      tick = fn;
+      return () => undefined;
+    },
+  });
+  t.teardown(() => store.close());
+  const required = () => store.current().defaultRule.attestors.map((a) => a.name);
+  t.deepEqual(required(), ['ci', 'scan']);
+
+  // An in-place rewrite caught after its first required attestor: a valid policy requiring less.
+  writeFileSync(policyPath, `${head}    - ci\n`);
+  tick();
+  t.deepEqual(required(), ['ci', 'scan'], 'a change seen once is not applied yet');
+  writeFileSync(policyPath, `${head}    - ci\n    - scan\n`); // the writer finishes
+  tick();
+  tick();
+  t.deepEqual(required(), ['ci', 'scan'], 'the weaker prefix was never in force');
+
+  // A real change is applied once two reads agree.
+  writeFileSync(policyPath, `${head}    - scan\n`);
+  tick();
+  t.deepEqual(required(), ['ci', 'scan']);
+  tick();
+  t.deepEqual(required(), ['scan']);
+});
