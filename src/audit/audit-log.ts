@@ -33,7 +33,8 @@ const NEWLINE = 0x0a;
  * `path` is "-". `node` is added to every record. Every record in the file is whole or absent: a write cut
  * short (full disk, I/O error) is truncated back to where the record began, and a torn last line found when
  * the file is opened (a crash mid-write) is removed; each lost record is counted in `failed` and reported
- * through `onError`. The path must be a regular file (a FIFO or device is refused, never waited on). A
+ * through `onError`. On stdout, which cannot be truncated, a cut record's fragment is ended with a newline
+ * before the next record, so every later record is still a line of its own. The path must be a regular file (a FIFO or device is refused, never waited on). A
  * failing sink never changes a decision. Records hold no credentials by construction.
  */
 export function createAuditLog(options: {
@@ -84,15 +85,19 @@ export function createAuditLog(options: {
   };
 
   const write = (value: object) => {
-    const line = Buffer.from(`${JSON.stringify(value)}\n`);
+    let line = Buffer.from(`${JSON.stringify(value)}\n`);
     let start: number | undefined;
     try {
       fd ??= open();
       if (toFile) {
         if (torn) removeTornTail(fd);
         start = fstatSync(fd).size;
+      } else if (torn) {
+        // stdout cannot be truncated: end the cut fragment so that this record starts a line of its own.
+        line = Buffer.concat([Buffer.from('\n'), line]);
       }
       writeWhole(fd, line);
+      torn = false;
       written += 1;
     } catch (err) {
       if (fd !== undefined && start !== undefined) {
@@ -101,7 +106,7 @@ export function createAuditLog(options: {
         } catch {
           torn = true;
         }
-      }
+      } else if (!toFile && ((err as { bytesWritten?: number }).bytesWritten ?? 0) > 0) torn = true;
       lost(err as Error);
     }
   };
@@ -146,13 +151,20 @@ export function createAuditLog(options: {
   };
 }
 
-/** Writes all of `bytes` (writeSync may write part of them); throws the error that stopped it. */
+/**
+ * Writes all of `bytes` (writeSync may write part of them); throws the error that stopped it, with
+ * `bytesWritten` set to what did get written.
+ */
 function writeWhole(fd: number, bytes: Buffer): void {
   let offset = 0;
-  while (offset < bytes.length) {
-    const n = writeSync(fd, bytes, offset, bytes.length - offset);
-    if (n <= 0) throw Object.assign(new Error('audit write made no progress'), { code: 'EIO' });
-    offset += n;
+  try {
+    while (offset < bytes.length) {
+      const n = writeSync(fd, bytes, offset, bytes.length - offset);
+      if (n <= 0) throw Object.assign(new Error('audit write made no progress'), { code: 'EIO' });
+      offset += n;
+    }
+  } catch (err) {
+    throw Object.assign(err as Error, { bytesWritten: offset });
   }
 }
 

@@ -96,3 +96,35 @@ test('a FIFO at the audit path is refused at once (never waited on) and every re
   t.is(audit.failed, 1);
   t.true(errors.length >= 1);
 });
+
+test('on stdout (a non-blocking pipe that fills up) a cut record is ended by a newline: the next record is a line of its own', async (t) => {
+  const { spawn } = await import('node:child_process');
+  // The child writes a 4 MiB record into a 64 KiB pipe without waiting (EAGAIN part-way), then a small one
+  // once the parent has drained the pipe.
+  const script = `
+    import { createAuditLog } from ${JSON.stringify(new URL('../../src/audit/audit-log.ts', import.meta.url).pathname)};
+    void process.stdout; // libuv makes the stdout pipe non-blocking
+    const audit = createAuditLog({ path: '-', node: 'n1', onError: (e) => process.stderr.write('lost ' + e.code + '\\n') });
+    audit.event('big', { padding: 'x'.repeat(4 * 1024 * 1024) });
+    setTimeout(() => { audit.event('small', { n: 2 }); process.stderr.write('failed=' + audit.failed + '\\n'); }, 500);
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  // Read slowly at first so the pipe is full when the big record is written.
+  child.stdout.pause();
+  setTimeout(() => child.stdout.resume(), 200);
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise((resolve) => child.on('close', resolve));
+  t.regex(err, /failed=1/, err);
+  const lines = out.split('\n').filter((l) => l !== '');
+  const last = JSON.parse(lines.at(-1)!) as { event: string; n: number };
+  t.is(last.event, 'small', 'the record after the cut one is whole');
+  t.true(
+    lines.slice(0, -1).every((l) => !l.includes('"small"')),
+    'the small record was not glued to the fragment',
+  );
+});
