@@ -7,6 +7,16 @@ import { parseDigest } from '../reference/digest.js';
 import type { AttestationRecord } from '../verify/attestation.js';
 import type { AttestationSource } from './attestation-source.js';
 
+/** Whether an empty answer for (image, digest) is definitive; see DiskCacheSourceOptions. */
+export type EmptyIsAuthoritative = (
+  imageName: string,
+  digest: string,
+  signal?: AbortSignal,
+) => Promise<boolean>;
+
+/** What the cache reports. */
+export type DiskCacheEvent = 'served-stale' | 'write-failed' | 'corrupt-discarded' | 'withdrawn';
+
 /** Options of createDiskCacheSource. */
 export interface DiskCacheSourceOptions {
   /** The source asked first (typically the registry source). */
@@ -24,13 +34,19 @@ export interface DiskCacheSourceOptions {
   /** Codes of errors that make the cache answer (default: only `CG_ERR_REGISTRY_UNAVAILABLE`). */
   readonly fallbackCodes?: readonly string[];
   /**
-   * Whether an empty answer is the registry's word (default true: it replaces the entry). False for
+   * Whether an empty answer is the registry's word (default true: it removes the entry). False for
    * anonymous look-ups: a registry may answer 404 to anonymous requests for a private repository, which
    * must neither erase what an authorised fetch stored nor hide it (the cached entry is served instead).
+   * A function decides case by case, asked only when an entry exists: true when the registry is known to
+   * answer for the image (it serves the image's manifest to this same requester), so that its "no
+   * signature" is definitive; false, or a rejection, keeps serving the entry.
    */
-  readonly emptyIsAuthoritative?: boolean;
-  /** Told about cache events: `served-stale`, `write-failed`, `corrupt-discarded`. Never given records. */
-  readonly onEvent?: (event: 'served-stale' | 'write-failed' | 'corrupt-discarded', digest: string) => void;
+  readonly emptyIsAuthoritative?: boolean | EmptyIsAuthoritative;
+  /**
+   * Told about cache events: `served-stale`, `write-failed`, `corrupt-discarded`, `withdrawn` (a cached
+   * entry dropped because the registry definitively has no signature any more). Never given records.
+   */
+  readonly onEvent?: (event: DiskCacheEvent, digest: string) => void;
 }
 
 const b64 = z
@@ -57,7 +73,8 @@ const entrySchema = z.strictObject({
 
 /**
  * Wraps a source with an on-disk cache of its last answer per (image name, digest). A successful fetch
- * replaces the entry (an empty answer removes it) and is returned as is. When the source rejects with
+ * replaces the entry (an empty answer removes it when it is authoritative, see emptyIsAuthoritative) and is
+ * returned as is. When the source rejects with
  * `CG_ERR_REGISTRY_UNAVAILABLE` (or another of `fallbackCodes`) a cached entry younger than `maxAgeMs` is
  * served instead: signatures are self-authenticating and re-verified by the caller each time, so a stale
  * entry can only deny or re-admit what was once validly signed. Without a usable entry the original
@@ -140,7 +157,8 @@ export function createDiskCacheSource(options: DiskCacheSourceOptions): Attestat
     const path = fileOf(name, digest);
     let text: string;
     try {
-      const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+      // O_NONBLOCK: a FIFO planted here opens at once and is refused below instead of blocking a thread.
+      const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
       try {
         const info = await handle.stat();
         if (!info.isFile() || info.size > maxEntryBytes) throw new Error('not a cache entry');
@@ -202,10 +220,22 @@ export function createDiskCacheSource(options: DiskCacheSourceOptions): Attestat
         event('served-stale', digest);
         return cached;
       }
-      if (records.length === 0 && options.emptyIsAuthoritative === false) {
+      const authoritative = options.emptyIsAuthoritative ?? true;
+      if (records.length === 0 && authoritative !== true) {
         const cached = await read(imageName, digest).catch(() => undefined);
-        if (cached !== undefined) event('served-stale', digest);
-        return cached ?? records;
+        if (cached === undefined) return records;
+        const definitive =
+          typeof authoritative === 'function' &&
+          (await authoritative(imageName, digest, signal).catch(() => false));
+        if (!definitive) {
+          event('served-stale', digest);
+          return cached;
+        }
+        // Deletion is not revocation, but a registry that serves the image and says "no signature" is
+        // believed: the cached copy stops admitting (docs/attestations.md).
+        await rm(fileOf(imageName, digest), { force: true }).catch(() => event('write-failed', digest));
+        event('withdrawn', digest);
+        return records;
       }
       await write(imageName, digest, records).catch(() => event('write-failed', digest));
       return records;

@@ -83,7 +83,8 @@ export function createLocalDirectorySource(options: LocalDirectorySourceOptions)
 async function readBounded(path: string, max: number): Promise<string | { code: string }> {
   let handle;
   try {
-    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // O_NONBLOCK: a FIFO opens at once and is skipped below instead of blocking a thread forever.
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch {
     return { code: 'CG_ERR_ATTESTATION_IO' };
   }

@@ -50,6 +50,12 @@ export interface RegistryAttestationSource extends AttestationSource {
    * logged). `fetch` of the plain source is anonymous.
    */
   withCredentials(credentials: RegistryCredentials | undefined): AttestationSource;
+  /**
+   * Whether the registry serves the image's manifest by digest to an anonymous request: true when it does
+   * (so its anonymous "no signature" for that image is definitive, not a private repository hiding it),
+   * false when it answers not found or denied. Rejects with RegistryError when it cannot tell (outage).
+   */
+  servesImage(imageName: string, digest: string, signal?: AbortSignal): Promise<boolean>;
 }
 
 const DEFAULTS: RegistrySourceLimits = {
@@ -101,6 +107,26 @@ export function createRegistrySource(options: RegistrySourceOptions): RegistryAt
     withCredentials: (credentials) => ({
       fetch: (imageName, digest, signal) => fetchWith(credentials, imageName, digest, signal),
     }),
+    async servesImage(imageName, digest, signal) {
+      const name = normaliseRepositoryName(imageName);
+      const d = parseDigest(digest).value;
+      const timeout = AbortSignal.timeout(limits.timeoutMs);
+      try {
+        // A GET, not a HEAD: the bytes are hashed, so only the very image counts as served.
+        await options.client.getManifest(name, d, {
+          credentials: undefined,
+          signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
+        });
+        return true;
+      } catch (err) {
+        if (
+          hasRegistryCode(err, 'CG_ERR_REGISTRY_NOT_FOUND') ||
+          hasRegistryCode(err, 'CG_ERR_REGISTRY_DENIED')
+        )
+          return false;
+        throw err;
+      }
+    },
   };
 }
 

@@ -1,4 +1,4 @@
-import { parseDocument } from 'yaml';
+import { isMap, isScalar, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { compileNamePattern, NamePatternError, type CompiledNamePattern } from '../policy/name-pattern.js';
 import { isDigest } from '../reference/digest.js';
@@ -77,6 +77,9 @@ const scopeSchema = z
     }
   });
 
+/** The end marker: the last top-level field of every breakglass file (`end: true`). */
+export const END_FIELD = 'end';
+
 const documentSchema = z.strictObject({
   reason: oneLine(MAX_REASON_LENGTH),
   expiresAt: timestamp,
@@ -84,6 +87,7 @@ const documentSchema = z.strictObject({
   createdBy: oneLine(MAX_LABEL_LENGTH).optional(),
   createdAt: timestamp.optional(),
   scope: scopeSchema,
+  [END_FIELD]: z.literal(true, { error: 'the end marker must be exactly `end: true`' }),
 });
 
 /** The plain shape of a breakglass file, as the CLI writes it. */
@@ -92,8 +96,10 @@ export type BreakglassFileContent = z.input<typeof documentSchema>;
 /**
  * Parses and validates the bytes of a breakglass file (YAML or JSON): strict UTF-8, unique keys, no unknown
  * fields, bounded sizes, a mandatory RFC 3339 `expiresAt`, a non-empty scope, valid image patterns and
- * digests. Returns the frozen document or one `CG_ERR_BREAKGLASS_TOO_LARGE` / `CG_ERR_BREAKGLASS_PARSE`
- * problem listing every field error. Expiry against the clock is not checked here (see evaluateBreakglass).
+ * digests, and the end marker `end: true` as the **last** top-level field, so that a file read while it is
+ * being written in place (any prefix of a valid file) is never valid: without the marker the problem is
+ * `CG_ERR_BREAKGLASS_INCOMPLETE`. Returns the frozen document or one `CG_ERR_BREAKGLASS_TOO_LARGE` /
+ * `_INCOMPLETE` / `_PARSE` problem listing every field error. Expiry against the clock is not checked here (see evaluateBreakglass).
  * Pure; never throws; fail closed: no partial document is ever returned.
  */
 export function parseBreakglassDocument(
@@ -119,6 +125,16 @@ export function parseBreakglassDocument(
         ok: false,
         problem: parseProblem(doc.errors.map((e) => `(syntax): ${e.message.split('\n')[0] ?? e.code}`)),
       };
+    }
+    const contents = doc.contents;
+    if (isMap(contents)) {
+      const last = contents.items.at(-1)?.key;
+      const lastKey = isScalar(last) ? last.value : undefined;
+      const hasEnd = contents.items.some((item) => isScalar(item.key) && item.key.value === END_FIELD);
+      if (!hasEnd) return { ok: false, problem: incomplete() };
+      if (lastKey !== END_FIELD) {
+        return { ok: false, problem: parseProblem([`${END_FIELD}: must be the last field of the file`]) };
+      }
     }
     data = doc.toJS({ maxAliasCount: 10 });
   } catch (err) {
@@ -166,6 +182,13 @@ export function parseBreakglassDocument(
       }),
     }),
   };
+}
+
+function incomplete(): BreakglassProblem {
+  return toProblem(
+    'CG_ERR_BREAKGLASS_INCOMPLETE',
+    `no end marker: the last line must be \`${END_FIELD}: true\` (the file may be half-written; write it atomically, see docs/breakglass.md)`,
+  );
 }
 
 function parseProblem(lines: readonly string[]): BreakglassProblem {

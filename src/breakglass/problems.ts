@@ -19,6 +19,8 @@ export type BreakglassProblemCode =
   | 'CG_ERR_BREAKGLASS_TOO_LARGE'
   /** The file exists but could not be opened or read (I/O error, permission). */
   | 'CG_ERR_BREAKGLASS_UNREADABLE'
+  /** No end marker (`end: true`, the last field): the file may be half-written, or predates the marker. */
+  | 'CG_ERR_BREAKGLASS_INCOMPLETE'
   /** Not UTF-8, not YAML/JSON, unknown or missing field, bad value, empty scope. */
   | 'CG_ERR_BREAKGLASS_PARSE'
   /** `expiresAt` is now or in the past. */

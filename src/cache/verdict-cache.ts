@@ -81,12 +81,16 @@ export class VerdictCache {
     return [...this.lru.values()].filter((e) => e.expiresAt > now);
   }
 
-  /** Loads persisted entries (expired ones skipped), keeping their expiries. */
+  /**
+   * Loads persisted entries, keeping their expiries; skips expired ones and any whose expiry lies further
+   * ahead than this cache's TTL for its decision allows (a far-future expiry is not honoured).
+   */
   restore(entries: readonly CachedVerdict[]): number {
     const now = this.options.now();
     let loaded = 0;
     for (const e of [...entries].reverse()) {
-      if (e.expiresAt <= now) continue;
+      const ttl = e.verdict.decision === 'allow' ? this.options.allowTtlMs : this.options.denyTtlMs;
+      if (!(e.expiresAt > now && e.expiresAt <= now + ttl)) continue;
       this.lru.set(e.key, e);
       loaded += 1;
     }

@@ -78,6 +78,7 @@ export const breakglassEnableCommand: Command = {
       scope: values.all
         ? { all: true }
         : Object.fromEntries(Object.entries(narrow).filter(([, v]) => v !== undefined)),
+      end: true, // the end marker, last: a half-written file never parses (docs/breakglass.md)
     };
     const text = `# criguard breakglass: written by \`criguard breakglass enable\`; remove with \`criguard breakglass disable\`.\n${stringify(content)}`;
     const checked = parseBreakglassDocument(Buffer.from(text, 'utf8'));

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
@@ -24,6 +23,8 @@ import { createCreateContainerGate } from '../cri/gates/create-container.js';
 import { createPullImageGate } from '../cri/gates/pull-image.js';
 import { DEFAULT_LIMITS, startProxyServer } from '../cri/proxy-server.js';
 import { createRouter } from '../cri/routes.js';
+import { preparePrivateDirectory } from '../files/private-directory.js';
+import { readRegularFileSync } from '../files/read-regular-file.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { startHttpEndpoint } from '../metrics/http-endpoint.js';
 import { createMetrics } from '../metrics/metrics.js';
@@ -97,7 +98,15 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
     const store = policyStore;
     metrics.policyLoaded(store.current().revision, true, Date.now());
     closers.push(() => store.close());
-    closers.push(persistVerdicts(config, cache, logger));
+    const stateProblem = preparePrivateDirectory(config.stateDir, process.geteuid?.() ?? 0);
+    if (stateProblem !== undefined) {
+      metrics.stateRejected('stateDir');
+      logger.error(
+        { problem: stateProblem },
+        'state directory unsafe: persisted state ignored and not written',
+      );
+    }
+    closers.push(persistVerdicts(config, cache, logger, () => metrics.stateRejected('verdicts')));
     const audit = createAuditLog({
       path: config.auditLog,
       node: config.nodeName ?? hostname(),
@@ -120,8 +129,12 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
           // GET and hash the manifest (never trust a header alone; a GET also keeps the connection).
           (await registry.resolve(reference.canonical, { credentials, signal, verifyContent: true })).digest,
       },
-      evidence: createEvidence(config, registry, logger),
-      platforms: createPlatformManifestResolver(registry, undefined, join(config.stateDir, 'platforms.json')),
+      evidence: createEvidence(config, registry, logger, stateProblem === undefined),
+      platforms: createPlatformManifestResolver(
+        registry,
+        undefined,
+        stateProblem === undefined ? join(config.stateDir, 'platforms.json') : undefined,
+      ),
       images: containerd,
       cache,
       sink: {
@@ -267,17 +280,28 @@ async function closeAll(closers: readonly Closer[]): Promise<void> {
 }
 
 /** Loads persisted verdicts now, saves them every 10 s and at stop; returns the stop hook. */
-function persistVerdicts(config: ServeConfig, cache: VerdictCache, logger: Logger): Closer {
+function persistVerdicts(
+  config: ServeConfig,
+  cache: VerdictCache,
+  logger: Logger,
+  rejected: () => void,
+): Closer {
   const store = createVerdictStore(config.stateDir);
   const loaded = store.load();
-  if (loaded.problem)
-    logger.warn({ file: store.path, problem: loaded.problem }, 'persisted verdicts discarded');
+  if (loaded.problem) {
+    rejected();
+    logger.error({ file: store.path, problem: loaded.problem }, 'persisted verdicts discarded');
+  }
   logger.info({ verdicts: cache.restore(loaded.entries) }, 'verdict cache loaded');
+  let lastError: string | undefined;
   const save = () => {
     try {
       store.save(cache.entries());
+      lastError = undefined;
     } catch (err) {
-      logger.error({ err: (err as Error).message }, 'cannot persist verdicts');
+      const message = (err as Error).message;
+      if (message !== lastError) logger.error({ err: message }, 'cannot persist verdicts');
+      lastError = message;
     }
   };
   const timer = setInterval(save, 10_000);
@@ -291,12 +315,9 @@ function persistVerdicts(config: ServeConfig, cache: VerdictCache, logger: Logge
 function createRegistry(config: ServeConfig, logger: Logger): RegistryClient {
   const caCertificates = config.registryCaFiles.map((file) => {
     try {
-      return readFileSync(file, 'utf8');
+      return readRegularFileSync(file, { maxBytes: 1024 * 1024 }).bytes.toString('utf8');
     } catch (err) {
-      logger.error(
-        { file, err: (err as NodeJS.ErrnoException).code },
-        'registry CA file unreadable; ignored',
-      );
+      logger.error({ file, err: (err as Error).message }, 'registry CA file unreadable; ignored');
       return '';
     }
   });
@@ -308,7 +329,12 @@ function createRegistry(config: ServeConfig, logger: Logger): RegistryClient {
 }
 
 /** Evidence in order: the offline directory first (air-gapped nodes need nothing else), then the registry. */
-function createEvidence(config: ServeConfig, registry: RegistryClient, logger: Logger): EvidenceSource[] {
+function createEvidence(
+  config: ServeConfig,
+  registry: RegistryClient,
+  logger: Logger,
+  diskCache: boolean,
+): EvidenceSource[] {
   const sources: EvidenceSource[] = [];
   if (config.attestationsDir !== undefined) {
     const local = createLocalDirectorySource({
@@ -328,6 +354,14 @@ function createEvidence(config: ServeConfig, registry: RegistryClient, logger: L
       onSkipped: (where, code) => logger.warn({ where, code }, 'registry attestation skipped'),
     });
     const cacheDir = join(config.stateDir, 'attestations', format);
+    if (!diskCache) {
+      // An unsafe state directory: no on-disk evidence is read or written.
+      sources.push({
+        fetch: (image, credentials, signal) =>
+          remote.withCredentials(credentials).fetch(image.name, image.digest, signal),
+      });
+      continue;
+    }
     sources.push({
       fetch: (image, credentials, signal) =>
         createDiskCacheSource({
@@ -336,7 +370,9 @@ function createEvidence(config: ServeConfig, registry: RegistryClient, logger: L
           fallbackCodes: credentials
             ? ['CG_ERR_REGISTRY_UNAVAILABLE']
             : ['CG_ERR_REGISTRY_UNAVAILABLE', 'CG_ERR_REGISTRY_DENIED'],
-          emptyIsAuthoritative: credentials !== undefined,
+          // Anonymous "nothing" counts only when the registry serves the image itself (issue 12, item 13).
+          emptyIsAuthoritative:
+            credentials !== undefined || ((name, digest, s) => remote.servesImage(name, digest, s)),
           onEvent: (event, digest) => logger.info({ event, digest }, 'attestation cache'),
         }).fetch(image.name, image.digest, signal),
     });

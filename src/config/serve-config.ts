@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readRegularFileSync } from '../files/read-regular-file.js';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -190,11 +190,9 @@ export function loadServeConfig(options: {
 function parseFile(file: string): Record<string, unknown> {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readRegularFileSync(file, { maxBytes: 1024 * 1024 }).bytes.toString('utf8');
   } catch (err) {
-    throw configError(
-      `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-    );
+    throw configError(`cannot read config file ${file}: ${(err as Error).message}`);
   }
   let value: unknown;
   try {

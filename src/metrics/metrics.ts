@@ -47,6 +47,12 @@ export function createMetrics(probes: MetricsProbes) {
     help: 'Audit records that could not be written.',
     registers: [registry],
   });
+  const stateRejected = new Counter({
+    name: 'criguard_state_rejected_total',
+    help: 'Persisted state ignored because it was unsafe (directory or file owner/mode), forged or corrupt, by file.',
+    labelNames: ['file'] as const,
+    registers: [registry],
+  });
   const policyInfo = new Gauge({
     name: 'criguard_policy_info',
     help: 'The policy in force (value 1), by revision.',
@@ -147,6 +153,7 @@ export function createMetrics(probes: MetricsProbes) {
     },
     upstreamUnavailable: () => upstreamErrors.inc(),
     auditFailed: () => auditFailures.inc(),
+    stateRejected: (file: string) => stateRejected.inc({ file }),
     setViolations: (n: number) => violations.set(n),
   };
 }

@@ -1,5 +1,7 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { FileReadError, readRegularFileSync } from '../files/read-regular-file.js';
 import { PolicyLoadError } from '../policy/errors.js';
 import { loadPolicy } from '../policy/load-policy.js';
 import { MAX_POLICY_TEXT_BYTES } from '../policy/parse-text.js';
@@ -17,18 +19,32 @@ export interface PolicyFileOptions {
 /** Most attestor files read from a directory. */
 export const MAX_ATTESTOR_FILES = 256;
 
+/** The text of every policy file as read at one moment, and a digest over all of it. */
+export interface PolicySources {
+  readonly policy: SourceText;
+  readonly attestorFiles: readonly SourceText[];
+  /** sha256 over every file's name and bytes: equal digests mean identical inputs. */
+  readonly digest: string;
+}
+
 /**
- * Reads the policy file and the attestor directory and hands the text to the pure loadPolicy.
- * Returns the frozen CompiledPolicy. Throws PolicyLoadError (`CG_ERR_POLICY_INVALID`) with every issue,
- * including unreadable files (`CG_ERR_POLICY_FILE_UNREADABLE`). Fail closed: no partial policy.
+ * Reads the policy file and every attestor file, each through one non-blocking descriptor checked to be a
+ * regular file of at most MAX_POLICY_TEXT_BYTES (a FIFO or device at any of these paths is refused, never
+ * waited on). Throws PolicyLoadError (`CG_ERR_POLICY_FILE_UNREADABLE`) naming the file.
  */
-export async function loadPolicyFiles(options: PolicyFileOptions): Promise<CompiledPolicy> {
-  const policy = await readSource(options.policyPath);
+export function readPolicySources(options: PolicyFileOptions): PolicySources {
+  const hash = createHash('sha256');
+  const read = (path: string): SourceText => {
+    const bytes = readSource(path);
+    hash.update(`${path}\0${bytes.length}\0`).update(bytes);
+    return { source: path, text: bytes.toString('utf8') };
+  };
+  const policy = read(options.policyPath);
   const attestorFiles: SourceText[] = [];
   if (options.attestorsDir !== undefined) {
     let names: string[];
     try {
-      names = (await readdir(options.attestorsDir))
+      names = readdirSync(options.attestorsDir)
         .filter((n) => /\.(ya?ml|json)$/.test(n) && !n.startsWith('.'))
         .sort();
     } catch {
@@ -36,20 +52,38 @@ export async function loadPolicyFiles(options: PolicyFileOptions): Promise<Compi
     }
     if (names.length > MAX_ATTESTOR_FILES)
       throw unreadable(options.attestorsDir, `more than ${MAX_ATTESTOR_FILES} files`);
-    for (const name of names) attestorFiles.push(await readSource(join(options.attestorsDir, name)));
+    for (const name of names) attestorFiles.push(read(join(options.attestorsDir, name)));
   }
-  return loadPolicy({ policy, attestorFiles }, { cluster: options.cluster });
+  return { policy, attestorFiles, digest: `sha256:${hash.digest('hex')}` };
 }
 
-async function readSource(path: string): Promise<SourceText> {
-  let buf: Buffer;
+/** Compiles sources read by readPolicySources (pure loadPolicy). Throws PolicyLoadError. */
+export function compilePolicySources(sources: PolicySources, options: PolicyFileOptions): CompiledPolicy {
+  return loadPolicy(
+    { policy: sources.policy, attestorFiles: [...sources.attestorFiles] },
+    { cluster: options.cluster },
+  );
+}
+
+/**
+ * Reads the policy file and the attestor directory and hands the text to the pure loadPolicy.
+ * Returns the frozen CompiledPolicy. Throws PolicyLoadError (`CG_ERR_POLICY_INVALID`) with every issue,
+ * including unreadable or special files (`CG_ERR_POLICY_FILE_UNREADABLE`). Fail closed: no partial policy.
+ */
+export async function loadPolicyFiles(options: PolicyFileOptions): Promise<CompiledPolicy> {
+  return Promise.resolve().then(() => compilePolicySources(readPolicySources(options), options));
+}
+
+function readSource(path: string): Buffer {
   try {
-    buf = await readFile(path);
-  } catch {
+    return readRegularFileSync(path, { maxBytes: MAX_POLICY_TEXT_BYTES }).bytes;
+  } catch (err) {
+    if (err instanceof FileReadError && err.code === 'CG_ERR_FILE_TOO_LARGE')
+      throw unreadable(path, `over ${MAX_POLICY_TEXT_BYTES} bytes`);
+    if (err instanceof FileReadError && err.code === 'CG_ERR_FILE_NOT_REGULAR')
+      throw unreadable(path, err.message);
     throw unreadable(path, 'cannot read the file');
   }
-  if (buf.length > MAX_POLICY_TEXT_BYTES) throw unreadable(path, `over ${MAX_POLICY_TEXT_BYTES} bytes`);
-  return { source: path, text: buf.toString('utf8') };
 }
 
 function unreadable(source: string, message: string): PolicyLoadError {

@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { readRegularFileSync } from '../files/read-regular-file.js';
 import { dirname } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import type { RegistryCredentials } from './credentials.js';
@@ -233,7 +234,7 @@ export function createPlatformManifestResolver(
 function loadMappings(path: string): Array<[string, PlatformManifest]> {
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
+    value = JSON.parse(readRegularFileSync(path, { maxBytes: 16 * 1024 * 1024 }).bytes.toString('utf8'));
   } catch {
     return [];
   }

@@ -130,3 +130,66 @@ test('an anonymous empty answer neither erases nor hides what an authorised fetc
   );
   t.is((await anonymous.fetch('r.example/app', digest)).length, 0, '…and it replaced the entry');
 });
+
+test('deleted signature: an anonymous empty answer from a registry that serves the image withdraws the cached entry', async (t) => {
+  const base = await mkdtemp(join(tmpdir(), 'criguard-cache-'));
+  t.teardown(() => rm(base, { recursive: true, force: true }));
+  const dir = join(base, 'attestations');
+  let answer: AttestationRecord[] | Error = [REC];
+  const source: AttestationSource = {
+    fetch: async () => {
+      if (answer instanceof Error) throw answer;
+      return answer;
+    },
+  };
+  const probes: string[] = [];
+  let serves: boolean | Error = true;
+  const events: string[] = [];
+  const anonymous = createDiskCacheSource({
+    source,
+    dir,
+    onEvent: (e) => events.push(e),
+    emptyIsAuthoritative: async (name, digest) => {
+      probes.push(`${name}@${digest}`);
+      if (serves instanceof Error) throw serves;
+      return serves;
+    },
+  });
+  t.is((await anonymous.fetch(NAME, D)).length, 1, 'stored');
+  t.deepEqual(probes, [], 'a non-empty answer needs no probe');
+
+  answer = [];
+  serves = false; // a private repository answering 404 to anonymous requests: not the registry's word
+  t.is((await anonymous.fetch(NAME, D)).length, 1, 'served from the cache');
+  serves = unavailable(); // cannot tell: keep serving
+  t.is((await anonymous.fetch(NAME, D)).length, 1, 'served from the cache');
+  t.deepEqual(events, ['served-stale', 'served-stale']);
+
+  serves = true; // the registry serves the image, and has no signature for it any more
+  t.deepEqual(await anonymous.fetch(NAME, D), []);
+  t.deepEqual(await readdir(dir), [], 'the entry is gone');
+  t.is(events.at(-1), 'withdrawn');
+  answer = unavailable();
+  await t.throwsAsync(
+    anonymous.fetch(NAME, D),
+    { message: /down/ },
+    'an outage afterwards finds nothing cached',
+  );
+  t.deepEqual(probes, [`${NAME}@${D}`, `${NAME}@${D}`, `${NAME}@${D}`]);
+});
+
+test('without a cached entry an anonymous empty answer asks no probe', async (t) => {
+  const base = await mkdtemp(join(tmpdir(), 'criguard-cache-'));
+  t.teardown(() => rm(base, { recursive: true, force: true }));
+  let probes = 0;
+  const cache = createDiskCacheSource({
+    source: { fetch: async () => [] },
+    dir: join(base, 'attestations'),
+    emptyIsAuthoritative: async () => {
+      probes += 1;
+      return true;
+    },
+  });
+  t.deepEqual(await cache.fetch(NAME, D), []);
+  t.is(probes, 0);
+});

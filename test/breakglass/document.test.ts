@@ -23,7 +23,12 @@ test('a full YAML file parses into a frozen document', (t) => {
 });
 
 test('JSON is accepted too', (t) => {
-  const json = JSON.stringify({ reason: 'r', expiresAt: '2025-06-01T14:00:00+02:00', scope: { all: true } });
+  const json = JSON.stringify({
+    reason: 'r',
+    expiresAt: '2025-06-01T14:00:00+02:00',
+    scope: { all: true },
+    end: true,
+  });
   const parsed = parseBreakglassDocument(bytes(json));
   t.true(parsed.ok);
   if (parsed.ok) t.is(parsed.document.expiresAtMs, NOW);
@@ -61,7 +66,7 @@ const fails: FailCase[] = [
   },
   {
     name: 'missing_reason_fail',
-    text: 'expiresAt: 2025-06-01T14:00:00Z\nscope: {all: true}\n',
+    text: 'expiresAt: 2025-06-01T14:00:00Z\nscope: {all: true}\nend: true\n',
     code: 'CG_ERR_BREAKGLASS_PARSE',
     field: 'reason',
   },
@@ -132,7 +137,7 @@ const fails: FailCase[] = [
   },
   {
     name: 'missing_scope_fail',
-    text: 'reason: r\nexpiresAt: 2025-06-01T14:00:00Z\n',
+    text: 'reason: r\nexpiresAt: 2025-06-01T14:00:00Z\nend: true\n',
     code: 'CG_ERR_BREAKGLASS_PARSE',
     field: 'scope',
   },
@@ -207,8 +212,25 @@ const fails: FailCase[] = [
     code: 'CG_ERR_BREAKGLASS_TOO_LARGE',
   },
   {
+    name: 'no_end_marker_fail',
+    text: yamlDoc().replace('end: true\n', ''),
+    code: 'CG_ERR_BREAKGLASS_INCOMPLETE',
+  },
+  {
+    name: 'end_marker_not_last_fail',
+    text: yamlDoc().replace('end: true\n', 'end: true\nticket: x\n'),
+    code: 'CG_ERR_BREAKGLASS_PARSE',
+    field: 'end',
+  },
+  {
+    name: 'end_marker_false_fail',
+    text: yamlDoc().replace('end: true', 'end: false'),
+    code: 'CG_ERR_BREAKGLASS_PARSE',
+    field: 'end',
+  },
+  {
     name: 'alias_bomb_fail',
-    text: `a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b]\n`,
+    text: `a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b]\nend: true\n`,
     code: 'CG_ERR_BREAKGLASS_PARSE',
   },
 ];
@@ -221,3 +243,43 @@ for (const c of fails) {
     if (c.field !== undefined) t.true(parsed.problem.message.includes(c.field), parsed.problem.message);
   });
 }
+
+/** Every prefix of `text` that is not the whole document (trailing whitespace aside). */
+function strictPrefixes(text: string): string[] {
+  const whole = text.trimEnd();
+  const out: string[] = [];
+  for (let i = 0; i < whole.length; i++) out.push(text.slice(0, i));
+  return out;
+}
+
+test('no prefix of a valid file is valid: a file read half-written is never honoured', (t) => {
+  const documents = [
+    yamlDoc({ scope: ['  namespaces: [payments]', '  images: ["gcr.io/acme/**"]', `  digests: ["${D1}"]`] }, [
+      'ticket: INC-1',
+      'createdBy: alice',
+    ]),
+    JSON.stringify(
+      {
+        reason: 'r',
+        expiresAt: '2025-06-01T14:00:00Z',
+        scope: { namespaces: ['payments'], images: ['gcr.io/acme/**'] },
+        end: true,
+      },
+      null,
+      2,
+    ),
+  ];
+  for (const doc of documents) {
+    t.true(parseBreakglassDocument(bytes(doc)).ok, doc);
+    const valid = strictPrefixes(doc).filter((p) => parseBreakglassDocument(bytes(p)).ok);
+    t.deepEqual(valid, [], 'valid prefixes');
+  }
+});
+
+test('the scope-widening prefix of 0.1 (namespaces written, images not yet) is reported as incomplete', (t) => {
+  const doc = yamlDoc({ scope: ['  namespaces: [payments]', '  images: ["gcr.io/acme/**"]'] });
+  const prefix = doc.slice(0, doc.indexOf('  images:'));
+  const parsed = parseBreakglassDocument(bytes(prefix));
+  t.false(parsed.ok);
+  if (!parsed.ok) t.is(parsed.problem.code, 'CG_ERR_BREAKGLASS_INCOMPLETE');
+});

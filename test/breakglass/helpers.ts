@@ -8,7 +8,7 @@ export const HOUR = 60 * 60 * 1000;
 export const D1 = `sha256:${'1'.repeat(64)}`;
 export const D2 = `sha256:${'2'.repeat(64)}`;
 
-/** A valid breakglass file as YAML; `extra` lines are appended verbatim (top level). */
+/** A valid breakglass file as YAML; `extra` lines are appended verbatim (top level) before the end marker. */
 export function yamlDoc(
   fields: { reason?: string; expiresAt?: string; scope?: string[] } = {},
   extra: string[] = [],
@@ -19,6 +19,7 @@ export function yamlDoc(
     'scope:',
     ...(fields.scope ?? ['  all: true']),
     ...extra,
+    'end: true',
     '',
   ].join('\n');
 }
