@@ -8,6 +8,7 @@ import {
 } from '../reference/image-reference.js';
 import type { VerdictCache } from '../cache/verdict-cache.js';
 import type { AttestationRecord } from '../verify/attestation.js';
+import { VerificationSession } from '../verify/verification-session.js';
 import type {
   Admission,
   AdmissionOutcome,
@@ -156,13 +157,14 @@ export function createAdmission(deps: AdmissionDependencies): Admission & {
       deps.cache.share(key, () =>
         withBudget(deps.budgetMs, async (budget) => {
           const records: AttestationRecord[] = [];
+          const session = new VerificationSession();
           let verdict: Verdict | undefined;
           for (const source of deps.evidence) {
             records.push(...(await source.fetch(identity, credentials, budget)));
-            verdict = decideWithAttestations(policy, plan.rule, identity, records);
+            verdict = await decideWithAttestations(policy, plan.rule, identity, records, session);
             if (verdict.wouldBe === 'allow') break;
           }
-          return verdict ?? decideWithAttestations(policy, plan.rule, identity, records);
+          return verdict ?? decideWithAttestations(policy, plan.rule, identity, records, session);
         }),
       ),
       signal,

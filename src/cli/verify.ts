@@ -66,7 +66,7 @@ export const verifyCommand: Command = {
       io.stderr(`criguard verify: ${err.message}\n`);
       return ExitCode.DENIED_OR_FAILED;
     }
-    const verdict = evaluatePolicy(policy, image, namespace, records);
+    const verdict = await evaluatePolicy(policy, image, namespace, records);
     if (output === 'json') {
       io.stdout(
         `${JSON.stringify({ image: `${image.name}@${image.digest}`, namespace, verdict, skipped }, null, 2)}\n`,

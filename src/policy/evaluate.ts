@@ -1,6 +1,7 @@
 import type { AttestationRecord } from '../verify/attestation.js';
 import { verifyAttestors } from '../verify/verify-attestations.js';
 import type { AttestorOutcome } from '../verify/verify-attestations.js';
+import type { VerificationSession } from '../verify/verification-session.js';
 import type { ImageIdentity } from '../reference/image-reference.js';
 import { PolicyEvaluationError } from './errors.js';
 import type { CompiledPolicy, CompiledRule } from './types.js';
@@ -78,16 +79,20 @@ export function planDecision(
 /**
  * Second step: verifies `records` against every attestor the rule requires and returns the verdict.
  * Every required attestor must be satisfied (`ATTESTATIONS_SATISFIED`), otherwise `ATTESTOR_MISSING`.
- * Pure; signature checks use node:crypto and tweetnacl. Never throws for malformed records.
+ * Signature checks run in node:crypto's threadpool, bounded by `session` (one per decision; pass the same
+ * one when re-deciding with more records, so nothing is verified twice). Never rejects for malformed
+ * records.
  */
-export function decideWithAttestations(
+export async function decideWithAttestations(
   policy: CompiledPolicy,
   rule: CompiledRule,
   image: ImageIdentity,
   records: readonly AttestationRecord[],
-): Verdict {
-  const outcomes = verifyAttestors(rule.attestors, image, records, {
+  session?: VerificationSession,
+): Promise<Verdict> {
+  const outcomes = await verifyAttestors(rule.attestors, image, records, {
     bindDockerReference: rule.bindDockerReference,
+    session,
   });
   return decideFromOutcomes(policy, rule, outcomes);
 }
@@ -125,15 +130,15 @@ export function decideFromOutcomes(
 }
 
 /**
- * Whole evaluation in one pure call: (policy, image identity, namespace, attestations) → Verdict.
- * Throws only PolicyEvaluationError for an invalid image identity (see planDecision).
+ * Whole evaluation in one call: (policy, image identity, namespace, attestations) → Verdict.
+ * Rejects only with PolicyEvaluationError for an invalid image identity (see planDecision).
  */
-export function evaluatePolicy(
+export async function evaluatePolicy(
   policy: CompiledPolicy,
   image: ImageIdentity,
   namespace: string | undefined,
   records: readonly AttestationRecord[],
-): Verdict {
+): Promise<Verdict> {
   const plan = planDecision(policy, image, namespace);
   return plan.kind === 'decided' ? plan.verdict : decideWithAttestations(policy, plan.rule, image, records);
 }
