@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import type { AttestationRecord } from './attestation.js';
+import type { KeylessCheck } from './keyless/verify-bundle.js';
 import type { TrustedKey } from './public-key.js';
 import { verifySignatureAsync } from './signature.js';
 
@@ -63,7 +65,35 @@ export class VerificationSession {
     this.memo.set(id, result);
     return result;
   }
+
+  private readonly keylessMemo = new WeakMap<AttestationRecord, Map<string, KeylessCheck>>();
+
+  /**
+   * The keyless check of `record` under the trust root and thresholds named by `memoKey`, run at most
+   * once per session (`run` is the identity-independent check). Undefined when not memoised and the
+   * budget cannot pay KEYLESS_VERIFICATION_COST.
+   */
+  keyless(record: AttestationRecord, memoKey: string, run: () => KeylessCheck): KeylessCheck | undefined {
+    let byKey = this.keylessMemo.get(record);
+    const known = byKey?.get(memoKey);
+    if (known !== undefined) return known;
+    if (this.spent + KEYLESS_VERIFICATION_COST > this.maxVerifications) return undefined;
+    this.spent += KEYLESS_VERIFICATION_COST;
+    const result = run();
+    if (byKey === undefined) {
+      byKey = new Map();
+      this.keylessMemo.set(record, byKey);
+    }
+    byKey.set(memoKey, result);
+    return result;
+  }
 }
+
+/**
+ * Budget units one keyless verification costs (a certificate chain, SCTs, a SET or checkpoint and the
+ * signature: about four signature checks, on the event loop: sigstore-js is synchronous).
+ */
+export const KEYLESS_VERIFICATION_COST = 4;
 
 /** sha256 hex of a payload (memo key part). */
 export function payloadHash(payload: Uint8Array): string {

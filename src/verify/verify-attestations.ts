@@ -6,14 +6,30 @@ import { VerifyError } from './errors.js';
 import type { TrustedKey } from './public-key.js';
 import { parseSimpleSigningPayload } from './simple-signing.js';
 import type { SimpleSigningPayload } from './simple-signing.js';
+import type { KeylessIdentity } from './keyless/identity.js';
+import type { KeylessTrust } from './keyless/trusted-root.js';
+import { matchIdentity, verifyKeylessBundle } from './keyless/verify-bundle.js';
+import type { KeylessRejection, KeylessThresholds } from './keyless/verify-bundle.js';
 import { VerificationSession, keyFingerprint, payloadHash } from './verification-session.js';
 
-/** An attestor as verification needs it: a name, the keys that may sign for it, and how many distinct keys must. */
+/** A keyless attestor's trust: the Sigstore root, the identities that may sign, the evidence required. */
+export interface KeylessAttestor {
+  readonly trust: KeylessTrust;
+  readonly identities: readonly KeylessIdentity[];
+  readonly thresholds: KeylessThresholds;
+}
+
+/**
+ * An attestor as verification needs it: a name, the keys that may sign for it (none for a keyless
+ * attestor), and how many distinct keys (keyless: distinct identities of `keyless.identities`) must.
+ */
 export interface TrustedAttestor {
   readonly name: string;
   readonly keys: readonly TrustedKey[];
   /** Distinct keys that must verify (1 in Binary Authorization). Counted by key, never by signature. */
   readonly threshold: number;
+  /** Set for a keyless (Sigstore certificate) attestor; such an attestor holds no keys. */
+  readonly keyless?: KeylessAttestor | undefined;
 }
 
 /** Why evidence did not satisfy an attestor, most specific last-seen-wins by rank (see RANK). */
@@ -26,7 +42,8 @@ export type EvidenceRejection =
   | 'DIGEST_MISMATCH'
   | 'REFERENCE_MISMATCH'
   | 'THRESHOLD_NOT_MET'
-  | 'VERIFICATION_LIMIT';
+  | 'VERIFICATION_LIMIT'
+  | KeylessRejection;
 
 /** Result for one attestor: satisfied or not, the distinct key ids that verified, and why. */
 export interface AttestorOutcome {
@@ -54,7 +71,12 @@ export interface VerifyAttestorsOptions {
 const RANK: Readonly<Record<EvidenceRejection, number>> = {
   NO_ATTESTATION: 0,
   KEY_UNKNOWN: 1,
+  NOT_KEYLESS: 1,
   SIGNATURE_INVALID: 2,
+  CERTIFICATE_INVALID: 2,
+  TRANSPARENCY_LOG_INVALID: 2,
+  TIMESTAMP_INVALID: 2,
+  IDENTITY_MISMATCH: 3,
   PAYLOAD_INVALID: 3,
   PAYLOAD_TYPE: 4,
   DIGEST_MISMATCH: 5,
@@ -124,7 +146,7 @@ export async function verifyAttestors(
   const payloadChecks = new Map<AttestationRecord, PayloadCheck>();
   let limitHit = false;
   for (const { record, signature } of [...named, ...unnamed]) {
-    if (attestors.every((_, i) => satisfied(i))) break;
+    if (attestors.every((a, i) => a.keyless !== undefined || satisfied(i))) break;
     const keyId = signature.publicKeyId;
     // Keys that could have made this signature: by id when it names one, else every key; keys of
     // attestors still unsatisfied first.
@@ -157,6 +179,8 @@ export async function verifyAttestors(
     }
     if (limitHit) break;
     if (signer === undefined) {
+      // A signature that comes with its own certificate is that certificate's holder's, not tampering.
+      if (keyId === undefined && hasCertificate(record)) continue;
       for (const h of candidates) {
         h.holders.forEach((ids, i) => {
           if (!satisfied(i) && (keyId === undefined || ids.includes(keyId))) note(i, 'SIGNATURE_INVALID');
@@ -177,6 +201,39 @@ export async function verifyAttestors(
     }
   }
 
+  // Keyless attestors: each bundle verified once per trust root (identity-independent), then matched.
+  for (const [i, attestor] of attestors.entries()) {
+    const keyless = attestor.keyless;
+    if (keyless === undefined || limitHit) continue;
+    for (const record of records.slice(0, maxRecords)) {
+      if (satisfied(i)) break;
+      const bundle = record.sigstoreBundle;
+      if (bundle === undefined) continue;
+      // sigstore-js is synchronous: let other work run between bundles.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const memoKey = `${keyless.trust.digest}/${keyless.thresholds.ctlog}/${keyless.thresholds.tlog}/${keyless.thresholds.timestamp}`;
+      const check = session.keyless(record, memoKey, () =>
+        verifyKeylessBundle(bundle, record.payload, keyless.trust, keyless.thresholds),
+      );
+      if (check === undefined) {
+        limitHit = true;
+        break;
+      }
+      if (!check.ok) {
+        note(i, check.reason);
+        continue;
+      }
+      const identity = matchIdentity(keyless.identities, check.signer);
+      if (identity === undefined) {
+        note(i, 'IDENTITY_MISMATCH');
+        continue;
+      }
+      const payload = checkPayload(check.signedBytes, image, options.bindDockerReference);
+      if (payload.ok) verified[i]?.add(identity.label);
+      else note(i, payload.reason);
+    }
+  }
+
   return attestors.map((attestor, i) => {
     const keyIds = Object.freeze([...(verified[i] ?? [])].sort());
     const ok = keyIds.length >= attestor.threshold;
@@ -189,6 +246,11 @@ export async function verifyAttestors(
           : (worst[i] ?? 'NO_ATTESTATION');
     return Object.freeze({ attestor: attestor.name, satisfied: ok, keyIds, reason });
   });
+}
+
+function hasCertificate(record: AttestationRecord): boolean {
+  const material = record.sigstoreBundle?.verificationMaterial.content.$case;
+  return material === 'certificate' || material === 'x509CertificateChain';
 }
 
 /** True when every attestor holding the key is satisfied (its verification can only classify). */
