@@ -117,7 +117,8 @@ function signerIdentity(signer: Signer): SignerIdentity {
 }
 
 function rejection(err: unknown): KeylessCheck {
-  const detail = err instanceof Error ? err.message : String(err);
+  const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  const detail = `${err instanceof Error ? err.message : String(err)}${cause}`;
   if (err instanceof VerificationError) {
     switch (err.code) {
       case 'TLOG_ERROR':
