@@ -64,8 +64,11 @@ async function judge(attestor: TrustedAttestor, records: AttestationRecord[]): P
   const [outcome] = await verifyAttestors([attestor], image, records, { bindDockerReference: false });
   return outcome!;
 }
-/** Mutates a bundle's JSON at a path. */
-function edit(json: Record<string, unknown>, change: (b: any) => void): Record<string, unknown> {
+/** Bundle and trusted-root JSON, edited freely by the tests. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Loose = any;
+/** Mutates a copy of a bundle's JSON. */
+function edit(json: Record<string, unknown>, change: (b: Loose) => void): Record<string, unknown> {
   const copy = structuredClone(json);
   change(copy);
   return copy;
@@ -133,7 +136,7 @@ test('keyless_cert_expired_at_signing_time_fail: logged after the 10-minute cert
   // A trusted log whose clock is an hour ahead: its SET says the signature was made after the
   // certificate's 10 minutes of validity.
   const lateLog = await dep.newLog(new Date(Date.now() + 60 * 60 * 1000));
-  const root = structuredClone(dep.trustedRoot) as any;
+  const root = structuredClone(dep.trustedRoot) as Loose;
   const der = lateLog.key.publicKey.export({ type: 'spki', format: 'der' });
   root.tlogs.push({
     ...root.tlogs[0],
@@ -164,7 +167,7 @@ test('keyless_untrusted_ca_fail: a certificate from a CA outside the root', asyn
 test('keyless_missing_sct_fail: a certificate without an SCT', async (t) => {
   const noCt = await dep.newAuthority({ withCtLog: false });
   // Trust that CA, so only the SCT is missing.
-  const root = structuredClone(dep.trustedRoot) as any;
+  const root = structuredClone(dep.trustedRoot) as Loose;
   root.certificateAuthorities.push({
     ...root.certificateAuthorities[0],
     certChain: { certificates: [{ rawBytes: Buffer.from(noCt.ca.rootCertificate).toString('base64') }] },
@@ -178,7 +181,7 @@ test('keyless_missing_sct_fail: a certificate without an SCT', async (t) => {
 
 test('keyless_invalid_sct_fail: an SCT from a CT log outside the root', async (t) => {
   const otherCt = await dep.newAuthority();
-  const root = structuredClone(dep.trustedRoot) as any;
+  const root = structuredClone(dep.trustedRoot) as Loose;
   root.certificateAuthorities.push({
     ...root.certificateAuthorities[0],
     certChain: { certificates: [{ rawBytes: Buffer.from(otherCt.ca.rootCertificate).toString('base64') }] },
