@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { X509Certificate } from '@sigstore/core';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toTrustMaterial } from '@sigstore/verify';
 import type { TrustMaterial } from '@sigstore/verify';
@@ -47,6 +48,40 @@ export function parseTrustedRoot(doc: unknown, source: string): KeylessTrust {
     if (err instanceof VerifyError) throw err;
     return fail(`cannot be read (${err instanceof Error ? err.message : String(err)})`);
   }
+  for (const ca of [...material.certificateAuthorities, ...material.timestampAuthorities]) {
+    for (const cert of ca.certChain) {
+      memoiseDer(cert);
+      memoiseVerify(cert);
+    }
+  }
   const digest = `sha256:${createHash('sha256').update(text).digest('hex')}`;
   return Object.freeze({ digest, source, material });
+}
+
+/**
+ * sigstore-js compares certificates by re-encoding them to DER on every comparison (most of a chain
+ * check's time); a parsed certificate never changes, so its encoding is computed once. Used for the
+ * root's certificates and for each bundle's leaf before verification.
+ */
+export function memoiseDer(cert: X509Certificate): void {
+  const der = cert.root.toDER();
+  cert.root.toDER = () => der;
+}
+
+/**
+ * The root's own certificates (a CA's intermediate and root) are verified against each other on every
+ * chain check; they never change, so each answer is kept on the certificate object (ours, created by
+ * toTrustMaterial above). Leaf certificates are new objects each time and are always verified.
+ */
+function memoiseVerify(cert: X509Certificate): void {
+  const verify = cert.verify.bind(cert);
+  const answers = new Map<X509Certificate | undefined, boolean>();
+  cert.verify = (issuer?: X509Certificate): boolean => {
+    let answer = answers.get(issuer);
+    if (answer === undefined) {
+      answer = verify(issuer);
+      answers.set(issuer, answer);
+    }
+    return answer;
+  };
 }

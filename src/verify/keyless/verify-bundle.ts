@@ -4,6 +4,7 @@ import { PolicyError, toSignedEntity, VerificationError, Verifier } from '@sigst
 import type { Signer } from '@sigstore/verify';
 import { encodeDssePae } from '../dsse.js';
 import type { KeylessIdentity, SignerIdentity } from './identity.js';
+import { memoiseDer } from './trusted-root.js';
 import type { KeylessTrust } from './trusted-root.js';
 
 /**
@@ -66,6 +67,7 @@ export function verifyKeylessBundle(
   let signer: Signer;
   try {
     const entity = toSignedEntity(bundle, artifact === undefined ? undefined : Buffer.from(artifact));
+    if (entity.key.$case === 'certificate') memoiseDer(entity.key.certificate);
     signer = verifierFor(trust, thresholds).verify(entity);
   } catch (err) {
     return rejection(err);
