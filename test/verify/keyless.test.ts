@@ -307,3 +307,24 @@ test('trusted root: not a root, no CA, no log → CG_ERR_TRUSTED_ROOT_INVALID', 
     t.throws(() => parseTrustedRoot(bad, 'bad'), { message: /CG_ERR_TRUSTED_ROOT_INVALID/ });
   }
 });
+
+test('rotated_root_retired_ca_and_log_fail: validity windows of the root are honoured', async (t) => {
+  const json = await dep.signDsse(D, signer);
+  const hourAgo = new Date(Date.now() - 60 * 60 * 1000).toISOString();
+  const inAnHour = new Date(Date.now() + 60 * 60 * 1000).toISOString();
+  const withWindow = (field: 'certificateAuthorities' | 'tlogs', end: string) => {
+    const root = structuredClone(dep.trustedRoot) as Loose;
+    if (field === 'certificateAuthorities') root.certificateAuthorities[0].validFor.end = end;
+    else root.tlogs[0].publicKey.validFor.end = end;
+    return keylessAttestor(exact, parseTrustedRoot(root, `${field}-until-${end}`));
+  };
+  // Retired before the signature was made: refused.
+  t.like(await judge(withWindow('certificateAuthorities', hourAgo), [dsseRecord(json)]), {
+    satisfied: false,
+    reason: 'CERTIFICATE_INVALID',
+  });
+  t.like(await judge(withWindow('tlogs', hourAgo), [dsseRecord(json)]), { satisfied: false });
+  // Valid when the signature was made, retired later: still verifies.
+  t.true((await judge(withWindow('certificateAuthorities', inAnHour), [dsseRecord(json)])).satisfied);
+  t.true((await judge(withWindow('tlogs', inAnHour), [dsseRecord(json)])).satisfied);
+});
