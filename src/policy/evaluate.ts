@@ -4,7 +4,9 @@ import type { AttestorOutcome } from '../verify/verify-attestations.js';
 import type { VerificationSession } from '../verify/verification-session.js';
 import type { ImageIdentity } from '../reference/image-reference.js';
 import { PolicyEvaluationError } from './errors.js';
+import { matchingImageRules } from './image-rules.js';
 import type { CompiledPolicy, CompiledRule } from './types.js';
+import type { TrustedAttestor } from '../verify/verify-attestations.js';
 import type { MissingAttestor, SatisfiedAttestor, Verdict, VerdictReason } from './verdict.js';
 
 /**
@@ -59,7 +61,8 @@ export function planDecision(
     });
     return Object.freeze({ kind: 'decided', verdict });
   }
-  const rule = selectRule(policy, namespace);
+  const selected = selectRule(policy, namespace);
+  const rule = withImageRules(selected, policy, image);
   switch (rule.evaluationMode) {
     case 'ALWAYS_ALLOW':
       return Object.freeze({
@@ -143,6 +146,26 @@ export async function evaluatePolicy(
   return plan.kind === 'decided' ? plan.verdict : decideWithAttestations(policy, plan.rule, image, records);
 }
 
+/**
+ * The selected rule plus every `criguard.imageRules` entry matching the image: their attestors are added
+ * (all must be satisfied), an ALWAYS_ALLOW rule then requires them, an ALWAYS_DENY rule stays a deny. The
+ * selected rule's enforcement mode, onUndecided and binding apply. The rule itself when none matches.
+ */
+function withImageRules(rule: CompiledRule, policy: CompiledPolicy, image: ImageIdentity): CompiledRule {
+  if (rule.evaluationMode === 'ALWAYS_DENY' || (policy.imageRules?.length ?? 0) === 0) return rule;
+  const matching = matchingImageRules(policy.imageRules ?? [], image.name, image.digest);
+  if (matching.length === 0) return rule;
+  const attestors = new Map<string, TrustedAttestor>();
+  if (rule.evaluationMode === 'REQUIRE_ATTESTATION') for (const a of rule.attestors) attestors.set(a.name, a);
+  for (const r of matching) for (const a of r.attestors) attestors.set(a.name, a);
+  return Object.freeze({
+    ...rule,
+    evaluationMode: 'REQUIRE_ATTESTATION' as const,
+    attestors: Object.freeze([...attestors.values()]),
+    imageRules: Object.freeze(matching.map((r) => r.pattern.pattern)),
+  });
+}
+
 function ruleVerdict(
   policy: CompiledPolicy,
   rule: CompiledRule,
@@ -158,7 +181,11 @@ function ruleVerdict(
     reason,
     dryRun,
     enforcementMode: rule.enforcementMode,
-    rule: Object.freeze({ kind: rule.kind, key: rule.key }),
+    rule: Object.freeze(
+      rule.imageRules === undefined
+        ? { kind: rule.kind, key: rule.key }
+        : { kind: rule.kind, key: rule.key, imageRules: rule.imageRules },
+    ),
     satisfied,
     missing,
     policyRevision: policy.revision,

@@ -189,6 +189,19 @@ function compile(
   // A keyless attestor may rely on the built-in root, which changes with criguard releases: it is part
   // of the revision then (and only then, so key-only policies keep their revisions).
   const builtinRoot = [...attestors.values()].find((a) => a.keyless?.trust.source === PUBLIC_GOOD_SOURCE);
+  const imageRules = Object.freeze(
+    (policy.criguard?.imageRules ?? []).map((r) => {
+      const resolved = new Set<string>();
+      for (const ref of r.requireAttestationsBy) {
+        const found = resolveAttestorName(ref, names);
+        if (found.kind === 'found') resolved.add(found.name);
+      }
+      return Object.freeze({
+        pattern: compileNamePattern(r.namePattern),
+        attestors: Object.freeze([...resolved].map((n) => attestors.get(n) as TrustedAttestor)),
+      });
+    }),
+  );
   const revision = hashCanonical(
     builtinRoot === undefined
       ? { policy, attestors: sortedAttestors }
@@ -205,6 +218,7 @@ function compile(
     clusterRules,
     attestors: freezeMap(attestors),
     allowlist,
+    imageRules,
   });
 }
 
@@ -321,6 +335,11 @@ function checkRuleReferences(
   for (const field of ['kubernetesNamespaceAdmissionRules', 'clusterAdmissionRules']) {
     const map = doc[field];
     if (isRecord(map)) for (const [k, r] of Object.entries(map)) rules.push([[field, k], r]);
+  }
+  const extension = doc['criguard'];
+  const imageRules = isRecord(extension) ? extension['imageRules'] : undefined;
+  if (Array.isArray(imageRules)) {
+    imageRules.forEach((r, i) => rules.push([['criguard', 'imageRules', i], r]));
   }
   for (const [path, rule] of rules) {
     const refs = isRecord(rule) ? rule['requireAttestationsBy'] : undefined;

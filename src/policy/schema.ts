@@ -5,6 +5,7 @@ import { compileIdentity } from '../verify/keyless/identity.js';
 import { parseTrustedRoot } from '../verify/keyless/trusted-root.js';
 import { parseTrustedKey } from '../verify/public-key.js';
 import type { PolicyIssueCode } from './errors.js';
+import { MAX_IMAGE_RULES } from './image-rules.js';
 import { compileNamePattern, NamePatternError } from './name-pattern.js';
 
 /**
@@ -249,6 +250,15 @@ export type KeylessDocument = z.infer<typeof keylessSchema>;
 /** An attestor file holds one attestor or a list of them. */
 export const attestorListSchema = z.array(attestorSchema);
 
+/** One `criguard.imageRules` entry: images (allowlist pattern syntax) and the attestors they also need. */
+const imageRuleSchema = z.strictObject({
+  namePattern,
+  description: z.string().optional(),
+  requireAttestationsBy: z
+    .array(z.string().regex(ATTESTOR_NAME, 'not an attestor name (projects/P/attestors/A or A)'))
+    .min(1),
+});
+
 /** The policy document. */
 export const policySchema = z.strictObject({
   name: z.string().optional(),
@@ -273,6 +283,8 @@ export const policySchema = z.strictObject({
       bindDockerReference: z.boolean().optional(),
       /** trusted_root.json for keyless attestors without their own (default: Sigstore public good). */
       trustedRoot: trustedRootSchema.optional(),
+      /** Requirements added for the images a name pattern matches, on top of the rule that applies. */
+      imageRules: z.array(imageRuleSchema).max(MAX_IMAGE_RULES).optional(),
     })
     .optional(),
 });

@@ -154,9 +154,12 @@ export async function verifyAttestors(
       (h) => keyId === undefined || [...h.holders.values()].some((ids) => ids.includes(keyId)),
     );
     if (keyId !== undefined) {
-      attestors.forEach((attestor, i) => {
-        if (!satisfied(i) && !attestor.keys.some((k) => k.id === keyId)) note(i, 'KEY_UNKNOWN');
-      });
+      // An id another attestor of the decision holds is that signer's: only an id nobody holds is unknown.
+      if (candidates.length === 0) {
+        attestors.forEach(
+          (attestor, i) => attestor.keyless === undefined && !satisfied(i) && note(i, 'KEY_UNKNOWN'),
+        );
+      }
       if (candidates.every((h) => [...h.holders.keys()].every(satisfied))) continue;
     }
     candidates.sort((a, b) => Number(isDone(a, satisfied)) - Number(isDone(b, satisfied)));
