@@ -162,7 +162,7 @@ function withImageRules(rule: CompiledRule, policy: CompiledPolicy, image: Image
     ...rule,
     evaluationMode: 'REQUIRE_ATTESTATION' as const,
     attestors: Object.freeze([...attestors.values()]),
-    imageRules: Object.freeze(matching.map((r) => r.pattern.pattern)),
+    imageRules: Object.freeze(matching.map((r) => r.pattern)),
   });
 }
 

@@ -13,6 +13,7 @@ import { hashCanonical } from './canonical-json.js';
 import { formatPath, PolicyLoadError } from './errors.js';
 import type { PolicyIssue, PolicyIssueCode } from './errors.js';
 import { freezeMap } from './frozen-map.js';
+import { compileImageRule } from './image-rules.js';
 import { compileNamePattern } from './name-pattern.js';
 import { parseYamlOrJson } from './parse-text.js';
 import type { SourceText } from './parse-text.js';
@@ -196,10 +197,10 @@ function compile(
         const found = resolveAttestorName(ref, names);
         if (found.kind === 'found') resolved.add(found.name);
       }
-      return Object.freeze({
-        pattern: compileNamePattern(r.namePattern),
-        attestors: Object.freeze([...resolved].map((n) => attestors.get(n) as TrustedAttestor)),
-      });
+      return compileImageRule(
+        compileNamePattern(r.namePattern),
+        [...resolved].map((n) => attestors.get(n) as TrustedAttestor),
+      );
     }),
   );
   const revision = hashCanonical(
