@@ -61,19 +61,19 @@ const namespaces = Array.from({ length: 64 }, (_, i) =>
   i % 8 === 7 ? 'unknown' : `ns-${(i * 37) % (N + 100)}`,
 );
 
-function run(iterations: number): number {
+async function run(iterations: number): Promise<number> {
   let allowed = 0;
   for (let i = 0; i < iterations; i++) {
-    const v = evaluatePolicy(policy, images[i % images.length]!, namespaces[i % namespaces.length], []);
+    const v = await evaluatePolicy(policy, images[i % images.length]!, namespaces[i % namespaces.length], []);
     if (v.decision === 'allow') allowed++;
   }
   return allowed;
 }
 
-run(50_000);
+await run(50_000);
 const iterations = 500_000;
 const start = process.hrtime.bigint();
-const allowed = run(iterations);
+const allowed = await run(iterations);
 const micros = Number(process.hrtime.bigint() - start) / 1000 / iterations;
 console.log(
   `policy-eval: ${micros.toFixed(3)} µs/decision (${N} namespace rules, ${N} allowlist patterns, ` +

@@ -1,4 +1,5 @@
 import { decideWithAttestations, planDecision } from '../policy/evaluate.js';
+import { VerificationSession } from '../verify/verification-session.js';
 import type { CompiledPolicy, CompiledRule } from '../policy/types.js';
 import type { Verdict } from '../policy/verdict.js';
 import type { ImageIdentity } from '../reference/image-reference.js';
@@ -73,13 +74,14 @@ export function createImageJudge(deps: ImageJudgeDependencies): ImageJudge {
     budget: AbortSignal,
   ): Promise<Verdict> {
     const records: AttestationRecord[] = [];
+    const session = new VerificationSession();
     let verdict: Verdict | undefined;
     for (const source of deps.evidence) {
       records.push(...(await source.fetch(identity, credentials, budget)));
-      verdict = decideWithAttestations(policy, rule, identity, records);
+      verdict = await decideWithAttestations(policy, rule, identity, records, session);
       if (verdict.wouldBe === 'allow') break;
     }
-    return verdict ?? decideWithAttestations(policy, rule, identity, records);
+    return verdict ?? decideWithAttestations(policy, rule, identity, records, session);
   }
 
   return {

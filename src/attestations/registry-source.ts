@@ -12,6 +12,7 @@ import {
   decodeStrictBase64,
   signatureManifestSchema,
 } from './cosign-signature-manifest.js';
+import { bundleFromCosignAnnotations } from './cosign-keyless-annotations.js';
 import { AttestationError } from './errors.js';
 import { fetchSigstoreBundleRecords } from './sigstore-bundle-records.js';
 
@@ -176,8 +177,14 @@ async function fetchLegacy(
       continue;
     }
     const payload = await client.getBlob(name, layer.digest, { ...call, maxBytes: limits.maxPayloadBytes });
+    const sigstoreBundle = bundleFromCosignAnnotations(layer.annotations, payload, signature);
     records.push(
-      Object.freeze({ payload, signatures: Object.freeze([Object.freeze({ signature })]), source: at }),
+      Object.freeze({
+        payload,
+        signatures: Object.freeze([Object.freeze({ signature })]),
+        source: at,
+        ...(sigstoreBundle === undefined ? {} : { sigstoreBundle }),
+      }),
     );
   }
   return records;

@@ -10,6 +10,18 @@ import { encodeDssePae } from '../verify/dsse.js';
 import { cosignReferrersTag } from './cosign-signature-manifest.js';
 import { AttestationError } from './errors.js';
 
+/** Media (and artifact) types of Sigstore bundles v0.1 to v0.3. */
+export const SIGSTORE_BUNDLE_TYPES: readonly string[] = Object.freeze([
+  SIGSTORE_BUNDLE_V03,
+  'application/vnd.dev.sigstore.bundle+json;version=0.3',
+  'application/vnd.dev.sigstore.bundle+json;version=0.2',
+  'application/vnd.dev.sigstore.bundle+json;version=0.1',
+]);
+
+function isBundleType(type: string | undefined): boolean {
+  return type !== undefined && SIGSTORE_BUNDLE_TYPES.includes(type);
+}
+
 /** Bounds used by fetchSigstoreBundleRecords. */
 export interface BundleLimits {
   readonly maxBundles: number;
@@ -31,8 +43,8 @@ const manifestSchema = z.object({ artifactType: z.string().optional(), layers: z
  * else the `sha256-<hex>` tag's OCI index; neither → []). Each referrer manifest's bundle layer is
  * downloaded (digest-verified, bounded), parsed with @sigstore/bundle; DSSE bundles become one record per
  * signature whose payload is the PAE bytes the signature covers (verify/dsse.ts decodes and checks the
- * in-toto subject). Key-based only: certificates and transparency-log entries are ignored. Malformed
- * bundles are skipped. Throws RegistryError from the client or AttestationError `CG_ERR_ATTESTATION_LIMIT`.
+ * in-toto subject) and carries the bundle itself for keyless attestors (verify/keyless). Bundles v0.1 to
+ * v0.3 are read (v0.1/v0.2 only through the fallback tag). Malformed bundles are skipped. Throws RegistryError from the client or AttestationError `CG_ERR_ATTESTATION_LIMIT`.
  */
 export async function fetchSigstoreBundleRecords(
   client: RegistryClient,
@@ -42,6 +54,7 @@ export async function fetchSigstoreBundleRecords(
   limits: BundleLimits,
   skipped: (where: string, reason: string) => void,
 ): Promise<AttestationRecord[]> {
+  // The referrers API filters by one artifact type; bundles v0.1/v0.2 are found through the fallback tag.
   let referrers: readonly OciDescriptor[] | undefined = await client.referrers(
     name,
     digest,
@@ -60,7 +73,7 @@ export async function fetchSigstoreBundleRecords(
           `${name}:${tag}: ${index.data.manifests.length} referrers`,
         );
       }
-      referrers = index.data.manifests.filter((m) => m.artifactType === SIGSTORE_BUNDLE_V03);
+      referrers = index.data.manifests.filter((m) => isBundleType(m.artifactType));
     } catch (err) {
       if (hasRegistryCode(err, 'CG_ERR_REGISTRY_NOT_FOUND')) return [];
       throw err;
@@ -78,9 +91,7 @@ export async function fetchSigstoreBundleRecords(
     const manifest = manifestSchema.safeParse(
       parseJson((await client.getManifest(name, ref.digest, call)).bytes),
     );
-    const layer = manifest.success
-      ? manifest.data.layers.find((l) => l.mediaType === SIGSTORE_BUNDLE_V03)
-      : undefined;
+    const layer = manifest.success ? manifest.data.layers.find((l) => isBundleType(l.mediaType)) : undefined;
     if (layer === undefined) {
       skipped(where, 'no-bundle-layer');
       continue;
@@ -111,7 +122,14 @@ export async function fetchSigstoreBundleRecords(
       skipped(where, 'no-signature');
       continue;
     }
-    records.push(Object.freeze({ payload: pae, signatures: Object.freeze(signatures), source: where }));
+    records.push(
+      Object.freeze({
+        payload: pae,
+        signatures: Object.freeze(signatures),
+        source: where,
+        sigstoreBundle: bundle,
+      }),
+    );
   }
   return records;
 }

@@ -9,9 +9,13 @@ import type { Command, CommandIo } from './command.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { parseOptions, requireOption } from './parse-options.js';
 import { printIssues } from './policy-check.js';
+import { runVerifyBundle, VERIFY_BUNDLE_USAGE } from './verify-bundle.js';
 import { parseImageArgument } from './sign.js';
 
-/** `criguard verify`: evaluates the policy for one image digest offline; exit 0 allow, 1 deny. */
+/**
+ * `criguard verify`: evaluates the policy for one image digest offline (exit 0 allow, 1 deny); with
+ * `--bundle`, verifies one Sigstore bundle for a digest instead (verify-bundle.ts).
+ */
 export const verifyCommand: Command = {
   name: 'verify',
   summary: 'decide whether the policy admits an image digest (offline)',
@@ -20,8 +24,11 @@ export const verifyCommand: Command = {
     '                       [--namespace NS] [--cluster LOCATION.CLUSTER] [--output text|json] IMAGE@sha256:DIGEST',
     '',
     'Exit codes: 0 allowed (including dry run), 1 denied, 2 invalid policy, 64 usage.',
+    '',
+    VERIFY_BUNDLE_USAGE,
   ].join('\n'),
   async run(args, io) {
+    if (args.some((a) => a === '--bundle' || a.startsWith('--bundle='))) return runVerifyBundle(args, io);
     const { values, positionals } = parseOptions(
       args,
       {
@@ -66,7 +73,7 @@ export const verifyCommand: Command = {
       io.stderr(`criguard verify: ${err.message}\n`);
       return ExitCode.DENIED_OR_FAILED;
     }
-    const verdict = evaluatePolicy(policy, image, namespace, records);
+    const verdict = await evaluatePolicy(policy, image, namespace, records);
     if (output === 'json') {
       io.stdout(
         `${JSON.stringify({ image: `${image.name}@${image.digest}`, namespace, verdict, skipped }, null, 2)}\n`,

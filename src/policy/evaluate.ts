@@ -1,9 +1,12 @@
 import type { AttestationRecord } from '../verify/attestation.js';
 import { verifyAttestors } from '../verify/verify-attestations.js';
 import type { AttestorOutcome } from '../verify/verify-attestations.js';
+import type { VerificationSession } from '../verify/verification-session.js';
 import type { ImageIdentity } from '../reference/image-reference.js';
 import { PolicyEvaluationError } from './errors.js';
+import { matchingImageRules } from './image-rules.js';
 import type { CompiledPolicy, CompiledRule } from './types.js';
+import type { TrustedAttestor } from '../verify/verify-attestations.js';
 import type { MissingAttestor, SatisfiedAttestor, Verdict, VerdictReason } from './verdict.js';
 
 /**
@@ -58,7 +61,8 @@ export function planDecision(
     });
     return Object.freeze({ kind: 'decided', verdict });
   }
-  const rule = selectRule(policy, namespace);
+  const selected = selectRule(policy, namespace);
+  const rule = withImageRules(selected, policy, image);
   switch (rule.evaluationMode) {
     case 'ALWAYS_ALLOW':
       return Object.freeze({
@@ -78,16 +82,20 @@ export function planDecision(
 /**
  * Second step: verifies `records` against every attestor the rule requires and returns the verdict.
  * Every required attestor must be satisfied (`ATTESTATIONS_SATISFIED`), otherwise `ATTESTOR_MISSING`.
- * Pure; signature checks use node:crypto and tweetnacl. Never throws for malformed records.
+ * Signature checks run in node:crypto's threadpool, bounded by `session` (one per decision; pass the same
+ * one when re-deciding with more records, so nothing is verified twice). Never rejects for malformed
+ * records.
  */
-export function decideWithAttestations(
+export async function decideWithAttestations(
   policy: CompiledPolicy,
   rule: CompiledRule,
   image: ImageIdentity,
   records: readonly AttestationRecord[],
-): Verdict {
-  const outcomes = verifyAttestors(rule.attestors, image, records, {
+  session?: VerificationSession,
+): Promise<Verdict> {
+  const outcomes = await verifyAttestors(rule.attestors, image, records, {
     bindDockerReference: rule.bindDockerReference,
+    session,
   });
   return decideFromOutcomes(policy, rule, outcomes);
 }
@@ -125,17 +133,37 @@ export function decideFromOutcomes(
 }
 
 /**
- * Whole evaluation in one pure call: (policy, image identity, namespace, attestations) → Verdict.
- * Throws only PolicyEvaluationError for an invalid image identity (see planDecision).
+ * Whole evaluation in one call: (policy, image identity, namespace, attestations) → Verdict.
+ * Rejects only with PolicyEvaluationError for an invalid image identity (see planDecision).
  */
-export function evaluatePolicy(
+export async function evaluatePolicy(
   policy: CompiledPolicy,
   image: ImageIdentity,
   namespace: string | undefined,
   records: readonly AttestationRecord[],
-): Verdict {
+): Promise<Verdict> {
   const plan = planDecision(policy, image, namespace);
   return plan.kind === 'decided' ? plan.verdict : decideWithAttestations(policy, plan.rule, image, records);
+}
+
+/**
+ * The selected rule plus every `criguard.imageRules` entry matching the image: their attestors are added
+ * (all must be satisfied), an ALWAYS_ALLOW rule then requires them, an ALWAYS_DENY rule stays a deny. The
+ * selected rule's enforcement mode, onUndecided and binding apply. The rule itself when none matches.
+ */
+function withImageRules(rule: CompiledRule, policy: CompiledPolicy, image: ImageIdentity): CompiledRule {
+  if (rule.evaluationMode === 'ALWAYS_DENY' || (policy.imageRules?.length ?? 0) === 0) return rule;
+  const matching = matchingImageRules(policy.imageRules ?? [], image.name, image.digest);
+  if (matching.length === 0) return rule;
+  const attestors = new Map<string, TrustedAttestor>();
+  if (rule.evaluationMode === 'REQUIRE_ATTESTATION') for (const a of rule.attestors) attestors.set(a.name, a);
+  for (const r of matching) for (const a of r.attestors) attestors.set(a.name, a);
+  return Object.freeze({
+    ...rule,
+    evaluationMode: 'REQUIRE_ATTESTATION' as const,
+    attestors: Object.freeze([...attestors.values()]),
+    imageRules: Object.freeze(matching.map((r) => r.pattern)),
+  });
 }
 
 function ruleVerdict(
@@ -153,7 +181,11 @@ function ruleVerdict(
     reason,
     dryRun,
     enforcementMode: rule.enforcementMode,
-    rule: Object.freeze({ kind: rule.kind, key: rule.key }),
+    rule: Object.freeze(
+      rule.imageRules === undefined
+        ? { kind: rule.kind, key: rule.key }
+        : { kind: rule.kind, key: rule.key, imageRules: rule.imageRules },
+    ),
     satisfied,
     missing,
     policyRevision: policy.revision,

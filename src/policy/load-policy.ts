@@ -1,4 +1,9 @@
 import type { z } from 'zod';
+import { compileIdentity } from '../verify/keyless/identity.js';
+import { PUBLIC_GOOD_SOURCE, publicGoodTrust } from '../verify/keyless/public-good.js';
+import { parseTrustedRoot } from '../verify/keyless/trusted-root.js';
+import type { KeylessTrust } from '../verify/keyless/trusted-root.js';
+import { DEFAULT_KEYLESS_THRESHOLDS } from '../verify/keyless/verify-bundle.js';
 import { defaultKeyId, parseTrustedKey } from '../verify/public-key.js';
 import type { TrustedAttestor } from '../verify/verify-attestations.js';
 import { createAllowlistIndex } from './allowlist.js';
@@ -8,11 +13,12 @@ import { hashCanonical } from './canonical-json.js';
 import { formatPath, PolicyLoadError } from './errors.js';
 import type { PolicyIssue, PolicyIssueCode } from './errors.js';
 import { freezeMap } from './frozen-map.js';
+import { compileImageRule } from './image-rules.js';
 import { compileNamePattern } from './name-pattern.js';
 import { parseYamlOrJson } from './parse-text.js';
 import type { SourceText } from './parse-text.js';
 import { attestorListSchema, attestorSchema, policySchema } from './schema.js';
-import type { AttestorDocument, PolicyDocument, RuleDocument } from './schema.js';
+import type { AttestorDocument, KeylessDocument, PolicyDocument, RuleDocument } from './schema.js';
 import type { CompiledPolicy, CompiledRule, RuleKind } from './types.js';
 
 /** What loadPolicy reads: the policy text and, optionally, attestor files (one attestor or a list each). */
@@ -101,8 +107,20 @@ function compile(
   options: LoadPolicyOptions,
 ): CompiledPolicy {
   const attestors = new Map<string, TrustedAttestor>();
+  const policyRoot =
+    policy.criguard?.trustedRoot === undefined
+      ? undefined
+      : parseTrustedRoot(policy.criguard.trustedRoot, 'policy criguard.trustedRoot');
   for (const doc of attestorDocs) {
-    const keys = doc.userOwnedGrafeasNote.publicKeys.map((k) => {
+    const keylessDoc = doc.criguard?.keyless;
+    if (keylessDoc !== undefined) {
+      attestors.set(
+        doc.name,
+        compileKeylessAttestor(doc.name, keylessDoc, doc.criguard?.threshold, policyRoot),
+      );
+      continue;
+    }
+    const keys = (doc.userOwnedGrafeasNote?.publicKeys ?? []).map((k) => {
       const pkix = k.pkixPublicKey;
       if (pkix === undefined) throw new PolicyLoadError([]); // unreachable: the schema requires it
       const parsed = parseTrustedKey(k.id ?? '', pkix.publicKeyPem, pkix.signatureAlgorithm);
@@ -169,10 +187,28 @@ function compile(
       kind: 'allowlist' as AllowlistMatch['kind'],
     })),
   ]);
-  const revision = hashCanonical({
-    policy,
-    attestors: [...attestorDocs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
-  });
+  const sortedAttestors = [...attestorDocs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // A keyless attestor may rely on the built-in root, which changes with criguard releases: it is part
+  // of the revision then (and only then, so key-only policies keep their revisions).
+  const builtinRoot = [...attestors.values()].find((a) => a.keyless?.trust.source === PUBLIC_GOOD_SOURCE);
+  const imageRules = Object.freeze(
+    (policy.criguard?.imageRules ?? []).map((r) => {
+      const resolved = new Set<string>();
+      for (const ref of r.requireAttestationsBy) {
+        const found = resolveAttestorName(ref, names);
+        if (found.kind === 'found') resolved.add(found.name);
+      }
+      return compileImageRule(
+        compileNamePattern(r.namePattern),
+        [...resolved].map((n) => attestors.get(n) as TrustedAttestor),
+      );
+    }),
+  );
+  const revision = hashCanonical(
+    builtinRoot === undefined
+      ? { policy, attestors: sortedAttestors }
+      : { policy, attestors: sortedAttestors, builtinTrustedRoot: builtinRoot.keyless?.trust.digest },
+  );
   return Object.freeze({
     revision,
     name: policy.name,
@@ -184,6 +220,35 @@ function compile(
     clusterRules,
     attestors: freezeMap(attestors),
     allowlist,
+    imageRules,
+  });
+}
+
+/** A keyless attestor: identities compiled, its root (else the policy's, else the built-in one). */
+function compileKeylessAttestor(
+  name: string,
+  doc: KeylessDocument,
+  threshold: number | undefined,
+  policyRoot: KeylessTrust | undefined,
+): TrustedAttestor {
+  const trust =
+    doc.trustedRoot === undefined
+      ? (policyRoot ?? publicGoodTrust())
+      : parseTrustedRoot(doc.trustedRoot, `attestor ${name} trustedRoot`);
+  const thresholds = Object.freeze({
+    ctlog: doc.thresholds?.ctlog ?? DEFAULT_KEYLESS_THRESHOLDS.ctlog,
+    tlog: doc.thresholds?.tlog ?? DEFAULT_KEYLESS_THRESHOLDS.tlog,
+    timestamp: doc.thresholds?.timestamp ?? DEFAULT_KEYLESS_THRESHOLDS.timestamp,
+  });
+  return Object.freeze({
+    name,
+    keys: Object.freeze([]),
+    threshold: threshold ?? 1,
+    keyless: Object.freeze({
+      trust,
+      identities: Object.freeze(doc.identities.map((i) => compileIdentity(i))),
+      thresholds,
+    }),
   });
 }
 
@@ -272,6 +337,11 @@ function checkRuleReferences(
   for (const field of ['kubernetesNamespaceAdmissionRules', 'clusterAdmissionRules']) {
     const map = doc[field];
     if (isRecord(map)) for (const [k, r] of Object.entries(map)) rules.push([[field, k], r]);
+  }
+  const extension = doc['criguard'];
+  const imageRules = isRecord(extension) ? extension['imageRules'] : undefined;
+  if (Array.isArray(imageRules)) {
+    imageRules.forEach((r, i) => rules.push([['criguard', 'imageRules', i], r]));
   }
   for (const [path, rule] of rules) {
     const refs = isRecord(rule) ? rule['requireAttestationsBy'] : undefined;

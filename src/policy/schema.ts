@@ -1,8 +1,11 @@
 import { z } from 'zod';
 import { SIGNATURE_ALGORITHMS, SIGNATURE_ALGORITHM_ALIASES } from '../verify/algorithms.js';
 import { VerifyError } from '../verify/errors.js';
+import { compileIdentity } from '../verify/keyless/identity.js';
+import { parseTrustedRoot } from '../verify/keyless/trusted-root.js';
 import { parseTrustedKey } from '../verify/public-key.js';
 import type { PolicyIssueCode } from './errors.js';
+import { MAX_IMAGE_RULES } from './image-rules.js';
 import { compileNamePattern, NamePatternError } from './name-pattern.js';
 
 /**
@@ -160,22 +163,100 @@ const publicKeySchema = z
     }
   });
 
-/** One attestor, as `gcloud container binauthz attestors describe` prints it (plus `criguard.threshold`). */
+/** A trusted_root.json document, inline (criguard extension). */
+const trustedRootSchema = z.record(z.string(), z.unknown()).superRefine((doc, ctx) => {
+  try {
+    parseTrustedRoot(doc, 'trustedRoot');
+  } catch (err) {
+    if (!(err instanceof VerifyError)) throw err;
+    issue(ctx, 'CG_ERR_POLICY_VALUE', err.message);
+  }
+});
+
+/** A keyless identity (criguard extension; cosign's --certificate-* semantics, regexps anchored). */
+const keylessIdentitySchema = z
+  .strictObject({
+    issuer: z.string().min(1).max(1024).optional(),
+    issuerRegExp: z.string().min(1).max(1024).optional(),
+    subject: z.string().min(1).max(1024).optional(),
+    subjectRegExp: z.string().min(1).max(1024).optional(),
+    github: z
+      .strictObject({
+        workflowTrigger: z.string().min(1).optional(),
+        workflowSha: z.string().min(1).optional(),
+        workflowName: z.string().min(1).optional(),
+        workflowRepository: z.string().min(1).optional(),
+        workflowRef: z.string().min(1).optional(),
+      })
+      .optional(),
+  })
+  .superRefine((identity, ctx) => {
+    try {
+      compileIdentity(identity);
+    } catch (err) {
+      if (!(err instanceof VerifyError)) throw err;
+      issue(ctx, 'CG_ERR_POLICY_VALUE', err.message);
+    }
+  });
+
+/** `criguard.keyless` of an attestor: who may sign (Sigstore certificates), against which root. */
+const keylessSchema = z.strictObject({
+  identities: z.array(keylessIdentitySchema).min(1).max(64),
+  trustedRoot: trustedRootSchema.optional(),
+  thresholds: z
+    .strictObject({
+      ctlog: z.number().int().min(0).max(8).optional(),
+      tlog: z.number().int().min(0).max(8).optional(),
+      timestamp: z.number().int().min(1).max(8).optional(),
+    })
+    .optional(),
+});
+
+/**
+ * One attestor, as `gcloud container binauthz attestors describe` prints it (plus `criguard.threshold`),
+ * or a keyless attestor (`criguard.keyless` instead of `userOwnedGrafeasNote`).
+ */
 export const attestorSchema = z
   .strictObject({
     name: z.string().regex(ATTESTOR_NAME, 'not an attestor name (projects/P/attestors/A or A)'),
     description: z.string().optional(),
     updateTime: z.string().optional(),
     etag: z.string().optional(),
-    userOwnedGrafeasNote: z.strictObject({
-      noteReference: z.string().optional(),
-      delegationServiceAccountEmail: z.string().optional(),
-      publicKeys: z.array(publicKeySchema).min(1),
-    }),
-    criguard: z.strictObject({ threshold: z.number().int().min(1).max(64).optional() }).optional(),
+    userOwnedGrafeasNote: z
+      .strictObject({
+        noteReference: z.string().optional(),
+        delegationServiceAccountEmail: z.string().optional(),
+        publicKeys: z.array(publicKeySchema).min(1),
+      })
+      .optional(),
+    criguard: z
+      .strictObject({
+        threshold: z.number().int().min(1).max(64).optional(),
+        keyless: keylessSchema.optional(),
+      })
+      .optional(),
   })
   .superRefine((attestor, ctx) => {
-    const keys = attestor.userOwnedGrafeasNote.publicKeys;
+    const keyless = attestor.criguard?.keyless;
+    if ((attestor.userOwnedGrafeasNote === undefined) === (keyless === undefined)) {
+      issue(
+        ctx,
+        attestor.userOwnedGrafeasNote === undefined ? 'CG_ERR_POLICY_REQUIRED' : 'CG_ERR_POLICY_VALUE',
+        'an attestor has either userOwnedGrafeasNote (keys) or criguard.keyless (identities), not both',
+        attestor.userOwnedGrafeasNote === undefined ? ['userOwnedGrafeasNote'] : ['criguard', 'keyless'],
+      );
+      return;
+    }
+    if (keyless !== undefined) {
+      if ((attestor.criguard?.threshold ?? 1) > keyless.identities.length) {
+        issue(ctx, 'CG_ERR_POLICY_VALUE', 'threshold exceeds the number of identities', [
+          'criguard',
+          'threshold',
+        ]);
+      }
+      return;
+    }
+    const keys = attestor.userOwnedGrafeasNote?.publicKeys ?? [];
     const ids = keys.map((k) => k.id).filter((id): id is string => id !== undefined);
     ids.forEach((id, i) => {
       if (ids.indexOf(id) !== i)
@@ -190,9 +271,19 @@ export const attestorSchema = z
     }
   });
 export type AttestorDocument = z.infer<typeof attestorSchema>;
+export type KeylessDocument = z.infer<typeof keylessSchema>;
 
 /** An attestor file holds one attestor or a list of them. */
 export const attestorListSchema = z.array(attestorSchema);
+
+/** One `criguard.imageRules` entry: images (allowlist pattern syntax) and the attestors they also need. */
+const imageRuleSchema = z.strictObject({
+  namePattern,
+  description: z.string().optional(),
+  requireAttestationsBy: z
+    .array(z.string().regex(ATTESTOR_NAME, 'not an attestor name (projects/P/attestors/A or A)'))
+    .min(1),
+});
 
 /** The policy document. */
 export const policySchema = z.strictObject({
@@ -216,6 +307,10 @@ export const policySchema = z.strictObject({
     .strictObject({
       nodeCriticalImages: z.array(nodeCriticalImage).optional(),
       bindDockerReference: z.boolean().optional(),
+      /** trusted_root.json for keyless attestors without their own (default: Sigstore public good). */
+      trustedRoot: trustedRootSchema.optional(),
+      /** Requirements added for the images a name pattern matches, on top of the rule that applies. */
+      imageRules: z.array(imageRuleSchema).max(MAX_IMAGE_RULES).optional(),
     })
     .optional(),
 });

@@ -1,5 +1,6 @@
 import type { TrustedAttestor } from '../verify/verify-attestations.js';
 import type { AllowlistIndex } from './allowlist.js';
+import type { CompiledImageRule } from './image-rules.js';
 import type { ENFORCEMENT_MODES, EVALUATION_MODES, ON_UNDECIDED } from './schema.js';
 
 export type EvaluationMode = (typeof EVALUATION_MODES)[number];
@@ -26,6 +27,8 @@ export interface CompiledRule {
    */
   readonly onUndecidedRegistries: readonly string[];
   readonly bindDockerReference: boolean;
+  /** Patterns of the `criguard.imageRules` whose attestors were added to this rule for one image. */
+  readonly imageRules?: readonly string[] | undefined;
 }
 
 /** A loaded, validated, frozen policy. Build with loadPolicy; evaluate with planDecision / evaluatePolicy. */
@@ -43,4 +46,6 @@ export interface CompiledPolicy {
   readonly clusterRules: ReadonlyMap<string, CompiledRule>;
   readonly attestors: ReadonlyMap<string, TrustedAttestor>;
   readonly allowlist: AllowlistIndex;
+  /** `criguard.imageRules`: requirements added for the images they match (none when absent). */
+  readonly imageRules?: readonly CompiledImageRule[] | undefined;
 }

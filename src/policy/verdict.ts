@@ -14,6 +14,8 @@ export type VerdictReason =
 export interface MatchedRule {
   readonly kind: 'node-critical' | 'allowlist' | RuleKind;
   readonly key: string | undefined;
+  /** `criguard.imageRules` patterns whose requirements were added (absent when none matched). */
+  readonly imageRules?: readonly string[];
 }
 
 /** An attestor that was satisfied, with the distinct key ids that verified. */

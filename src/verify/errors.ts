@@ -6,7 +6,9 @@ export type VerifyErrorCode =
   | 'CG_ERR_PAYLOAD_TOO_LARGE'
   | 'CG_ERR_PAYLOAD_NOT_JSON'
   | 'CG_ERR_PAYLOAD_INVALID'
-  | 'CG_ERR_PAYLOAD_TYPE';
+  | 'CG_ERR_PAYLOAD_TYPE'
+  | 'CG_ERR_TRUSTED_ROOT_INVALID'
+  | 'CG_ERR_IDENTITY_INVALID';
 
 /** An error with a stable `code`; messages are for humans, tests assert on codes. */
 export class VerifyError extends Error {

@@ -25,3 +25,9 @@ export type {
   TrustedAttestor,
   VerifyAttestorsOptions,
 } from './verify-attestations.js';
+export {
+  VerificationSession,
+  MAX_VERIFICATIONS_PER_DECISION,
+  keyFingerprint,
+} from './verification-session.js';
+export { verifySignatureAsync, MAX_VERIFICATIONS_IN_FLIGHT } from './signature.js';

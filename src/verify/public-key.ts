@@ -9,7 +9,7 @@ export interface TrustedKey {
   readonly id: string;
   readonly algorithm: SignatureAlgorithm;
   readonly key: KeyObject;
-  /** Raw 32-byte public key for ED25519 (tweetnacl); undefined for other algorithms. */
+  /** Raw 32-byte public key for ED25519 (for exporters; verification uses `key`); undefined otherwise. */
   readonly ed25519: Uint8Array | undefined;
 }
 

@@ -107,7 +107,7 @@ test('cosign .sig: exact payload bytes and signature come back, and verify', asy
   t.deepEqual(Buffer.from(records[0]!.signatures[0]!.signature), signature);
   t.is(records[0]!.signatures[0]!.publicKeyId, undefined);
   t.deepEqual(skipped.sort(), ['media-type', 'signature-annotation']);
-  const [outcome] = verifyAttestors(
+  const [outcome] = await verifyAttestors(
     [{ name: 'a', keys: [trusted], threshold: 1 }],
     { name, digest: img.digest },
     records,
@@ -186,7 +186,7 @@ test('pushCosignSignature: creates, appends, is idempotent, and round-trips thro
     records.map((r) => Buffer.from(r.signatures[0]!.signature).toString('base64')),
     [sig1.toString('base64'), sig2.toString('base64')],
   );
-  const [outcome] = verifyAttestors(
+  const [outcome] = await verifyAttestors(
     [{ name: 'a', keys: [trusted], threshold: 1 }],
     { name, digest: img.digest },
     records,

@@ -35,7 +35,7 @@ const doc = () => ({
   ],
 });
 
-test('rule precedence: namespace over cluster over default', (t) => {
+test('rule precedence: namespace over cluster over default', async (t) => {
   const withCluster = policyFrom(doc(), { cluster: 'europe-west1.edge' });
   t.is(selectRule(withCluster, 'dev').kind, 'namespace');
   t.is(selectRule(withCluster, 'other').kind, 'cluster');
@@ -45,15 +45,20 @@ test('rule precedence: namespace over cluster over default', (t) => {
   t.is(policyFrom(doc(), { cluster: 'us-east1.other' }).clusterRule, undefined);
 });
 
-test('allowlist and node-critical pins decide before any rule, without attestations', (t) => {
+test('allowlist and node-critical pins decide before any rule, without attestations', async (t) => {
   const policy = policyFrom(doc(), { cluster: 'europe-west1.edge' });
   const a = planDecision(policy, { name: 'gcr.io/trusted/x', digest: D }, 'other');
   t.is(a.kind === 'decided' ? a.verdict.reason : undefined, 'ALLOWLISTED');
-  const pinned = evaluatePolicy(policy, { name: 'gcr.io/org/pinned', digest: D }, 'other', []);
+  const pinned = await evaluatePolicy(policy, { name: 'gcr.io/org/pinned', digest: D }, 'other', []);
   t.like(pinned, { decision: 'allow', reason: 'ALLOWLISTED', rule: { kind: 'allowlist' } });
-  const critical = evaluatePolicy(policy, { name: 'registry.k8s.io/kube-proxy', digest: D }, 'other', []);
+  const critical = await evaluatePolicy(
+    policy,
+    { name: 'registry.k8s.io/kube-proxy', digest: D },
+    'other',
+    [],
+  );
   t.like(critical, { decision: 'allow', reason: 'NODE_CRITICAL', rule: { kind: 'node-critical' } });
-  const otherDigest = evaluatePolicy(
+  const otherDigest = await evaluatePolicy(
     policy,
     { name: 'registry.k8s.io/kube-proxy', digest: digestOf('x') },
     'other',
@@ -66,7 +71,7 @@ test('allowlist and node-critical pins decide before any rule, without attestati
   });
 });
 
-test('ALWAYS_ALLOW and ALWAYS_DENY are decided by the plan', (t) => {
+test('ALWAYS_ALLOW and ALWAYS_DENY are decided by the plan', async (t) => {
   const policy = policyFrom(doc(), { cluster: 'europe-west1.edge' });
   t.like(planDecision(policy, image, 'dev'), {
     kind: 'decided',
@@ -84,9 +89,9 @@ test('ALWAYS_ALLOW and ALWAYS_DENY are decided by the plan', (t) => {
   ]);
 });
 
-test('every required attestor must be satisfied', (t) => {
+test('every required attestor must be satisfied', async (t) => {
   const policy = policyFrom(doc());
-  const both = evaluatePolicy(policy, image, 'prod', [attest(built, 'b1'), attest(scanned, 's1')]);
+  const both = await evaluatePolicy(policy, image, 'prod', [attest(built, 'b1'), attest(scanned, 's1')]);
   t.like(both, {
     decision: 'allow',
     wouldBe: 'allow',
@@ -99,14 +104,16 @@ test('every required attestor must be satisfied', (t) => {
   ]);
 });
 
-test('two_attestors_one_evidence_fail', (t) => {
-  const v = evaluatePolicy(policyFrom(doc()), image, 'prod', [attest(built, 'b1')]);
+test('two_attestors_one_evidence_fail', async (t) => {
+  const v = await evaluatePolicy(policyFrom(doc()), image, 'prod', [attest(built, 'b1')]);
   t.like(v, { decision: 'deny', reason: 'ATTESTOR_MISSING', dryRun: false });
-  t.deepEqual(v.missing, [{ attestor: 'projects/p/attestors/scanned', reason: 'KEY_UNKNOWN' }]);
+  // The other attestor's signature (naming its own key id) is not "an unknown key" for this one: it has
+  // simply not attested (issue 11's sibling).
+  t.deepEqual(v.missing, [{ attestor: 'projects/p/attestors/scanned', reason: 'NO_ATTESTATION' }]);
 });
 
-test('dry run admits and carries the would-be deny', (t) => {
-  const v = evaluatePolicy(policyFrom(doc()), image, 'canary', [attest(built, 'b1')]);
+test('dry run admits and carries the would-be deny', async (t) => {
+  const v = await evaluatePolicy(policyFrom(doc()), image, 'canary', [attest(built, 'b1')]);
   t.like(v, {
     decision: 'allow',
     wouldBe: 'deny',
@@ -116,7 +123,7 @@ test('dry run admits and carries the would-be deny', (t) => {
   });
 });
 
-test('thresholds count distinct keys, never signatures', (t) => {
+test('thresholds count distinct keys, never signatures', async (t) => {
   const second = makeKey('ECDSA_P256_SHA256');
   const policy = policyFrom({
     defaultAdmissionRule: rule('REQUIRE_ATTESTATION', ['two']),
@@ -131,19 +138,19 @@ test('thresholds count distinct keys, never signatures', (t) => {
       ),
     ],
   });
-  const same = evaluatePolicy(policy, image, 'x', [
+  const same = await evaluatePolicy(policy, image, 'x', [
     attest(built, 'a'),
     attest(built, 'a'),
     attest(built, undefined),
   ]);
   t.like(same, { decision: 'deny' });
   t.deepEqual(same.missing, [{ attestor: 'two', reason: 'THRESHOLD_NOT_MET' }]);
-  const distinct = evaluatePolicy(policy, image, 'x', [attest(built, 'a'), attest(second, 'b')]);
+  const distinct = await evaluatePolicy(policy, image, 'x', [attest(built, 'a'), attest(second, 'b')]);
   t.like(distinct, { decision: 'allow' });
   t.deepEqual(distinct.satisfied[0]?.keyIds, ['a', 'b']);
 });
 
-test('key rotation: both keys verify, then the removed key denies', (t) => {
+test('key rotation: both keys verify, then the removed key denies', async (t) => {
   const oldKey = makeKey('ECDSA_P256_SHA256');
   const newKey = makeKey('ECDSA_P256_SHA256');
   const withBoth = policyFrom({
@@ -157,36 +164,37 @@ test('key rotation: both keys verify, then the removed key denies', (t) => {
   });
   const byOld = attest(oldKey, 'old');
   const byNew = attest(newKey, 'new');
-  t.is(evaluatePolicy(withBoth, image, 'x', [byOld]).decision, 'allow');
-  t.is(evaluatePolicy(withBoth, image, 'x', [byNew]).decision, 'allow');
+  t.is((await evaluatePolicy(withBoth, image, 'x', [byOld])).decision, 'allow');
+  t.is((await evaluatePolicy(withBoth, image, 'x', [byNew])).decision, 'allow');
   const rotated = policyFrom({
     defaultAdmissionRule: rule('REQUIRE_ATTESTATION', ['rot']),
     attestors: [attestorDoc('rot', [{ id: 'new', key: newKey }])],
   });
   t.not(rotated.revision, withBoth.revision);
-  t.like(evaluatePolicy(rotated, image, 'x', [byOld]), {
+  t.like(await evaluatePolicy(rotated, image, 'x', [byOld]), {
     decision: 'deny',
     missing: [{ reason: 'KEY_UNKNOWN' }],
   });
   const unnamed = { payload: byOld.payload, signatures: [{ signature: byOld.signatures[0]!.signature }] };
-  t.like(evaluatePolicy(rotated, image, 'x', [unnamed]), {
+  t.like(await evaluatePolicy(rotated, image, 'x', [unnamed]), {
     decision: 'deny',
     missing: [{ reason: 'SIGNATURE_INVALID' }],
   });
-  t.is(evaluatePolicy(rotated, image, 'x', [byNew]).decision, 'allow');
+  t.is((await evaluatePolicy(rotated, image, 'x', [byNew])).decision, 'allow');
 });
 
-test('the docker-reference binding is opt-in per policy or rule', (t) => {
+test('the docker-reference binding is opt-in per policy or rule', async (t) => {
   const elsewhere = attest(built, 'b1', payloadFor('gcr.io/other/app', D));
   const loose = policyFrom(doc());
-  t.is(evaluatePolicy(loose, image, 'other', [elsewhere]).decision, 'allow');
+  t.is((await evaluatePolicy(loose, image, 'other', [elsewhere])).decision, 'allow');
   const bound = policyFrom({ ...doc(), criguard: { bindDockerReference: true } });
-  t.like(evaluatePolicy(bound, image, 'other', [elsewhere]), {
+  t.like(await evaluatePolicy(bound, image, 'other', [elsewhere]), {
     decision: 'deny',
     missing: [{ reason: 'REFERENCE_MISMATCH' }],
   });
   t.is(
-    evaluatePolicy(bound, image, 'other', [attest(built, 'b1', payloadFor('gcr.io/org/app:v1', D))]).decision,
+    (await evaluatePolicy(bound, image, 'other', [attest(built, 'b1', payloadFor('gcr.io/org/app:v1', D))]))
+      .decision,
     'allow',
   );
   const perRule = policyFrom({
@@ -196,11 +204,11 @@ test('the docker-reference binding is opt-in per policy or rule', (t) => {
       criguard: { bindDockerReference: true, onUndecided: 'ALLOW', onUndecidedRegistries: ['gcr.io'] },
     },
   });
-  t.is(evaluatePolicy(perRule, image, 'other', [elsewhere]).decision, 'deny');
+  t.is((await evaluatePolicy(perRule, image, 'other', [elsewhere])).decision, 'deny');
   t.is(perRule.defaultRule.onUndecided, 'ALLOW');
 });
 
-test('outcomes that omit a required attestor count as missing', (t) => {
+test('outcomes that omit a required attestor count as missing', async (t) => {
   const policy = policyFrom(doc());
   const rule = selectRule(policy, 'prod');
   const v = decideFromOutcomes(policy, rule, [
@@ -218,15 +226,15 @@ const badIdentities: [string, { name: string; digest: string }][] = [
   ['empty_name_fail', { name: '', digest: D }],
 ];
 for (const [name, identity] of badIdentities) {
-  test(name, (t) => {
-    const err = t.throws(() => evaluatePolicy(policyFrom(doc()), identity, 'x', []), {
+  test(name, async (t) => {
+    const err = await t.throwsAsync(async () => evaluatePolicy(policyFrom(doc()), identity, 'x', []), {
       instanceOf: PolicyEvaluationError,
     });
     t.is(err?.code, 'CG_ERR_IMAGE_IDENTITY_INVALID');
   });
 }
 
-test('verdicts are frozen values', (t) => {
-  const v = evaluatePolicy(policyFrom(doc()), image, 'prod', []);
+test('verdicts are frozen values', async (t) => {
+  const v = await evaluatePolicy(policyFrom(doc()), image, 'prod', []);
   t.true(Object.isFrozen(v) && Object.isFrozen(v.missing) && Object.isFrozen(v.rule));
 });

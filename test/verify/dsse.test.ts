@@ -79,9 +79,9 @@ test('a DSSE record signed by the attestor key satisfies it; a statement for ano
     const payload = encodeDssePae(IN_TOTO_PAYLOAD_TYPE, statement(digest));
     return { payload, signatures: [{ signature: signWith(key, payload) }] };
   };
-  const ok = verifyAttestors([attestor], image, [record(D)], { bindDockerReference: false });
+  const ok = await verifyAttestors([attestor], image, [record(D)], { bindDockerReference: false });
   t.true(ok[0]!.satisfied);
-  const other = verifyAttestors([attestor], image, [record(`sha256:${'e'.repeat(64)}`)], {
+  const other = await verifyAttestors([attestor], image, [record(`sha256:${'e'.repeat(64)}`)], {
     bindDockerReference: false,
   });
   t.deepEqual([other[0]!.satisfied, other[0]!.reason], [false, 'DIGEST_MISMATCH']);

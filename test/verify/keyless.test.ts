@@ -1,0 +1,330 @@
+import { createHash } from 'node:crypto';
+import test from 'ava';
+import { bundleFromJSON } from '@sigstore/bundle';
+import type { Bundle } from '@sigstore/bundle';
+import { encodeDssePae } from '../../src/verify/dsse.js';
+import { compileIdentity } from '../../src/verify/keyless/identity.js';
+import type { KeylessIdentitySpec } from '../../src/verify/keyless/identity.js';
+import { parseTrustedRoot } from '../../src/verify/keyless/trusted-root.js';
+import type { KeylessTrust } from '../../src/verify/keyless/trusted-root.js';
+import { DEFAULT_KEYLESS_THRESHOLDS, verifyKeylessBundle } from '../../src/verify/keyless/verify-bundle.js';
+import type { AttestationRecord } from '../../src/verify/attestation.js';
+import { createSimpleSigningPayload } from '../../src/verify/simple-signing.js';
+import { verifyAttestors } from '../../src/verify/verify-attestations.js';
+import type { AttestorOutcome, TrustedAttestor } from '../../src/verify/verify-attestations.js';
+import { createSigstoreDeployment, FULCIO_OIDS, GITHUB_ISSUER } from '../helpers/sigstore-deployment.js';
+import type { SigstoreDeployment } from '../helpers/sigstore-deployment.js';
+import { digestOf, makeKey, payloadFor, signWith, trust as trustKey } from './fixtures.js';
+
+const NAME = 'registry.example/team/app';
+const D = digestOf('image');
+const image = { name: NAME, digest: D };
+const WORKFLOW = 'https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main';
+const signer = { subject: WORKFLOW, issuer: GITHUB_ISSUER };
+
+let dep: SigstoreDeployment;
+let trust: KeylessTrust;
+test.before(async () => {
+  dep = await createSigstoreDeployment();
+  trust = parseTrustedRoot(dep.trustedRoot, 'test-root');
+});
+
+function keylessAttestor(spec: KeylessIdentitySpec | KeylessIdentitySpec[], root = trust): TrustedAttestor {
+  const specs = Array.isArray(spec) ? spec : [spec];
+  return {
+    name: 'ci',
+    keys: [],
+    threshold: 1,
+    keyless: { trust: root, identities: specs.map(compileIdentity), thresholds: DEFAULT_KEYLESS_THRESHOLDS },
+  };
+}
+const exact: KeylessIdentitySpec = { issuer: GITHUB_ISSUER, subject: WORKFLOW };
+
+/** A record as the bundle source makes it: the PAE (DSSE) or signed bytes, the signatures, the bundle. */
+function dsseRecord(json: Record<string, unknown>): AttestationRecord {
+  const bundle = bundleFromJSON(json);
+  if (bundle.content.$case !== 'dsseEnvelope') throw new Error('not DSSE');
+  const env = bundle.content.dsseEnvelope;
+  return {
+    payload: encodeDssePae(env.payloadType, env.payload),
+    signatures: env.signatures.map((s) => ({ signature: new Uint8Array(s.sig) })),
+    sigstoreBundle: bundle,
+  };
+}
+function messageRecord(payload: Uint8Array, json: Record<string, unknown>): AttestationRecord {
+  const bundle: Bundle = bundleFromJSON(json);
+  if (bundle.content.$case !== 'messageSignature') throw new Error('not a message signature');
+  return {
+    payload,
+    signatures: [{ signature: new Uint8Array(bundle.content.messageSignature.signature) }],
+    sigstoreBundle: bundle,
+  };
+}
+async function judge(attestor: TrustedAttestor, records: AttestationRecord[]): Promise<AttestorOutcome> {
+  const [outcome] = await verifyAttestors([attestor], image, records, { bindDockerReference: false });
+  return outcome!;
+}
+/** Bundle and trusted-root JSON, edited freely by the tests. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Loose = any;
+/** Mutates a copy of a bundle's JSON. */
+function edit(json: Record<string, unknown>, change: (b: Loose) => void): Record<string, unknown> {
+  const copy = structuredClone(json);
+  change(copy);
+  return copy;
+}
+
+test('keyless_allow: the right issuer and subject, DSSE bundle (cosign 3)', async (t) => {
+  const outcome = await judge(keylessAttestor(exact), [dsseRecord(await dep.signDsse(D, signer))]);
+  t.like(outcome, { satisfied: true, reason: 'VERIFIED' });
+  t.deepEqual(outcome.keyIds, [`${GITHUB_ISSUER} ${WORKFLOW}`]);
+});
+
+test('keyless_allow: a message signature over the simple-signing payload (the .sig form)', async (t) => {
+  const payload = createSimpleSigningPayload(NAME, D);
+  const outcome = await judge(keylessAttestor(exact), [
+    messageRecord(payload, await dep.signMessage(payload, signer)),
+  ]);
+  t.true(outcome.satisfied);
+});
+
+test('keyless_allow: a whole-match regexp and GitHub workflow extensions', async (t) => {
+  const json = await dep.signDsse(D, {
+    ...signer,
+    extensions: { [FULCIO_OIDS.workflowRepository]: 'org/repo', [FULCIO_OIDS.workflowTrigger]: 'push' },
+  });
+  const spec: KeylessIdentitySpec = {
+    issuer: GITHUB_ISSUER,
+    subjectRegExp: 'https://github\\.com/org/repo/\\.github/workflows/.+@refs/heads/main',
+    github: { workflowRepository: 'org/repo', workflowTrigger: 'push' },
+  };
+  t.true((await judge(keylessAttestor(spec), [dsseRecord(json)])).satisfied);
+  const wrongTrigger = {
+    ...spec,
+    github: { workflowRepository: 'org/repo', workflowTrigger: 'pull_request' },
+  };
+  t.like(await judge(keylessAttestor(wrongTrigger), [dsseRecord(json)]), {
+    satisfied: false,
+    reason: 'IDENTITY_MISMATCH',
+  });
+});
+
+const identityDenials: [string, KeylessIdentitySpec][] = [
+  ['keyless_wrong_subject_fail', { issuer: GITHUB_ISSUER, subject: `${WORKFLOW}x` }],
+  ['keyless_wrong_issuer_fail', { issuer: 'https://accounts.google.com', subject: WORKFLOW }],
+  [
+    'keyless_regexp_substring_only_fail',
+    { issuer: GITHUB_ISSUER, subjectRegExp: 'https://github\\.com/org/repo' },
+  ],
+  ['keyless_issuer_regexp_substring_only_fail', { issuerRegExp: 'https://token', subject: WORKFLOW }],
+];
+for (const [name, spec] of identityDenials) {
+  test(name, async (t) => {
+    const outcome = await judge(keylessAttestor(spec), [dsseRecord(await dep.signDsse(D, signer))]);
+    t.like(outcome, { satisfied: false, reason: 'IDENTITY_MISMATCH' });
+  });
+}
+
+test('keyless_regexp_breakout_rejected: a pattern that only parses once wrapped is refused', (t) => {
+  t.throws(() => compileIdentity({ issuer: GITHUB_ISSUER, subjectRegExp: 'x)|(.*' }), {
+    message: /CG_ERR_IDENTITY_INVALID/,
+  });
+  t.throws(() => compileIdentity({ issuer: GITHUB_ISSUER }), { message: /exactly one of subject/ });
+});
+
+test('keyless_cert_expired_at_signing_time_fail: logged after the 10-minute certificate expired', async (t) => {
+  // A trusted log whose clock is an hour ahead: its SET says the signature was made after the
+  // certificate's 10 minutes of validity.
+  const lateLog = await dep.newLog(new Date(Date.now() + 60 * 60 * 1000));
+  const root = structuredClone(dep.trustedRoot) as Loose;
+  const der = lateLog.key.publicKey.export({ type: 'spki', format: 'der' });
+  root.tlogs.push({
+    ...root.tlogs[0],
+    publicKey: { ...root.tlogs[0].publicKey, rawBytes: der.toString('base64') },
+    logId: { keyId: createHash('sha256').update(der).digest('base64') },
+  });
+  const withLateLog = parseTrustedRoot(root, 'late-log');
+  const late = await dep.signDsse(D, { ...signer, log: lateLog });
+  const outcome = await judge(keylessAttestor(exact, withLateLog), [dsseRecord(late)]);
+  t.like(outcome, { satisfied: false, reason: 'CERTIFICATE_INVALID' });
+  const check = verifyKeylessBundle(bundleFromJSON(late), undefined, withLateLog);
+  t.log(check.ok ? 'ok' : check.detail);
+  t.regex(check.ok ? '' : check.detail, /valid|expired/i);
+  // Control: the same root accepts a signature its log saw while the certificate was valid.
+  const inTime = await dep.signDsse(D, signer);
+  t.true((await judge(keylessAttestor(exact, withLateLog), [dsseRecord(inTime)])).satisfied);
+});
+
+test('keyless_untrusted_ca_fail: a certificate from a CA outside the root', async (t) => {
+  const rogue = await dep.newAuthority({ ctKey: dep.authority.ctKey });
+  const json = await dep.signDsse(D, { ...signer, authority: rogue });
+  t.like(await judge(keylessAttestor(exact), [dsseRecord(json)]), {
+    satisfied: false,
+    reason: 'CERTIFICATE_INVALID',
+  });
+});
+
+test('keyless_missing_sct_fail: a certificate without an SCT', async (t) => {
+  const noCt = await dep.newAuthority({ withCtLog: false });
+  // Trust that CA, so only the SCT is missing.
+  const root = structuredClone(dep.trustedRoot) as Loose;
+  root.certificateAuthorities.push({
+    ...root.certificateAuthorities[0],
+    certChain: { certificates: [{ rawBytes: Buffer.from(noCt.ca.rootCertificate).toString('base64') }] },
+  });
+  const json = await dep.signDsse(D, { ...signer, authority: noCt });
+  const outcome = await judge(keylessAttestor(exact, parseTrustedRoot(root, 'with-ct-less-ca')), [
+    dsseRecord(json),
+  ]);
+  t.like(outcome, { satisfied: false, reason: 'CERTIFICATE_INVALID' });
+});
+
+test('keyless_invalid_sct_fail: an SCT from a CT log outside the root', async (t) => {
+  const otherCt = await dep.newAuthority();
+  const root = structuredClone(dep.trustedRoot) as Loose;
+  root.certificateAuthorities.push({
+    ...root.certificateAuthorities[0],
+    certChain: { certificates: [{ rawBytes: Buffer.from(otherCt.ca.rootCertificate).toString('base64') }] },
+  });
+  const json = await dep.signDsse(D, { ...signer, authority: otherCt });
+  const outcome = await judge(keylessAttestor(exact, parseTrustedRoot(root, 'unknown-ct')), [
+    dsseRecord(json),
+  ]);
+  t.like(outcome, { satisfied: false, reason: 'CERTIFICATE_INVALID' });
+});
+
+test('keyless_missing_set_fail: no inclusion promise and no timestamp', async (t) => {
+  const json = edit(await dep.signDsse(D, signer), (b) => {
+    delete b.verificationMaterial.tlogEntries[0].inclusionPromise;
+  });
+  t.like(await judge(keylessAttestor(exact), [dsseRecord(json)]), {
+    satisfied: false,
+    reason: 'TIMESTAMP_INVALID',
+  });
+});
+
+test('keyless_invalid_set_fail: a SET that does not verify', async (t) => {
+  const json = edit(await dep.signDsse(D, signer), (b) => {
+    const e = b.verificationMaterial.tlogEntries[0];
+    e.integratedTime = String(Number(e.integratedTime) + 1);
+  });
+  t.like(await judge(keylessAttestor(exact), [dsseRecord(json)]), {
+    satisfied: false,
+    reason: 'TRANSPARENCY_LOG_INVALID',
+  });
+});
+
+test('keyless_corrupted_inclusion_proof_fail', async (t) => {
+  const json = edit(await dep.signDsse(D, signer), (b) => {
+    const proof = b.verificationMaterial.tlogEntries[0].inclusionProof;
+    proof.hashes = [Buffer.alloc(32, 7).toString('base64')];
+  });
+  t.like(await judge(keylessAttestor(exact), [dsseRecord(json)]), {
+    satisfied: false,
+    reason: 'TRANSPARENCY_LOG_INVALID',
+  });
+});
+
+test('keyless_checkpoint_by_unknown_log_fail: an entry from a log outside the root', async (t) => {
+  const rogueLog = await dep.newLog();
+  const json = await dep.signDsse(D, { ...signer, log: rogueLog });
+  t.like(await judge(keylessAttestor(exact), [dsseRecord(json)]), {
+    satisfied: false,
+    reason: 'TRANSPARENCY_LOG_INVALID',
+  });
+});
+
+test('keyless_bundle_for_another_digest_fail', async (t) => {
+  const json = await dep.signDsse(digestOf('other'), signer);
+  t.like(await judge(keylessAttestor(exact), [dsseRecord(json)]), {
+    satisfied: false,
+    reason: 'DIGEST_MISMATCH',
+  });
+  const payload = createSimpleSigningPayload(NAME, digestOf('other'));
+  const msg = messageRecord(payload, await dep.signMessage(payload, signer));
+  t.like(await judge(keylessAttestor(exact), [msg]), { satisfied: false, reason: 'DIGEST_MISMATCH' });
+});
+
+test('keyless_swapped_payload_fail: a valid bundle with another payload', async (t) => {
+  const signed = createSimpleSigningPayload(NAME, digestOf('other'));
+  const json = await dep.signMessage(signed, signer);
+  const outcome = await judge(keylessAttestor(exact), [
+    messageRecord(createSimpleSigningPayload(NAME, D), json),
+  ]);
+  t.false(outcome.satisfied);
+  t.not(outcome.reason, 'VERIFIED');
+});
+
+test('key_signed_offered_to_keyless_attestor_fail', async (t) => {
+  const key = makeKey('ECDSA_P256_SHA256');
+  const payload = payloadFor(NAME, D);
+  const keySigned: AttestationRecord = { payload, signatures: [{ signature: signWith(key, payload) }] };
+  t.like(await judge(keylessAttestor(exact), [keySigned]), { satisfied: false, reason: 'NO_ATTESTATION' });
+  // A bundle signed with a key (public key hint) is not keyless evidence either.
+  const json = edit(await dep.signDsse(D, signer), (b) => {
+    delete b.verificationMaterial.certificate;
+    b.verificationMaterial.publicKey = { hint: 'some-key' };
+  });
+  t.like(await judge(keylessAttestor(exact), [dsseRecord(json)]), {
+    satisfied: false,
+    reason: 'NOT_KEYLESS',
+  });
+});
+
+test('keyless_offered_to_key_attestor_fail: a Fulcio-certified signature does not satisfy a key attestor', async (t) => {
+  const key = makeKey('ECDSA_P256_SHA256');
+  const keyed: TrustedAttestor = { name: 'keyed', keys: [trustKey(key, 'k1')], threshold: 1 };
+  const [keyedOutcome, ciOutcome] = await verifyAttestors(
+    [keyed, keylessAttestor(exact)],
+    image,
+    [dsseRecord(await dep.signDsse(D, signer))],
+    { bindDockerReference: false },
+  );
+  t.like(keyedOutcome, { satisfied: false, reason: 'NO_ATTESTATION' });
+  t.true(ciOutcome?.satisfied);
+});
+
+test('a keyless bundle is verified once per decision, whatever the number of identities', async (t) => {
+  const { VerificationSession } = await import('../../src/verify/verification-session.js');
+  const session = new VerificationSession();
+  const records = [dsseRecord(await dep.signDsse(D, signer))];
+  const a = keylessAttestor([{ issuer: GITHUB_ISSUER, subject: 'nobody' }, exact]);
+  const b = { ...keylessAttestor(exact), name: 'other' };
+  const outcomes = await verifyAttestors([a, b], image, records, { bindDockerReference: false, session });
+  t.true(outcomes.every((o) => o.satisfied));
+  t.is(session.verifications, 4);
+});
+
+test('trusted root: not a root, no CA, no log → CG_ERR_TRUSTED_ROOT_INVALID', (t) => {
+  for (const bad of [
+    null,
+    [],
+    {},
+    { mediaType: 'x' },
+    { ...dep.trustedRoot, certificateAuthorities: [] },
+    { ...dep.trustedRoot, tlogs: [] },
+  ]) {
+    t.throws(() => parseTrustedRoot(bad, 'bad'), { message: /CG_ERR_TRUSTED_ROOT_INVALID/ });
+  }
+});
+
+test('rotated_root_retired_ca_and_log_fail: validity windows of the root are honoured', async (t) => {
+  const json = await dep.signDsse(D, signer);
+  const hourAgo = new Date(Date.now() - 60 * 60 * 1000).toISOString();
+  const inAnHour = new Date(Date.now() + 60 * 60 * 1000).toISOString();
+  const withWindow = (field: 'certificateAuthorities' | 'tlogs', end: string) => {
+    const root = structuredClone(dep.trustedRoot) as Loose;
+    if (field === 'certificateAuthorities') root.certificateAuthorities[0].validFor.end = end;
+    else root.tlogs[0].publicKey.validFor.end = end;
+    return keylessAttestor(exact, parseTrustedRoot(root, `${field}-until-${end}`));
+  };
+  // Retired before the signature was made: refused.
+  t.like(await judge(withWindow('certificateAuthorities', hourAgo), [dsseRecord(json)]), {
+    satisfied: false,
+    reason: 'CERTIFICATE_INVALID',
+  });
+  t.like(await judge(withWindow('tlogs', hourAgo), [dsseRecord(json)]), { satisfied: false });
+  // Valid when the signature was made, retired later: still verifies.
+  t.true((await judge(withWindow('certificateAuthorities', inAnHour), [dsseRecord(json)])).satisfied);
+  t.true((await judge(withWindow('tlogs', inAnHour), [dsseRecord(json)])).satisfied);
+});
