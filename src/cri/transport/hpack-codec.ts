@@ -9,17 +9,6 @@ export interface HeaderField {
   neverIndex: boolean;
 }
 
-// hpack.js reads strings through obuf, whose take(0) (an empty header value) calls the deprecated
-// `new Buffer(0)` and makes Node print DEP0005 into the daemon's log. Serve empty takes without it.
-{
-  const buffer = (hpack.decoder.create() as unknown as { buffer: object }).buffer;
-  const proto = Object.getPrototypeOf(buffer) as { take(n: number): Buffer };
-  const take = proto.take;
-  proto.take = function takeWithoutDeprecation(this: unknown, n: number): Buffer {
-    return n === 0 ? Buffer.alloc(0) : take.call(this, n);
-  };
-}
-
 /** HPACK's default and the size criguard's encoders use at most (RFC 9113 §6.5.2). */
 export const DEFAULT_TABLE_SIZE = 4096;
 /** The largest dynamic table a decoder keeps, whatever either peer announced. */
