@@ -31,7 +31,8 @@ export interface ProxyServer {
   readonly bufferedBytes: number;
   /**
    * Stops accepting, asks clients to go away (GOAWAY), waits up to `timeoutMs` for unary calls in flight,
-   * then closes everything and removes the socket file. Resolves to the number of connections cut.
+   * then closes everything and removes the socket file. Resolves, to the number of connections cut, once
+   * every socket is closed: idle connections close at once, and nothing waits for a peer's own close.
    */
   stop(timeoutMs: number): Promise<number>;
 }
@@ -69,10 +70,13 @@ export const DEFAULT_LIMITS: ProxyLimits = Object.freeze({
 export async function startProxyServer(options: ProxyServerOptions): Promise<ProxyServer> {
   await prepareSocketPath(options.listenPath);
   const bridges = new Set<ConnectionBridge>();
+  const refusing = new Set<Socket>();
   const refusals = refusalReporter(options.logger, options.limits.maxConnections);
   const server = createServer({ allowHalfOpen: false }, (client: Socket) => {
     if (bridges.size >= options.limits.maxConnections) {
       refusals.refused();
+      refusing.add(client);
+      client.once('close', () => refusing.delete(client));
       refuseConnection(client);
       return;
     }
@@ -106,7 +110,9 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     async stop(timeoutMs) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       removeSocketIfOurs(options.listenPath, inode);
-      const drained = Promise.all([...bridges].map((b) => b.drain()));
+      for (const s of refusing) s.destroy();
+      const open = [...bridges];
+      const drained = Promise.all(open.map((b) => b.drain()));
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<'timeout'>((resolve) => {
         timer = setTimeout(() => resolve('timeout'), timeoutMs);
@@ -114,7 +120,8 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
       const result = await Promise.race([drained, timedOut]);
       clearTimeout(timer);
       const cut = result === 'timeout' ? bridges.size : 0;
-      for (const b of [...bridges]) b.close();
+      // Whatever is still open, or still flushing to a client that does not read, goes now.
+      for (const b of open) b.close();
       await closed;
       return cut;
     },

@@ -158,7 +158,8 @@ export class ConnectionBridge {
   private readonly specialFromUpstream = (frame: FrameView): void => this.onUpstreamFrame(frame);
   private closed = false;
   private draining = false;
-  private drainWaiter: (() => void) | undefined;
+  /** Resolves once the client socket is closed (both sockets are then gone). */
+  private readonly finished: Promise<void>;
   /** Sum of `held` over the streams. */
   private heldBytes = 0;
   private prefaceTimer: NodeJS.Timeout | undefined;
@@ -173,6 +174,7 @@ export class ConnectionBridge {
   ) {
     this.clientDecoder = new HeaderBlockDecoder(options.limits.maxHeaderListSize);
     this.upstreamDecoder = new HeaderBlockDecoder(options.limits.maxHeaderListSize);
+    this.finished = new Promise((resolve) => client.once('close', () => resolve()));
     client.setNoDelay?.(true);
     client.on('data', (chunk: Buffer) => this.guard(() => this.onClientData(chunk), 'client'));
     client.on('error', () => this.close());
@@ -217,43 +219,44 @@ export class ConnectionBridge {
   }
 
   /**
-   * Graceful stop: tells the client (GOAWAY) to open no new calls here, resolves once no unary call is in
-   * flight (server-streaming calls are cut), and closes both connections.
+   * Graceful stop: tells the client (GOAWAY) to open no new calls here, waits until no unary call is in
+   * flight (server-streaming calls are cut), then closes both connections. Resolves once the client's
+   * socket is closed, which never waits for the peer's cooperation beyond flushing the last answers.
    */
   drain(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    this.draining = true;
-    this.writeClient(encodeGoaway(this.lastClientStream, ErrorCode.NO_ERROR));
-    return new Promise((resolve) => {
-      this.drainWaiter = resolve;
+    if (!this.closed && !this.draining) {
+      this.draining = true;
+      this.writeClient(encodeGoaway(this.lastClientStream, ErrorCode.NO_ERROR));
       this.checkDrained();
-    });
+    }
+    return this.finished;
   }
 
   /**
-   * Closes both connections. `graceful` flushes what was already written (the last answers of a drain);
-   * otherwise both sockets are destroyed at once.
+   * Closes both connections. The upstream one goes at once (everything it answered was passed on or is
+   * being cut). `graceful` flushes what was already written to the client (the last answers, a GOAWAY)
+   * and then closes its socket without waiting for the client's own FIN (at most 1 s for a client that
+   * does not read); otherwise, and for a connection already closing gracefully, the socket is destroyed.
    */
   close(graceful = false): void {
-    if (this.closed) return;
+    if (this.closed) {
+      if (!graceful) this.client.destroy();
+      return;
+    }
     this.closed = true;
     clearTimeout(this.prefaceTimer);
     clearTimeout(this.idleTimer);
     for (const s of this.streams.values()) s.abort?.abort();
     this.streams.clear();
     this.heldBytes = 0;
-    if (graceful) {
-      this.client.end();
-      this.upstream.end();
-      setTimeout(() => {
-        this.client.destroy();
-        this.upstream.destroy();
-      }, 1000).unref();
+    this.upstream.destroy();
+    if (graceful && !this.client.destroyed) {
+      const client = this.client;
+      client.end(() => client.destroy());
+      setTimeout(() => client.destroy(), 1000).unref();
     } else {
       this.client.destroy();
-      this.upstream.destroy();
     }
-    this.drainWaiter?.();
     this.onClose(this);
   }
 
