@@ -5,15 +5,16 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createH2Server } from 'node:http2';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
-import { CLIENT_PREFACE, encodeSettings } from '../../src/cri/transport/frames.js';
+import { CLIENT_PREFACE, ErrorCode, FrameType, encodeSettings } from '../../src/cri/transport/frames.js';
 import { criMethods } from '../../src/cri/methods.js';
 import { startCriguard, type Criguard } from '../helpers/criguard.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-cri-upstream.js';
 import { criClients, unary } from '../helpers/proxy-under-test.js';
+import { rawClient } from '../helpers/raw-h2.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -161,4 +162,28 @@ test('a hostile upstream cannot crash the daemon (malformed grpc-message to its 
   t.regex(JSON.stringify(await ready!.json()), /unreachable/);
   const [code] = await terminate(criguard);
   t.is(code, 0, 'the daemon was still running, and stopped cleanly');
+});
+
+test('the connections.* settings reach the proxy: cap, preface and idle timeouts', async (t) => {
+  const upstream = await startFakeUpstream();
+  upstream.unary.set('/runtime.v1.RuntimeService/Version', () => ({ runtime_name: 'fake' }));
+  const config = join(upstream.socket, '..', 'criguard.yaml');
+  writeFileSync(config, 'connections:\n  max: 2\n  prefaceTimeoutSeconds: 1\n  idleTimeoutSeconds: 1\n');
+  const criguard = await startCriguard({ upstream: upstream.socket, extraArgs: ['--config', config] });
+  t.teardown(async () => {
+    await criguard.dispose();
+    await upstream.dispose();
+  });
+  const silent = await rawClient(criguard.socket, { preface: false });
+  const idle = await rawClient(criguard.socket);
+  t.truthy(await idle.waitFor((f) => f.type === FrameType.SETTINGS && f.flags === 0));
+  const third = await rawClient(criguard.socket);
+  const refused = await third.waitFor((f) => f.type === FrameType.GOAWAY);
+  t.is(refused?.payload.readUInt32BE(4), ErrorCode.ENHANCE_YOUR_CALM, 'the third connection is over the cap');
+  t.true(await silent.closesWithin(10_000), 'no preface: closed');
+  const goaway = await idle.waitFor((f) => f.type === FrameType.GOAWAY, 10_000);
+  t.is(goaway?.payload.readUInt32BE(4), ErrorCode.NO_ERROR, 'idle: GOAWAY');
+  t.true(await idle.closesWithin(10_000), 'idle: closed');
+  const [code] = await terminate(criguard);
+  t.is(code, 0);
 });
