@@ -1,7 +1,7 @@
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect, createServer, Socket, type Server } from 'node:net';
 import { dirname } from 'node:path';
-import type { Route } from './routes.js';
+import type { Route } from './transport/contract.js';
 import { ConnectionBridge, type BridgeLimits, type BridgeLogger } from './transport/connection-bridge.js';
 import { ErrorCode, encodeGoaway, encodeSettings } from './transport/frames.js';
 

@@ -168,22 +168,34 @@ test('the connections.* settings reach the proxy: cap, preface and idle timeouts
   const upstream = await startFakeUpstream();
   upstream.unary.set('/runtime.v1.RuntimeService/Version', () => ({ runtime_name: 'fake' }));
   const config = join(upstream.socket, '..', 'criguard.yaml');
-  writeFileSync(config, 'connections:\n  max: 2\n  prefaceTimeoutSeconds: 1\n  idleTimeoutSeconds: 1\n');
+  writeFileSync(config, 'connections:\n  max: 1\n  prefaceTimeoutSeconds: 1\n  idleTimeoutSeconds: 1\n');
   const criguard = await startCriguard({ upstream: upstream.socket, extraArgs: ['--config', config] });
   t.teardown(async () => {
     await criguard.dispose();
     await upstream.dispose();
   });
-  const silent = await rawClient(criguard.socket, { preface: false });
+  const openConnections = async () =>
+    ((await (await fetch(`${criguard.metricsUrl}/status`)).json()) as { connections: number }).connections;
+  const noConnections = async () => {
+    for (let i = 0; i < 200 && (await openConnections()) > 0; i++) await sleep(50);
+  };
+  await noConnections(); // the start-up probe's connection is gone
   const idle = await rawClient(criguard.socket);
   t.truthy(await idle.waitFor((f) => f.type === FrameType.SETTINGS && f.flags === 0));
-  const third = await rawClient(criguard.socket);
-  const refused = await third.waitFor((f) => f.type === FrameType.GOAWAY);
-  t.is(refused?.payload.readUInt32BE(4), ErrorCode.ENHANCE_YOUR_CALM, 'the third connection is over the cap');
-  t.true(await silent.closesWithin(10_000), 'no preface: closed');
+  const second = await rawClient(criguard.socket);
+  const refused = await second.waitFor((f) => f.type === FrameType.GOAWAY);
+  t.is(
+    refused?.payload.readUInt32BE(4),
+    ErrorCode.ENHANCE_YOUR_CALM,
+    'the second connection is over the cap',
+  );
   const goaway = await idle.waitFor((f) => f.type === FrameType.GOAWAY, 10_000);
   t.is(goaway?.payload.readUInt32BE(4), ErrorCode.NO_ERROR, 'idle: GOAWAY');
   t.true(await idle.closesWithin(10_000), 'idle: closed');
+  await noConnections();
+  const silent = await rawClient(criguard.socket, { preface: false });
+  t.true(await silent.closesWithin(10_000), 'no preface: closed');
+  t.deepEqual(silent.frames, [], 'closed by the preface timeout, not refused');
   const [code] = await terminate(criguard);
   t.is(code, 0);
 });

@@ -1,7 +1,6 @@
 import type { Socket } from 'node:net';
-import type { GateDecision, Rejection } from '../gate.js';
-import type { Route } from '../routes.js';
 import { ByteQueue } from './byte-queue.js';
+import type { GateDecision, Rejection, Route } from './contract.js';
 import {
   CLIENT_PREFACE,
   DEFAULT_MAX_FRAME_SIZE,
