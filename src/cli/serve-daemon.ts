@@ -168,6 +168,7 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
         prefaceTimeoutMs: config.connections.prefaceTimeoutSeconds * 1000,
         idleTimeoutMs: config.connections.idleTimeoutSeconds * 1000,
         maxHeldBytes: config.connections.maxHeldMiB * 1024 * 1024,
+        maxHeldBytesTotal: config.connections.maxHeldTotalMiB * 1024 * 1024,
       },
       onUpstreamUnavailable: () => metrics.upstreamUnavailable(),
     });

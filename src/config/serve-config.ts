@@ -56,6 +56,7 @@ export interface ServeConfig {
     /** 0 disables. */
     readonly idleTimeoutSeconds: number;
     readonly maxHeldMiB: number;
+    readonly maxHeldTotalMiB: number;
   };
 }
 
@@ -86,6 +87,7 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = Object.freeze({
     prefaceTimeoutSeconds: 10,
     idleTimeoutSeconds: 600,
     maxHeldMiB: 64,
+    maxHeldTotalMiB: 256,
   }),
 });
 
@@ -162,6 +164,7 @@ const fileSchema = z.strictObject({
         .max(7 * 24 * 3600)
         .optional(),
       maxHeldMiB: z.number().int().min(17).max(4096).optional(),
+      maxHeldTotalMiB: z.number().int().min(17).max(65_536).optional(),
     })
     .optional(),
 });

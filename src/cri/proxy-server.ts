@@ -9,6 +9,8 @@ import { ErrorCode, encodeGoaway, encodeSettings } from './transport/frames.js';
 export interface ProxyLimits extends BridgeLimits {
   /** Client connections served at once; more are refused with GOAWAY (ENHANCE_YOUR_CALM). */
   readonly maxConnections: number;
+  /** Held bytes across all connections; a call that would pass it is refused (RESOURCE_EXHAUSTED). */
+  readonly maxHeldBytesTotal: number;
 }
 
 export interface ProxyServerOptions {
@@ -60,6 +62,7 @@ export const DEFAULT_LIMITS: ProxyLimits = Object.freeze({
   prefaceTimeoutMs: 10_000,
   idleTimeoutMs: 600_000,
   maxConnections: 128,
+  maxHeldBytesTotal: 256 * MiB,
 });
 
 /**
@@ -71,6 +74,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
   await prepareSocketPath(options.listenPath);
   const bridges = new Set<ConnectionBridge>();
   const refusing = new Set<Socket>();
+  const heldBudget = { used: 0, limit: options.limits.maxHeldBytesTotal };
   const refusals = refusalReporter(options.logger, options.limits.maxConnections);
   const server = createServer({ allowHalfOpen: false }, (client: Socket) => {
     if (bridges.size >= options.limits.maxConnections) {
@@ -85,6 +89,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
       new Socket(),
       {
         route: options.route,
+        heldBudget,
         connectUpstream: (upstream) => upstream.connect(options.upstreamPath),
         logger: options.logger,
         limits: options.limits,

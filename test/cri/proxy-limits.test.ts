@@ -245,3 +245,40 @@ test('held calls are bounded per connection: beyond the bound a call is refused,
   await first;
   t.deepEqual(f.upstream.started, ['/runtime.v1.RuntimeService/CreateContainer']);
 });
+
+test('held calls are bounded across connections too, and the budget comes back when calls end', async (t) => {
+  let release!: () => void;
+  const decided = new Promise<void>((r) => (release = r));
+  const f = await setup(
+    t,
+    { maxHeldBytes: 4 * MiB, maxHeldBytesTotal: MiB },
+    {
+      createContainer: async (): Promise<GateDecision> => {
+        await decided;
+        return { action: 'forward' };
+      },
+    },
+  );
+  // Two clients with connections of their own.
+  const a = criClients(f.proxy.socket, { 'grpc.use_local_subchannel_pool': 1 });
+  const b = criClients(f.proxy.socket, { 'grpc.use_local_subchannel_pool': 1 });
+  t.teardown(() => {
+    a.close();
+    b.close();
+  });
+  const big = (name: string) => ({
+    pod_sandbox_id: 'pod',
+    config: { metadata: { name }, annotations: { a: 'v'.repeat(600 * 1024) } },
+  });
+  const first = unary(a.runtime, 'CreateContainer', big('one'));
+  for (let i = 0; i < 500 && f.proxy.server.bufferedBytes < 600 * 1024; i++) await sleep(20);
+  const err = await t.throwsAsync<grpc.ServiceError>(
+    unary(b.runtime, 'CreateContainer', big('two'), { deadlineMs: 10_000 }),
+  );
+  t.is(err.code, grpc.status.RESOURCE_EXHAUSTED);
+  t.is(f.proxy.server.connections, 2, 'the refusal came from the daemon-wide budget');
+  release();
+  await first;
+  await unary(b.runtime, 'CreateContainer', big('three'), { deadlineMs: 10_000 });
+  t.is(f.upstream.started.length, 2, 'once the first call ended, the budget admitted another');
+});

@@ -63,7 +63,10 @@ const MAX = 16 * 1024 * 1024;
 type AnyClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
 
 /** grpc-js clients for both CRI services on `socket`. */
-export function criClients(socket: string): { runtime: AnyClient; image: AnyClient; close(): void } {
+export function criClients(
+  socket: string,
+  extra: grpc.ChannelOptions = {},
+): { runtime: AnyClient; image: AnyClient; close(): void } {
   const pkg = grpc.loadPackageDefinition(packageDefinition) as unknown as {
     runtime: { v1: Record<string, grpc.ServiceClientConstructor> };
   };
@@ -73,6 +76,7 @@ export function criClients(socket: string): { runtime: AnyClient; image: AnyClie
     'grpc.default_authority': 'localhost',
     'grpc.initial_reconnect_backoff_ms': 100,
     'grpc.max_reconnect_backoff_ms': 200,
+    ...extra,
   };
   const creds = grpc.credentials.createInsecure();
   const runtime = new pkg.runtime.v1.RuntimeService!(

@@ -40,7 +40,7 @@ export interface BridgeLimits {
   readonly maxStreams: number;
   /**
    * Most bytes of gated requests and held responses one connection may keep at once; a call that would
-   * exceed it is refused (RESOURCE_EXHAUSTED).
+   * exceed it (or the daemon-wide budget) is refused (RESOURCE_EXHAUSTED).
    */
   readonly maxHeldBytes: number;
   /**
@@ -57,8 +57,16 @@ export interface BridgeLimits {
   readonly idleTimeoutMs: number;
 }
 
+/** Bytes held across every connection of the daemon, against a limit shared by all bridges. */
+export interface HeldBudget {
+  used: number;
+  readonly limit: number;
+}
+
 export interface BridgeOptions {
   readonly route: (path: string) => Route;
+  /** The daemon-wide bound on held bytes, besides each connection's own (`limits.maxHeldBytes`). */
+  readonly heldBudget: HeldBudget;
   /** Connects the (not yet connected) upstream socket; called once the client sent a valid preface. */
   readonly connectUpstream: (upstream: Socket) => void;
   readonly logger: BridgeLogger;
@@ -247,6 +255,7 @@ export class ConnectionBridge {
     clearTimeout(this.idleTimer);
     for (const s of this.streams.values()) s.abort?.abort();
     this.streams.clear();
+    this.options.heldBudget.used -= this.heldBytes;
     this.heldBytes = 0;
     this.upstream.destroy();
     if (graceful && !this.client.destroyed) {
@@ -950,10 +959,17 @@ export class ConnectionBridge {
    * instead (RESOURCE_EXHAUSTED) and returns false.
    */
   private hold(stream: StreamState, bytes: number): boolean {
-    if (this.heldBytes + bytes > this.options.limits.maxHeldBytes) {
+    const budget = this.options.heldBudget;
+    if (this.heldBytes + bytes > this.options.limits.maxHeldBytes || budget.used + bytes > budget.limit) {
       this.options.logger.warn(
-        { stream: stream.id, heldBytes: this.heldBytes, limit: this.options.limits.maxHeldBytes },
-        'call refused: the connection holds too much data',
+        {
+          stream: stream.id,
+          heldBytes: this.heldBytes,
+          limit: this.options.limits.maxHeldBytes,
+          heldTotal: budget.used,
+          totalLimit: budget.limit,
+        },
+        'call refused: too much data held',
       );
       this.reject(stream, {
         code: GrpcCode.RESOURCE_EXHAUSTED,
@@ -963,11 +979,13 @@ export class ConnectionBridge {
     }
     stream.held += bytes;
     this.heldBytes += bytes;
+    budget.used += bytes;
     return true;
   }
 
   private unhold(stream: StreamState): void {
     this.heldBytes -= stream.held;
+    this.options.heldBudget.used -= stream.held;
     stream.held = 0;
   }
 
