@@ -34,6 +34,14 @@ module.exports = {
       to: { path: '^src/(policy|verify)/' },
     },
     {
+      name: 'transport-owns-its-contract',
+      comment:
+        'cri/transport/ holds bytes: it depends on nothing else in criguard (its contract with gates and routing is transport/contract.ts).',
+      severity: 'error',
+      from: { path: '^src/cri/transport/' },
+      to: { path: '^src/', pathNot: '^src/cri/transport/' },
+    },
+    {
       name: 'domain-does-not-know-transport',
       severity: 'error',
       from: {

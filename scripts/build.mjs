@@ -2,6 +2,31 @@
 // `criguard` bin, the demo, the end-to-end tests and the single-file executable (scripts/package.mjs).
 import { build } from 'esbuild';
 import { readFileSync, chmodSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+
+/**
+ * hpack.js's buffer helpers (obuf, wbuf) allocate with the deprecated `new Buffer(n)`, and Node prints
+ * DEP0005 into the daemon's log for it once the code is bundled (outside node_modules). Each call is
+ * given a number, for which `Buffer.alloc(n)` is the same (zero-filled) allocation. The build fails if a
+ * new version of these files no longer matches, so the patch is reviewed rather than silently dropped.
+ */
+const EXPECTED_BUFFER_CALLS = { obuf: 2, wbuf: 1 };
+const noDeprecatedBuffer = {
+  name: 'no-deprecated-buffer',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/](obuf|wbuf)[\\/]index\.js$/ }, async (args) => {
+      const name = /(obuf|wbuf)[\\/]index\.js$/.exec(args.path)[1];
+      const source = await readFile(args.path, 'utf8');
+      const calls = source.match(/\bnew Buffer\(/g)?.length ?? 0;
+      if (calls !== EXPECTED_BUFFER_CALLS[name]) {
+        throw new Error(
+          `${args.path}: ${calls} \`new Buffer(\` calls, expected ${EXPECTED_BUFFER_CALLS[name]}`,
+        );
+      }
+      return { contents: source.replace(/\bnew Buffer\(/g, 'Buffer.alloc('), loader: 'js' };
+    });
+  },
+};
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 await build({
@@ -17,5 +42,6 @@ await build({
   keepNames: true,
   logLevel: 'warning',
   define: { __CRIGUARD_VERSION__: JSON.stringify(pkg.version) },
+  plugins: [noDeprecatedBuffer],
 });
 chmodSync('dist/criguard.cjs', 0o755);

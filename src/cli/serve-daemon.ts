@@ -175,7 +175,14 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
         createContainer: createCreateContainerGate(admission),
       }),
       logger,
-      limits: DEFAULT_LIMITS,
+      limits: {
+        ...DEFAULT_LIMITS,
+        maxConnections: config.connections.max,
+        prefaceTimeoutMs: config.connections.prefaceTimeoutSeconds * 1000,
+        idleTimeoutMs: config.connections.idleTimeoutSeconds * 1000,
+        maxHeldBytes: config.connections.maxHeldMiB * 1024 * 1024,
+        maxHeldBytesTotal: config.connections.maxHeldTotalMiB * 1024 * 1024,
+      },
       onUpstreamUnavailable: () => metrics.upstreamUnavailable(),
     });
   } catch (err) {

@@ -49,6 +49,15 @@ export interface ServeConfig {
   readonly breakglassMaxWindowHours: number;
   /** Honour the pod label image-policy.k8s.io/break-glass: "true" (anyone who can create pods can set it). */
   readonly podBreakglassLabel: boolean;
+  /** What clients of the listening socket may hold (docs/configuration.md, "Connections"). */
+  readonly connections: {
+    readonly max: number;
+    readonly prefaceTimeoutSeconds: number;
+    /** 0 disables. */
+    readonly idleTimeoutSeconds: number;
+    readonly maxHeldMiB: number;
+    readonly maxHeldTotalMiB: number;
+  };
 }
 
 export const DEFAULT_SERVE_CONFIG: ServeConfig = Object.freeze({
@@ -73,6 +82,13 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = Object.freeze({
   breakglassFile: '/etc/criguard/breakglass.yaml',
   breakglassMaxWindowHours: 24,
   podBreakglassLabel: false,
+  connections: Object.freeze({
+    max: 128,
+    prefaceTimeoutSeconds: 10,
+    idleTimeoutSeconds: 600,
+    maxHeldMiB: 64,
+    maxHeldTotalMiB: 256,
+  }),
 });
 
 const octalMode = z.union([
@@ -138,6 +154,19 @@ const fileSchema = z.strictObject({
     .max(24 * 7)
     .optional(),
   podBreakglassLabel: z.boolean().optional(),
+  connections: z
+    .strictObject({
+      max: z.number().int().min(1).max(65_536).optional(),
+      prefaceTimeoutSeconds: z.number().positive().max(600).optional(),
+      idleTimeoutSeconds: z
+        .number()
+        .min(0)
+        .max(7 * 24 * 3600)
+        .optional(),
+      maxHeldMiB: z.number().int().min(17).max(4096).optional(),
+      maxHeldTotalMiB: z.number().int().min(17).max(65_536).optional(),
+    })
+    .optional(),
 });
 
 export type ServeConfigInput = z.input<typeof fileSchema>;
@@ -184,6 +213,10 @@ export function loadServeConfig(options: {
     breakglassFile: resolve(options.cwd, c.breakglassFile ?? DEFAULT_SERVE_CONFIG.breakglassFile),
     breakglassMaxWindowHours: c.breakglassMaxWindowHours ?? DEFAULT_SERVE_CONFIG.breakglassMaxWindowHours,
     podBreakglassLabel: c.podBreakglassLabel ?? DEFAULT_SERVE_CONFIG.podBreakglassLabel,
+    connections: Object.freeze({
+      ...DEFAULT_SERVE_CONFIG.connections,
+      ...stripUndefined(c.connections ?? {}),
+    }),
   });
 }
 

@@ -38,18 +38,21 @@ export function createContainerdClient(
     request: Record<string, unknown>,
     responseType: string,
   ) => {
+    const failed = (what: string, err: unknown) =>
+      Object.assign(new Error(`containerd ${method.split('/').pop()} ${what}: ${(err as Error).message}`), {
+        code: 'CG_ERR_UPSTREAM',
+      });
     let bytes: Buffer;
     try {
       bytes = await caller.call(method, encodeCriMessage(requestType, request), TIMEOUT_MS);
     } catch (err) {
-      throw Object.assign(
-        new Error(`containerd ${method.split('/').pop()} failed: ${(err as Error).message}`),
-        {
-          code: 'CG_ERR_UPSTREAM',
-        },
-      );
+      throw failed('failed', err);
     }
-    return decodeCriMessage<T>(responseType, bytes);
+    try {
+      return decodeCriMessage<T>(responseType, bytes);
+    } catch (err) {
+      throw failed('answered an unreadable message', err);
+    }
   };
   return {
     async lookup(image, signal) {

@@ -1,8 +1,17 @@
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, Socket, type Server } from 'node:net';
 import { dirname } from 'node:path';
-import type { Route } from './routes.js';
+import type { Route } from './transport/contract.js';
 import { ConnectionBridge, type BridgeLimits, type BridgeLogger } from './transport/connection-bridge.js';
+import { ErrorCode, encodeGoaway, encodeSettings } from './transport/frames.js';
+
+/** Per-connection limits, plus how many client connections are served at once. */
+export interface ProxyLimits extends BridgeLimits {
+  /** Client connections served at once; more are refused with GOAWAY (ENHANCE_YOUR_CALM). */
+  readonly maxConnections: number;
+  /** Held bytes across all connections; a call that would pass it is refused (RESOURCE_EXHAUSTED). */
+  readonly maxHeldBytesTotal: number;
+}
 
 export interface ProxyServerOptions {
   /** Unix socket path criguard listens on. */
@@ -13,16 +22,19 @@ export interface ProxyServerOptions {
   readonly socketMode: number;
   readonly route: (path: string) => Route;
   readonly logger: BridgeLogger & { info(fields: Record<string, unknown>, message: string): void };
-  readonly limits: BridgeLimits;
+  readonly limits: ProxyLimits;
   readonly onUpstreamUnavailable?: () => void;
 }
 
 export interface ProxyServer {
   /** Client connections currently open. */
   readonly connections: number;
+  /** Bytes the open connections hold in memory (held calls, incomplete frames, write queues). */
+  readonly bufferedBytes: number;
   /**
    * Stops accepting, asks clients to go away (GOAWAY), waits up to `timeoutMs` for unary calls in flight,
-   * then closes everything and removes the socket file. Resolves to the number of connections cut.
+   * then closes everything and removes the socket file. Resolves, to the number of connections cut, once
+   * every socket is closed: idle connections close at once, and nothing waits for a peer's own close.
    */
   stop(timeoutMs: number): Promise<number>;
 }
@@ -38,10 +50,19 @@ export class SocketSetupError extends Error {
   }
 }
 
-export const DEFAULT_LIMITS: BridgeLimits = Object.freeze({
-  maxHeaderListSize: 1024 * 1024,
-  maxMessageSize: 16 * 1024 * 1024,
+const MiB = 1024 * 1024;
+
+/** The defaults; `criguard serve` overrides the `connections.*` settings (docs/configuration.md). */
+export const DEFAULT_LIMITS: ProxyLimits = Object.freeze({
+  maxHeaderListSize: MiB,
+  maxMessageSize: 16 * MiB,
   maxStreams: 10_000,
+  maxHeldBytes: 64 * MiB,
+  writeHighWaterMark: MiB,
+  prefaceTimeoutMs: 10_000,
+  idleTimeoutMs: 600_000,
+  maxConnections: 128,
+  maxHeldBytesTotal: 256 * MiB,
 });
 
 /**
@@ -52,14 +73,24 @@ export const DEFAULT_LIMITS: BridgeLimits = Object.freeze({
 export async function startProxyServer(options: ProxyServerOptions): Promise<ProxyServer> {
   await prepareSocketPath(options.listenPath);
   const bridges = new Set<ConnectionBridge>();
+  const refusing = new Set<Socket>();
+  const heldBudget = { used: 0, limit: options.limits.maxHeldBytesTotal };
+  const refusals = refusalReporter(options.logger, options.limits.maxConnections);
   const server = createServer({ allowHalfOpen: false }, (client: Socket) => {
-    const upstream = connect(options.upstreamPath);
-    upstream.setNoDelay?.(true);
+    if (bridges.size >= options.limits.maxConnections) {
+      refusals.refused();
+      refusing.add(client);
+      client.once('close', () => refusing.delete(client));
+      refuseConnection(client);
+      return;
+    }
     const bridge = new ConnectionBridge(
       client,
-      upstream,
+      new Socket(),
       {
         route: options.route,
+        heldBudget,
+        connectUpstream: (upstream) => upstream.connect(options.upstreamPath),
         logger: options.logger,
         limits: options.limits,
         upstreamName: 'containerd',
@@ -76,10 +107,17 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     get connections() {
       return bridges.size;
     },
+    get bufferedBytes() {
+      let total = 0;
+      for (const b of bridges) total += b.bufferedBytes;
+      return total;
+    },
     async stop(timeoutMs) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       removeSocketIfOurs(options.listenPath, inode);
-      const drained = Promise.all([...bridges].map((b) => b.drain()));
+      for (const s of refusing) s.destroy();
+      const open = [...bridges];
+      const drained = Promise.all(open.map((b) => b.drain()));
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<'timeout'>((resolve) => {
         timer = setTimeout(() => resolve('timeout'), timeoutMs);
@@ -87,7 +125,8 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
       const result = await Promise.race([drained, timedOut]);
       clearTimeout(timer);
       const cut = result === 'timeout' ? bridges.size : 0;
-      for (const b of [...bridges]) b.close();
+      // Whatever is still open, or still flushing to a client that does not read, goes now.
+      for (const b of open) b.close();
       await closed;
       return cut;
     },
@@ -153,4 +192,36 @@ function removeSocketIfOurs(path: string, inode: number): void {
   } catch {
     /* already gone */
   }
+}
+
+/**
+ * Answers a connection over the cap: criguard's SETTINGS, then GOAWAY (ENHANCE_YOUR_CALM) with a reason a
+ * gRPC client logs, then close; nothing of the client is read.
+ */
+function refuseConnection(client: Socket): void {
+  client.on('error', () => undefined);
+  client.end(
+    Buffer.concat([
+      encodeSettings(),
+      encodeGoaway(0, ErrorCode.ENHANCE_YOUR_CALM, 'criguard: too many connections'),
+    ]),
+  );
+  client.once('finish', () => client.destroy());
+  setTimeout(() => client.destroy(), 1000).unref();
+}
+
+/** Logs refused connections at most once per 10 s, with how many were refused meanwhile. */
+function refusalReporter(logger: BridgeLogger, limit: number): { refused(): void } {
+  let count = 0;
+  let last = 0;
+  return {
+    refused() {
+      count += 1;
+      const now = Date.now();
+      if (now - last < 10_000) return;
+      last = now;
+      logger.warn({ refused: count, maxConnections: limit }, 'connection refused: too many connections');
+      count = 0;
+    },
+  };
 }

@@ -1,12 +1,8 @@
-import type { RequestGate } from './gate.js';
+import type { RequestGate, Route } from './transport/contract.js';
 import { criMethods, splitMethodPath } from './methods.js';
 import { GrpcCode } from './transport/grpc-wire.js';
 
-/** How the proxy treats one call, decided from its `:path` when its HEADERS arrive. */
-export type Route =
-  | { readonly kind: 'pass'; readonly serverStreaming: boolean }
-  | { readonly kind: 'gate'; readonly gate: RequestGate }
-  | { readonly kind: 'reject'; readonly code: number; readonly message: string };
+export type { Route } from './transport/contract.js';
 
 /** The RPCs whose requests are held for a decision. Everything else is forwarded untouched. */
 export interface Gates {

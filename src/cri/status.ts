@@ -1,5 +1,5 @@
 import type { AdmissionOutcome, RefusalKind } from '../admission/admission.js';
-import type { Rejection } from './gate.js';
+import type { Rejection } from './transport/contract.js';
 import { GrpcCode } from './transport/grpc-wire.js';
 
 /**

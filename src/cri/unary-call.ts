@@ -1,6 +1,6 @@
 import { connect as connectHttp2, constants, type ClientHttp2Session } from 'node:http2';
 import { connect as connectUnix } from 'node:net';
-import { readGrpcMessage } from './transport/grpc-wire.js';
+import { GrpcCode, percentDecode, readGrpcMessage } from './transport/grpc-wire.js';
 
 /** A gRPC call that ended with a non-OK status; `grpcCode` is the status code. */
 export class GrpcCallError extends Error {
@@ -17,7 +17,7 @@ export class GrpcCallError extends Error {
  * criguard's own unary gRPC calls to containerd over node:http2, on a connection of their own (not the
  * kubelet's). One session, re-established after it closes. Requests and responses are raw protobuf
  * bytes; responses are capped at `maxMessageBytes`. Rejects with GrpcCallError (a status) or the
- * transport's error.
+ * transport's error; nothing the upstream sends throws outside the returned promise.
  */
 export function createUnaryCaller(socketPath: string, maxMessageBytes: number) {
   let session: ClientHttp2Session | undefined;
@@ -56,10 +56,10 @@ export function createUnaryCaller(socketPath: string, maxMessageBytes: number) {
         let status: string | undefined;
         let message = '';
         const timer = setTimeout(() => stream.close(constants.NGHTTP2_CANCEL), timeoutMs + 1000);
+        // Runs inside node:http2's event emitter: it must not throw whatever the headers hold.
         const take = (headers: Record<string, unknown>) => {
           if (typeof headers['grpc-status'] === 'string') status = headers['grpc-status'];
-          if (typeof headers['grpc-message'] === 'string')
-            message = decodeURIComponent(headers['grpc-message']);
+          if (typeof headers['grpc-message'] === 'string') message = percentDecode(headers['grpc-message']);
         };
         stream.on('response', take);
         stream.on('trailers', take);
@@ -75,9 +75,10 @@ export function createUnaryCaller(socketPath: string, maxMessageBytes: number) {
         stream.on('close', () => {
           clearTimeout(timer);
           if (status === undefined) {
-            reject(new GrpcCallError(14, `${path}: the call ended without a status`));
+            reject(new GrpcCallError(GrpcCode.UNAVAILABLE, `${path}: the call ended without a status`));
           } else if (status !== '0') {
-            reject(new GrpcCallError(Number(status), `${path}: ${message}`));
+            const code = /^\d{1,2}$/.test(status) ? Number(status) : GrpcCode.UNKNOWN;
+            reject(new GrpcCallError(code, `${path}: ${message.slice(0, 1024)}`));
           } else {
             try {
               resolve(readGrpcMessage(Buffer.concat(chunks), undefined, maxMessageBytes));

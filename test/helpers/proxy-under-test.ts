@@ -7,7 +7,12 @@ import { admitEverything } from '../../src/admission/admission.js';
 import type { RequestGate } from '../../src/cri/gate.js';
 import { createCreateContainerGate } from '../../src/cri/gates/create-container.js';
 import { createPullImageGate } from '../../src/cri/gates/pull-image.js';
-import { DEFAULT_LIMITS, startProxyServer, type ProxyServer } from '../../src/cri/proxy-server.js';
+import {
+  DEFAULT_LIMITS,
+  startProxyServer,
+  type ProxyLimits,
+  type ProxyServer,
+} from '../../src/cri/proxy-server.js';
 import { createRouter } from '../../src/cri/routes.js';
 import { packageDefinition } from './fake-cri-upstream.js';
 
@@ -29,6 +34,7 @@ export interface ProxyUnderTest {
 export async function startProxy(
   upstream: string,
   gates: { pullImage?: RequestGate; createContainer?: RequestGate } = {},
+  limits: Partial<ProxyLimits> = {},
 ): Promise<ProxyUnderTest> {
   const dir = mkdtempSync(join(tmpdir(), 'cgp-'));
   const socket = join(dir, 'criguard.sock');
@@ -41,7 +47,7 @@ export async function startProxy(
       createContainer: gates.createContainer ?? createCreateContainerGate(admitEverything),
     }),
     logger: silentLogger,
-    limits: DEFAULT_LIMITS,
+    limits: { ...DEFAULT_LIMITS, ...limits },
   });
   return {
     socket,
@@ -57,7 +63,10 @@ const MAX = 16 * 1024 * 1024;
 type AnyClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
 
 /** grpc-js clients for both CRI services on `socket`. */
-export function criClients(socket: string): { runtime: AnyClient; image: AnyClient; close(): void } {
+export function criClients(
+  socket: string,
+  extra: grpc.ChannelOptions = {},
+): { runtime: AnyClient; image: AnyClient; close(): void } {
   const pkg = grpc.loadPackageDefinition(packageDefinition) as unknown as {
     runtime: { v1: Record<string, grpc.ServiceClientConstructor> };
   };
@@ -67,6 +76,7 @@ export function criClients(socket: string): { runtime: AnyClient; image: AnyClie
     'grpc.default_authority': 'localhost',
     'grpc.initial_reconnect_backoff_ms': 100,
     'grpc.max_reconnect_backoff_ms': 200,
+    ...extra,
   };
   const creds = grpc.credentials.createInsecure();
   const runtime = new pkg.runtime.v1.RuntimeService!(

@@ -1,7 +1,6 @@
 import type { Socket } from 'node:net';
-import type { GateDecision, Rejection } from '../gate.js';
-import type { Route } from '../routes.js';
 import { ByteQueue } from './byte-queue.js';
+import type { GateDecision, Rejection, Route } from './contract.js';
 import {
   CLIENT_PREFACE,
   DEFAULT_MAX_FRAME_SIZE,
@@ -10,6 +9,7 @@ import {
   FrameSplitter,
   FrameType,
   Http2ProtocolError,
+  MAX_FRAME_PAYLOAD,
   SETTINGS_ACK,
   Setting,
   decodeSettings,
@@ -38,10 +38,37 @@ export interface BridgeLimits {
   readonly maxMessageSize: number;
   /** Most streams tracked at once on one connection; more are refused locally. */
   readonly maxStreams: number;
+  /**
+   * Most bytes of gated requests and held responses one connection may keep at once; a call that would
+   * exceed it (or the daemon-wide budget) is refused (RESOURCE_EXHAUSTED).
+   */
+  readonly maxHeldBytes: number;
+  /**
+   * Bytes queued for one peer above which criguard stops reading from the side that feeds it (and, for
+   * the client, from the client itself) until the queue drains: backpressure end to end.
+   */
+  readonly writeHighWaterMark: number;
+  /** Milliseconds a new connection has to send the HTTP/2 client preface; it is closed otherwise. */
+  readonly prefaceTimeoutMs: number;
+  /**
+   * Milliseconds a connection may stay without any call open before criguard closes it with GOAWAY
+   * (NO_ERROR), which gRPC clients answer by reconnecting on their next call; 0 disables.
+   */
+  readonly idleTimeoutMs: number;
+}
+
+/** Bytes held across every connection of the daemon, against a limit shared by all bridges. */
+export interface HeldBudget {
+  used: number;
+  readonly limit: number;
 }
 
 export interface BridgeOptions {
   readonly route: (path: string) => Route;
+  /** The daemon-wide bound on held bytes, besides each connection's own (`limits.maxHeldBytes`). */
+  readonly heldBudget: HeldBudget;
+  /** Connects the (not yet connected) upstream socket; called once the client sent a valid preface. */
+  readonly connectUpstream: (upstream: Socket) => void;
   readonly logger: BridgeLogger;
   readonly limits: BridgeLimits;
   /** Message of the UNAVAILABLE answer given when containerd cannot be reached. */
@@ -86,6 +113,8 @@ interface StreamState {
   response: HeldResponse | undefined;
   /** For gated calls: aborted when the call ends before its checks do. */
   abort: AbortController | undefined;
+  /** Bytes this stream holds (request copy or response), counted in the connection's held total. */
+  held: number;
 }
 
 interface PendingBlock {
@@ -114,8 +143,10 @@ const PREFACE_LENGTH = CLIENT_PREFACE.length;
  */
 export class ConnectionBridge {
   private readonly streams = new Map<number, StreamState>();
-  private readonly fromClient = new FrameSplitter();
-  private readonly fromUpstream = new FrameSplitter();
+  // Each side may send frames up to the SETTINGS_MAX_FRAME_SIZE the other side advertised (16 KiB until
+  // it says otherwise); a larger frame is a connection error before its payload is buffered.
+  private readonly fromClient = new FrameSplitter(DEFAULT_MAX_FRAME_SIZE);
+  private readonly fromUpstream = new FrameSplitter(DEFAULT_MAX_FRAME_SIZE);
   private readonly clientDecoder: HeaderBlockDecoder;
   private readonly upstreamDecoder: HeaderBlockDecoder;
   private readonly toClient = new HeaderBlockEncoder();
@@ -134,7 +165,13 @@ export class ConnectionBridge {
   private readonly specialFromUpstream = (frame: FrameView): void => this.onUpstreamFrame(frame);
   private closed = false;
   private draining = false;
-  private drainWaiter: (() => void) | undefined;
+  /** Resolves once the client socket is closed (both sockets are then gone). */
+  private readonly finished: Promise<void>;
+  /** Sum of `held` over the streams. */
+  private heldBytes = 0;
+  private prefaceTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly updateFlow = (): void => this.applyBackpressure();
 
   constructor(
     private readonly client: Socket,
@@ -144,14 +181,17 @@ export class ConnectionBridge {
   ) {
     this.clientDecoder = new HeaderBlockDecoder(options.limits.maxHeaderListSize);
     this.upstreamDecoder = new HeaderBlockDecoder(options.limits.maxHeaderListSize);
+    this.finished = new Promise((resolve) => client.once('close', () => resolve()));
     client.setNoDelay?.(true);
-    client.on('data', (chunk: Buffer) => this.guard(() => this.onClientData(chunk)));
+    client.on('data', (chunk: Buffer) => this.guard(() => this.onClientData(chunk), 'client'));
     client.on('error', () => this.close());
     client.on('close', () => this.close());
+    client.on('drain', this.updateFlow);
     upstream.on('connect', () => {
       this.upstreamConnected = true;
     });
-    upstream.on('data', (chunk: Buffer) => this.guard(() => this.onUpstreamData(chunk)));
+    upstream.on('data', (chunk: Buffer) => this.guard(() => this.onUpstreamData(chunk), 'upstream'));
+    upstream.on('drain', this.updateFlow);
     upstream.on('error', (err: NodeJS.ErrnoException) => {
       if (!this.upstreamConnected && !this.closed) this.guard(() => this.enterDegraded(err));
       else this.close();
@@ -159,6 +199,23 @@ export class ConnectionBridge {
     upstream.on('close', () => {
       if (this.upstreamConnected || !this.degraded) this.close();
     });
+    this.prefaceTimer = setTimeout(() => {
+      this.options.logger.debug({}, 'no HTTP/2 preface in time; connection closed');
+      this.close();
+    }, options.limits.prefaceTimeoutMs);
+    this.prefaceTimer.unref();
+  }
+
+  /** Bytes this connection holds in memory: held calls, incomplete frames and both write queues. */
+  get bufferedBytes(): number {
+    return (
+      this.heldBytes +
+      this.fromClient.buffered +
+      this.fromUpstream.buffered +
+      (this.prefaceBytes?.length ?? 0) +
+      this.client.writableLength +
+      this.upstream.writableLength
+    );
   }
 
   /** Calls in flight that are not server-streaming (what a graceful stop waits for). */
@@ -169,40 +226,45 @@ export class ConnectionBridge {
   }
 
   /**
-   * Graceful stop: tells the client (GOAWAY) to open no new calls here, resolves once no unary call is in
-   * flight (server-streaming calls are cut), and closes both connections.
+   * Graceful stop: tells the client (GOAWAY) to open no new calls here, waits until no unary call is in
+   * flight (server-streaming calls are cut), then closes both connections. Resolves once the client's
+   * socket is closed, which never waits for the peer's cooperation beyond flushing the last answers.
    */
   drain(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    this.draining = true;
-    this.writeClient(encodeGoaway(this.lastClientStream, ErrorCode.NO_ERROR));
-    return new Promise((resolve) => {
-      this.drainWaiter = resolve;
+    if (!this.closed && !this.draining) {
+      this.draining = true;
+      this.writeClient(encodeGoaway(this.lastClientStream, ErrorCode.NO_ERROR));
       this.checkDrained();
-    });
+    }
+    return this.finished;
   }
 
   /**
-   * Closes both connections. `graceful` flushes what was already written (the last answers of a drain);
-   * otherwise both sockets are destroyed at once.
+   * Closes both connections. The upstream one goes at once (everything it answered was passed on or is
+   * being cut). `graceful` flushes what was already written to the client (the last answers, a GOAWAY)
+   * and then closes its socket without waiting for the client's own FIN (at most 1 s for a client that
+   * does not read); otherwise, and for a connection already closing gracefully, the socket is destroyed.
    */
   close(graceful = false): void {
-    if (this.closed) return;
+    if (this.closed) {
+      if (!graceful) this.client.destroy();
+      return;
+    }
     this.closed = true;
+    clearTimeout(this.prefaceTimer);
+    clearTimeout(this.idleTimer);
     for (const s of this.streams.values()) s.abort?.abort();
     this.streams.clear();
-    if (graceful) {
-      this.client.end();
-      this.upstream.end();
-      setTimeout(() => {
-        this.client.destroy();
-        this.upstream.destroy();
-      }, 1000).unref();
+    this.options.heldBudget.used -= this.heldBytes;
+    this.heldBytes = 0;
+    this.upstream.destroy();
+    if (graceful && !this.client.destroyed) {
+      const client = this.client;
+      client.end(() => client.destroy());
+      setTimeout(() => client.destroy(), 1000).unref();
     } else {
       this.client.destroy();
-      this.upstream.destroy();
     }
-    this.drainWaiter?.();
     this.onClose(this);
   }
 
@@ -220,8 +282,11 @@ export class ConnectionBridge {
       if (!have.subarray(0, PREFACE_LENGTH).equals(CLIENT_PREFACE))
         throw new Http2ProtocolError('bad preface');
       this.prefaceBytes = undefined;
-      if (this.degraded) this.writeClient(encodeSettings());
-      else this.upstream.write(have.subarray(0, PREFACE_LENGTH));
+      clearTimeout(this.prefaceTimer);
+      // Only now does the connection cost an upstream connection.
+      this.options.connectUpstream(this.upstream);
+      this.upstream.write(have.subarray(0, PREFACE_LENGTH));
+      this.armIdleTimer();
       chunk = have.subarray(PREFACE_LENGTH);
       if (chunk.length === 0) return;
     }
@@ -310,8 +375,10 @@ export class ConnectionBridge {
       request: undefined,
       response: undefined,
       abort: route.kind === 'gate' ? new AbortController() : undefined,
+      held: 0,
     };
     this.streams.set(id, stream);
+    clearTimeout(this.idleTimer);
     if (route.kind === 'reject') {
       this.answerLocally(stream, route);
       return;
@@ -347,6 +414,10 @@ export class ConnectionBridge {
     const { content, padding } = unpad(frame.flags, frame.payload);
     if (padding) this.creditClient(stream.id, padding);
     const bytes = Buffer.from(content);
+    if (!this.hold(stream, bytes.length)) {
+      this.creditClient(0, bytes.length); // refused: upstream never gets these bytes
+      return;
+    }
     held.copy.push(bytes);
     held.queue.push(bytes);
     held.received += bytes.length;
@@ -429,6 +500,7 @@ export class ConnectionBridge {
     const held = stream.request!;
     stream.mode = 'pass';
     stream.request = undefined;
+    this.unhold(stream);
     if (decision.checkResponse) {
       stream.response = {
         check: decision.checkResponse,
@@ -455,6 +527,7 @@ export class ConnectionBridge {
     stream.abort?.abort();
     if (held && held.queue.length > 0) this.creditClient(0, held.queue.drain().length);
     stream.request = undefined;
+    this.unhold(stream);
     if (stream.response && stream.response.flowBytes > 0) {
       this.upstream.write(encodeWindowUpdate(0, stream.response.flowBytes));
     }
@@ -528,8 +601,9 @@ export class ConnectionBridge {
           return;
         }
         const { content } = unpad(frame.flags, frame.payload);
-        response.data.push(Buffer.from(content));
         response.flowBytes += frame.payload.length;
+        if (!this.hold(stream, content.length)) return;
+        response.data.push(Buffer.from(content));
         if (frame.flags & Flag.END_STREAM) this.finishHeldResponse(stream);
         return;
       }
@@ -614,6 +688,7 @@ export class ConnectionBridge {
     const response = stream.response!;
     stream.response = undefined;
     stream.abort = undefined;
+    this.unhold(stream);
     const body = response.data.drain();
     const sendBody = (endStream: boolean): void => {
       for (let at = 0; at < body.length || (at === 0 && endStream); at += DEFAULT_MAX_FRAME_SIZE) {
@@ -651,6 +726,7 @@ export class ConnectionBridge {
         stream.abort?.abort();
         stream.request = undefined;
         stream.response = undefined;
+        this.unhold(stream);
         this.answerLocally(stream, this.unavailable());
       }
     }
@@ -698,8 +774,10 @@ export class ConnectionBridge {
         request: undefined,
         response: undefined,
         abort: undefined,
+        held: 0,
       };
       this.streams.set(id, stream);
+      clearTimeout(this.idleTimer);
       this.answerLocally(stream, this.unavailable());
     } else if (block.flags & Flag.END_STREAM) {
       this.endFromClient(stream);
@@ -831,6 +909,7 @@ export class ConnectionBridge {
 
   private applyClientSettings(payload: Buffer): void {
     for (const [id, value] of decodeSettings(payload)) {
+      if (id === Setting.MAX_FRAME_SIZE) raiseFrameLimit(this.fromUpstream, value);
       if (id === Setting.HEADER_TABLE_SIZE) {
         // The client's decoder size: binds our encoder towards it, and upstream's encoder towards us.
         this.toClient.setPeerTableSize(value);
@@ -841,6 +920,7 @@ export class ConnectionBridge {
 
   private applyUpstreamSettings(payload: Buffer): void {
     for (const [id, value] of decodeSettings(payload)) {
+      if (id === Setting.MAX_FRAME_SIZE) raiseFrameLimit(this.fromClient, value);
       if (id === Setting.HEADER_TABLE_SIZE) {
         this.toUpstream.setPeerTableSize(value);
         this.clientDecoder.allowTableSize(value);
@@ -868,27 +948,123 @@ export class ConnectionBridge {
   private forget(stream: StreamState): void {
     if (this.streams.get(stream.id) !== stream) return;
     stream.abort?.abort();
+    this.unhold(stream);
     this.streams.delete(stream.id);
+    this.armIdleTimer();
     this.checkDrained();
+  }
+
+  /**
+   * Counts `bytes` more held for `stream`; when that would pass the connection's bound, refuses the call
+   * instead (RESOURCE_EXHAUSTED) and returns false.
+   */
+  private hold(stream: StreamState, bytes: number): boolean {
+    const budget = this.options.heldBudget;
+    if (this.heldBytes + bytes > this.options.limits.maxHeldBytes || budget.used + bytes > budget.limit) {
+      this.options.logger.warn(
+        {
+          stream: stream.id,
+          heldBytes: this.heldBytes,
+          limit: this.options.limits.maxHeldBytes,
+          heldTotal: budget.used,
+          totalLimit: budget.limit,
+        },
+        'call refused: too much data held',
+      );
+      this.reject(stream, {
+        code: GrpcCode.RESOURCE_EXHAUSTED,
+        message: 'criguard: too much data held on this connection',
+      });
+      return false;
+    }
+    stream.held += bytes;
+    this.heldBytes += bytes;
+    budget.used += bytes;
+    return true;
+  }
+
+  private unhold(stream: StreamState): void {
+    this.heldBytes -= stream.held;
+    this.options.heldBudget.used -= stream.held;
+    stream.held = 0;
+  }
+
+  /** Starts the idle clock when no call is open (and stops nothing else: PINGs do not count as use). */
+  private armIdleTimer(): void {
+    const ms = this.options.limits.idleTimeoutMs;
+    if (ms <= 0 || this.closed || this.draining || this.streams.size > 0 || this.prefaceBytes) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      if (this.closed || this.streams.size > 0) return;
+      this.options.logger.debug({ idleMs: ms }, 'idle connection closed with GOAWAY');
+      void this.drain();
+    }, ms);
+    this.idleTimer.unref();
+  }
+
+  /**
+   * Stops reading from a side whose output is piling up: the client while either write queue is above the
+   * high-water mark (what it sends feeds both), upstream while the client's queue is. 'drain' resumes.
+   */
+  private applyBackpressure(): void {
+    if (this.closed) return;
+    const limit = this.options.limits.writeHighWaterMark;
+    const clientFull = this.client.writableLength > limit;
+    const upstreamFull = !this.degraded && this.upstream.writableLength > limit;
+    setPaused(this.client, clientFull || upstreamFull);
+    setPaused(this.upstream, clientFull);
   }
 
   private checkDrained(): void {
     if (this.draining && this.unaryInFlight === 0) this.close(true);
   }
 
-  /** Runs a handler; any error closes the connection (both legs), logged once. */
-  private guard(fn: () => void): void {
+  /**
+   * Runs a handler, then applies backpressure. Any error closes the connection (both legs), logged once;
+   * the client is told why with a GOAWAY carrying the HTTP/2 error code (its own protocol errors are
+   * named, an upstream's are INTERNAL_ERROR).
+   */
+  private guard(fn: () => void, from?: 'client' | 'upstream'): void {
     if (this.closed) return;
     try {
       fn();
     } catch (err) {
       this.options.logger.warn(
-        { err: err instanceof Error ? err.message : String(err), code: (err as { code?: string }).code },
+        {
+          err: err instanceof Error ? err.message : String(err),
+          code: (err as { code?: string }).code,
+          from,
+        },
         'connection closed on error',
       );
-      this.close();
+      if (!this.prefaceBytes) {
+        const own = from === 'client' && err instanceof Http2ProtocolError;
+        this.writeClient(
+          encodeGoaway(
+            this.lastClientStream,
+            own ? err.http2Code : ErrorCode.INTERNAL_ERROR,
+            own ? err.message : 'criguard: connection closed on an upstream or internal error',
+          ),
+        );
+      }
+      this.close(true);
+      return;
     }
+    this.applyBackpressure();
   }
+}
+
+function setPaused(socket: Socket, paused: boolean): void {
+  if (paused && !socket.isPaused()) socket.pause();
+  else if (!paused && socket.isPaused()) socket.resume();
+}
+
+/** A peer advertised SETTINGS_MAX_FRAME_SIZE: frames sent to it may now be that large (RFC 9113 §6.5.2). */
+function raiseFrameLimit(splitter: FrameSplitter, value: number): void {
+  if (value < DEFAULT_MAX_FRAME_SIZE || value > MAX_FRAME_PAYLOAD) {
+    throw new Http2ProtocolError(`SETTINGS_MAX_FRAME_SIZE ${value} is out of range`);
+  }
+  splitter.maxPayload = Math.max(splitter.maxPayload, value);
 }
 
 function frameBytes(frame: FrameView): Buffer {

@@ -80,14 +80,20 @@ export interface FrameView {
 
 /**
  * Splits a byte stream into frames. `push(chunk, onFrame)` calls `onFrame(buffer, frame)` for every complete
- * frame, where all frames of one call share `buffer` (so consecutive frames can be forwarded as one slice),
- * then `onEnd(buffer, consumedUpTo)`. Incomplete trailing bytes are kept for the next chunk.
- * Throws Http2ProtocolError when a frame exceeds `maxPayload`.
+ * frame, where all frames of one call share `buffer` (so consecutive frames can be forwarded as one slice).
+ * Incomplete trailing bytes are kept for the next chunk. Throws Http2ProtocolError (FRAME_SIZE_ERROR) as
+ * soon as a frame header announces a payload above `maxPayload`, so at most `maxPayload` + 9 bytes of an
+ * incomplete frame are ever kept.
  */
 export class FrameSplitter {
   private pending: Buffer | undefined;
 
-  constructor(private readonly maxPayload: number = MAX_FRAME_PAYLOAD) {}
+  /** The largest payload accepted: the SETTINGS_MAX_FRAME_SIZE the receiving side advertised. */
+  maxPayload: number;
+
+  constructor(maxPayload: number = MAX_FRAME_PAYLOAD) {
+    this.maxPayload = maxPayload;
+  }
 
   push(
     chunk: Buffer,
@@ -100,7 +106,7 @@ export class FrameSplitter {
       const length = buffer.readUIntBE(offset, 3);
       if (length > this.maxPayload) {
         throw new Http2ProtocolError(
-          `frame of ${length} bytes exceeds the limit`,
+          `frame of ${length} bytes exceeds the advertised maximum of ${this.maxPayload}`,
           ErrorCode.FRAME_SIZE_ERROR,
         );
       }

@@ -44,6 +44,24 @@ export function percentEncode(message: string): string {
   return out;
 }
 
+/**
+ * Decodes a received grpc-message. Never throws: per the gRPC spec a malformed percent-encoding is kept
+ * as it arrived, and bytes that are not UTF-8 become U+FFFD (the value comes from a peer).
+ */
+export function percentDecode(value: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code === 0x25 && /^[0-9A-Fa-f]{2}$/.test(value.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(value.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else {
+      bytes.push(code & 0xff);
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
 /** The value of the first field called `name`, or undefined. */
 export function headerValue(fields: readonly HeaderField[], name: string): string | undefined {
   for (const field of fields) if (field.name === name) return field.value;

@@ -9,19 +9,10 @@ export interface HeaderField {
   neverIndex: boolean;
 }
 
-// hpack.js reads strings through obuf, whose take(0) (an empty header value) calls the deprecated
-// `new Buffer(0)` and makes Node print DEP0005 into the daemon's log. Serve empty takes without it.
-{
-  const buffer = (hpack.decoder.create() as unknown as { buffer: object }).buffer;
-  const proto = Object.getPrototypeOf(buffer) as { take(n: number): Buffer };
-  const take = proto.take;
-  proto.take = function takeWithoutDeprecation(this: unknown, n: number): Buffer {
-    return n === 0 ? Buffer.alloc(0) : take.call(this, n);
-  };
-}
-
 /** HPACK's default and the size criguard's encoders use at most (RFC 9113 §6.5.2). */
 export const DEFAULT_TABLE_SIZE = 4096;
+/** The largest dynamic table a decoder keeps, whatever either peer announced. */
+export const MAX_DECODER_TABLE_SIZE = 64 * 1024;
 
 /**
  * Decodes header blocks arriving on one connection leg, keeping that leg's dynamic table (RFC 7541).
@@ -33,9 +24,12 @@ export class HeaderBlockDecoder {
 
   constructor(private readonly maxListSize: number) {}
 
-  /** The peer on the other side announced a larger SETTINGS_HEADER_TABLE_SIZE; accept updates up to it. */
+  /**
+   * The peer on the other side announced a larger SETTINGS_HEADER_TABLE_SIZE; accept updates up to it,
+   * but never above MAX_DECODER_TABLE_SIZE (what a peer announces must not size criguard's memory).
+   */
   allowTableSize(size: number): void {
-    this.table.protocolMaxSize = Math.max(this.table.protocolMaxSize, size);
+    this.table.protocolMaxSize = Math.max(this.table.protocolMaxSize, Math.min(size, MAX_DECODER_TABLE_SIZE));
   }
 
   decode(block: Buffer): HeaderField[] {
