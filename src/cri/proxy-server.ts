@@ -1,6 +1,5 @@
-import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
-import { dirname } from 'node:path';
+import { connect, createServer, type Socket } from 'node:net';
+import { bindListenSocket, type InheritedSocket } from './listen-socket.js';
 import type { Route } from './routes.js';
 import { ConnectionBridge, type BridgeLimits, type BridgeLogger } from './transport/connection-bridge.js';
 
@@ -11,6 +10,8 @@ export interface ProxyServerOptions {
   readonly upstreamPath: string;
   /** Permission bits of the listening socket (e.g. 0o660). */
   readonly socketMode: number;
+  /** The socket systemd passed (socket activation): served instead of creating one at `listenPath`. */
+  readonly inheritedSocket?: InheritedSocket;
   readonly route: (path: string) => Route;
   readonly logger: BridgeLogger & { info(fields: Record<string, unknown>, message: string): void };
   readonly limits: BridgeLimits;
@@ -22,21 +23,12 @@ export interface ProxyServer {
   readonly connections: number;
   /**
    * Stops accepting, asks clients to go away (GOAWAY), waits up to `timeoutMs` for unary calls in flight,
-   * then closes everything and removes the socket file. Resolves to the number of connections cut.
+   * then closes everything and removes the socket file if criguard created it. Resolves to the number of connections cut.
    */
   stop(timeoutMs: number): Promise<number>;
 }
 
-/** A start-up failure the operator must fix; `code` is stable. */
-export class SocketSetupError extends Error {
-  constructor(
-    readonly code: 'CG_ERR_SOCKET_IN_USE' | 'CG_ERR_SOCKET_PATH',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'SocketSetupError';
-  }
-}
+export { SocketSetupError } from './listen-socket.js';
 
 export const DEFAULT_LIMITS: BridgeLimits = Object.freeze({
   maxHeaderListSize: 1024 * 1024,
@@ -45,12 +37,10 @@ export const DEFAULT_LIMITS: BridgeLimits = Object.freeze({
 });
 
 /**
- * Starts the CRI proxy: prepares the socket path (parent created 0750 if missing; a stale socket from a
- * crashed run replaced; a live one, a symlink or a non-socket refused with SocketSetupError), listens
- * with `socketMode`, and bridges each client connection to its own upstream connection.
+ * Starts the CRI proxy: listens (on the inherited socket, or on one it creates: see `bindListenSocket`)
+ * and bridges each client connection to its own upstream connection.
  */
 export async function startProxyServer(options: ProxyServerOptions): Promise<ProxyServer> {
-  await prepareSocketPath(options.listenPath);
   const bridges = new Set<ConnectionBridge>();
   const server = createServer({ allowHalfOpen: false }, (client: Socket) => {
     const upstream = connect(options.upstreamPath);
@@ -69,8 +59,11 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     );
     bridges.add(bridge);
   });
-  await listen(server, options.listenPath, options.socketMode);
-  const inode = lstatSync(options.listenPath).ino;
+  const socket = await bindListenSocket(server, {
+    path: options.listenPath,
+    mode: options.socketMode,
+    inherited: options.inheritedSocket,
+  });
 
   return {
     get connections() {
@@ -78,7 +71,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     },
     async stop(timeoutMs) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      removeSocketIfOurs(options.listenPath, inode);
+      socket.release();
       const drained = Promise.all([...bridges].map((b) => b.drain()));
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<'timeout'>((resolve) => {
@@ -92,65 +85,4 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
       return cut;
     },
   };
-}
-
-async function prepareSocketPath(path: string): Promise<void> {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
-  let stat;
-  try {
-    stat = lstatSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  if (stat.isSymbolicLink())
-    throw new SocketSetupError('CG_ERR_SOCKET_PATH', `${path} is a symlink; refusing to use it`);
-  if (!stat.isSocket())
-    throw new SocketSetupError('CG_ERR_SOCKET_PATH', `${path} exists and is not a socket`);
-  if (await isLive(path)) {
-    throw new SocketSetupError(
-      'CG_ERR_SOCKET_IN_USE',
-      `another process is serving ${path} (is criguard already running?)`,
-    );
-  }
-  unlinkSync(path); // a stale socket from a run that crashed
-}
-
-function isLive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = connect(path);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
-}
-
-function listen(server: Server, path: string, mode: number): Promise<void> {
-  // Create the socket file without group/other write access from the start, then set the exact mode.
-  const previous = process.umask(0o177);
-  return new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  }).finally(() => {
-    process.umask(previous);
-    try {
-      chmodSync(path, mode);
-    } catch {
-      /* listen failed: nothing to chmod */
-    }
-  });
-}
-
-function removeSocketIfOurs(path: string, inode: number): void {
-  try {
-    const stat = lstatSync(path);
-    if (stat.isSocket() && stat.ino === inode) unlinkSync(path);
-  } catch {
-    /* already gone */
-  }
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 export const hostLayout = Object.freeze({
   binary: '/usr/local/bin/criguard',
   unit: '/etc/systemd/system/criguard.service',
+  socketUnit: '/etc/systemd/system/criguard.socket',
   kubeletDropIn: '/etc/systemd/system/kubelet.service.d/10-criguard.conf',
   configDir: '/etc/criguard',
   configFile: '/etc/criguard/config.yaml',
@@ -22,7 +23,11 @@ export const hostLayout = Object.freeze({
 });
 
 /** systemd unit names the installer drives. */
-export const units = Object.freeze({ criguard: 'criguard.service', kubelet: 'kubelet.service' });
+export const units = Object.freeze({
+  criguard: 'criguard.service',
+  socket: 'criguard.socket',
+  kubelet: 'kubelet.service',
+});
 
 /** Defaults of `criguard serve` that the installer needs to know (listen socket, metrics address). */
 export const serveDefaults = Object.freeze({

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { InstallError, type InstallErrorCode } from '../../src/install/errors.js';
-import { criguardServiceUnit, kubeletDropIn } from '../../src/install/generated/units.js';
+import { criguardServiceUnit, criguardSocketUnit, kubeletDropIn } from '../../src/install/generated/units.js';
 import { installCriguard, type InstallOptions } from '../../src/install/install.js';
 import { readInstallState } from '../../src/install/install-state.js';
 import {
@@ -53,10 +53,12 @@ test('first install: files with their modes, criguard ready before the kubelet i
 
   t.is(await readFile(host.file('/usr/local/bin/criguard'), 'utf8'), await readFile(host.binary, 'utf8'));
   t.is(await host.read('/etc/systemd/system/criguard.service'), criguardServiceUnit);
+  t.is(await host.read('/etc/systemd/system/criguard.socket'), criguardSocketUnit);
   t.is(await host.read('/etc/systemd/system/kubelet.service.d/10-criguard.conf'), kubeletDropIn);
   const expectedModes: [string, number][] = [
     ['/usr/local/bin/criguard', 0o755],
     ['/etc/systemd/system/criguard.service', 0o644],
+    ['/etc/systemd/system/criguard.socket', 0o644],
     ['/etc/systemd/system/kubelet.service.d/10-criguard.conf', 0o644],
     ['/etc/criguard/config.yaml', 0o644],
     ['/etc/criguard/policy.yaml', 0o600],
@@ -105,10 +107,13 @@ test('first install: files with their modes, criguard ready before the kubelet i
     KUBELET_CONFIG,
   );
 
-  // Order: units loaded, criguard enabled and started, ready, then (and only then) the kubelet restarted.
+  // Order: units loaded, socket and criguard enabled, the socket started before criguard (which serves it),
+  // ready, then (and only then) the kubelet restarted.
   t.deepEqual(log, [
     'daemon-reload',
+    'enable criguard.socket',
     'enable criguard.service',
+    'start criguard.socket',
     'start criguard.service',
     'ready? 127.0.0.1:9798',
     'restart kubelet.service',
@@ -236,7 +241,7 @@ test('without systemctl (--host-exec none) files are installed and the systemd s
   t.deepEqual(report.actions, []);
   t.deepEqual(report.pending, [
     'systemctl daemon-reload',
-    'systemctl enable criguard.service && systemctl restart criguard.service',
+    'systemctl enable criguard.socket criguard.service && systemctl start criguard.socket && systemctl restart criguard.service',
     'systemctl restart kubelet.service',
   ]);
 });
