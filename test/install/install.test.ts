@@ -260,3 +260,38 @@ test('a kubelet config reverted by kubeadm is pointed at criguard again, keeping
     imageServiceEndpoint: null,
   });
 });
+
+test('upgrade from a criguard without socket activation: socket started, then criguard restarted onto it', async (t) => {
+  const { log, systemctl, options, deps } = await setup();
+  await installCriguard(options, deps);
+  // The node as an older version left it: criguard.service running its own socket, no criguard.socket.
+  systemctl.active.delete('criguard.socket');
+  systemctl.enabled.delete('criguard.socket');
+  log.length = 0;
+  await installCriguard(options, deps);
+  t.deepEqual(log, [
+    'enable criguard.socket',
+    'start criguard.socket',
+    'restart criguard.service',
+    'ready? 127.0.0.1:9798',
+  ]);
+
+  // With --no-restart both steps wait together: a socket that no criguard serves would hold every call.
+  systemctl.active.delete('criguard.socket');
+  log.length = 0;
+  const deferred = await installCriguard({ ...options, restartCriguard: false }, deps);
+  t.deepEqual(deferred.pending, ['systemctl start criguard.socket && systemctl restart criguard.service']);
+  t.deepEqual(log, ['ready? 127.0.0.1:9798']);
+});
+
+test('a listen path other than the socket unit holds is refused before anything is written', async (t) => {
+  const { host, options, deps } = await setup();
+  await writeConfigMap(host.source, { 'config.yaml': 'listen: /run/other/criguard.sock\n' });
+  const err = await t.throwsAsync(installCriguard(options, deps));
+  t.is((err as InstallError).code, 'CG_ERR_INSTALL_CONFIG_SOURCE');
+  t.regex((err as Error).message, /listen must be \/run\/criguard\/criguard\.sock/);
+  await t.throwsAsync(stat(host.file('/usr/local/bin/criguard')));
+  // The same path as a unix:// URL is the same socket.
+  await writeConfigMap(host.source, { 'config.yaml': 'listen: unix:///run/criguard/criguard.sock\n' });
+  await t.notThrowsAsync(installCriguard(options, deps));
+});
