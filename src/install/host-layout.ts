@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { SERVE_SETTINGS } from '../config/serve-settings.js';
 
 /** Where criguard lives on a node, as absolute host paths (joined to the host root with `onHost`). */
 export const hostLayout = Object.freeze({
@@ -31,8 +32,8 @@ export const units = Object.freeze({
 
 /** Defaults of `criguard serve` that the installer needs to know (listen socket, metrics address). */
 export const serveDefaults = Object.freeze({
-  listen: '/run/criguard/criguard.sock',
-  metricsAddress: '127.0.0.1:9798',
+  listen: SERVE_SETTINGS.listen.default,
+  metricsAddress: SERVE_SETTINGS.metricsAddress.default,
 });
 
 /** `absolutePath` under `hostRoot` (the host's `/` as this process sees it, e.g. `/host` in a pod). */
