@@ -93,14 +93,19 @@ test.serial('criguard reports READY=1 to the notify socket once it serves', asyn
   const notifySocket = join(dir, 'notify.sock');
   const received = join(dir, 'received');
   // A datagram socket as systemd's NOTIFY_SOCKET; `dd` keeps the first two datagrams (the state, then
-  // systemd-notify's barrier, whose descriptor the read discards: that releases systemd-notify).
+  // systemd-notify's barrier, whose descriptor the read discards: that releases systemd-notify). Listening
+  // once its log says so (the file appears at bind(), before it is ready).
   const receiver = spawnDaemon(
     'systemd-socket-activate',
     ['--datagram', '--listen', notifySocket, 'sh', '-c', `exec dd bs=4096 count=2 <&3 >${received}`],
     { logFile: join(dir, 'receiver.log') },
   );
   t.teardown(() => receiver.stop(1000));
-  await waitFor('notify socket', async () => existsSync(notifySocket), { daemon: receiver, intervalMs: 5 });
+  await waitFor(
+    'notify socket',
+    async () => readFileSync(join(dir, 'receiver.log'), 'utf8').includes(`Listening on ${notifySocket}`),
+    { daemon: receiver, intervalMs: 5 },
+  );
   const criguard = await startCriguard({
     upstream: lab().containerd.socket,
     env: { ...process.env, NOTIFY_SOCKET: notifySocket },

@@ -4,7 +4,7 @@
  * small shell loop stands in for the service's `Restart=always`, starting criguard again whenever it exits
  * with the same socket. Also a steady CRI call loop that records every failure, for restart tests.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -80,10 +80,13 @@ export async function startActivatedCriguard(options: {
     ],
     { logFile },
   );
-  await waitFor('systemd-socket-activate listening', async () => existsSync(socket), {
-    daemon: holder,
-    intervalMs: 5,
-  });
+  // The socket file appears at bind(), a moment before listen(): wait for the holder's own word that it
+  // listens (as systemd's socket unit is active only once it listens).
+  await waitFor(
+    'systemd-socket-activate listening',
+    async () => readFileSync(logFile, 'utf8').includes(`Listening on ${socket} as 3.`),
+    { daemon: holder, intervalMs: 5 },
+  );
   const criguardPid = () => {
     try {
       const pid = Number(readFileSync(pidFile, 'utf8').trim());
