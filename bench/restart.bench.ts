@@ -6,9 +6,13 @@
  *   restart is stop, then start, and the socket is gone in between;
  * - "socket activation": systemd-socket-activate holds the socket (as criguard.socket does) and criguard
  *   is restarted behind it.
- * Prints calls, failed calls (by gRPC code) and the longest call. Run with `npx tsx bench/restart.bench.ts`.
+ * Prints calls and failed calls (by gRPC code). Also the start-up race: a client dialing every 5 ms from the
+ * moment criguard is started (own socket) or the socket exists (activation) until Version answers.
+ * Run with `npx tsx bench/restart.bench.ts`.
  */
+import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createCriClient } from '../src/cri/client.js';
 import {
   startActivatedCriguard,
   startCallLoop,
@@ -30,10 +34,41 @@ function summary(name: string, calls: number, failures: CallFailure[], tookMs: n
   return `${name.padEnd(18)} ${RESTARTS} restarts in ${(tookMs / 1000).toFixed(1)} s: ${calls} calls ok, ${failures.length} failed (${codes})`;
 }
 
+/** Dials every 5 ms until a connection is accepted; then one Version call. Failed dials and time to answer. */
+async function firstAnswer(socket: string, since: number): Promise<string> {
+  let failedDials = 0;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(socket);
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (ok) break;
+    failedDials++;
+    await sleep(5);
+  }
+  const client = createCriClient(socket, { deadlineMs: 30_000 });
+  await client.version({});
+  client.close();
+  return `${failedDials} failed dials (ENOENT/ECONNREFUSED: a kubelet exits at the first), first answer after ${Math.round(performance.now() - since)} ms`;
+}
+
 const lab = await startLab();
 try {
   const upstream = lab.containerd.socket;
   const lines: string[] = [];
+
+  {
+    const since = performance.now();
+    const criguard = await startCriguard({ upstream, waitReady: false });
+    lines.push(`start-up, own socket:        ${await firstAnswer(criguard.socket, since)}`);
+    await criguard.dispose();
+  }
+  {
+    const criguard = await startActivatedCriguard({ upstream });
+    lines.push(`start-up, socket activation: ${await firstAnswer(criguard.socket, performance.now())}`);
+    await criguard.dispose();
+  }
 
   // Before: criguard creates its own socket; a restart is stop + start.
   {
