@@ -1,5 +1,7 @@
-/** Where the daemon and the CLI look for the breakglass file unless told otherwise. */
-export const DEFAULT_BREAKGLASS_PATH = '/etc/criguard/breakglass.yaml';
+import { SERVE_SETTINGS } from '../config/serve-settings.js';
 
-/** Default maximum breakglass window: 24 hours from now. */
-export const DEFAULT_MAX_WINDOW_MS = 24 * 60 * 60 * 1000;
+/** Where the daemon and the CLI look for the breakglass file unless told otherwise. */
+export const DEFAULT_BREAKGLASS_PATH = SERVE_SETTINGS.breakglassFile.default;
+
+/** Default maximum breakglass window, from now (the daemon's `breakglassMaxWindowHours`). */
+export const DEFAULT_MAX_WINDOW_MS = SERVE_SETTINGS.breakglassMaxWindowHours.default * 60 * 60 * 1000;

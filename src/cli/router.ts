@@ -11,7 +11,10 @@ export async function runCli(argv: string[], commands: readonly Command[], io: C
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     const topic = first === 'help' ? rest[0] : undefined;
     const cmd = topic === undefined ? undefined : findCommand(commands, topic, rest.slice(1));
-    io.stdout(cmd ? `${cmd.command.usage}\n` : overview(commands));
+    const group = topic === undefined || cmd ? [] : groupMembers(commands, topic);
+    io.stdout(
+      cmd ? `${cmd.command.usage}\n` : group.length > 0 ? groupHelp(topic ?? '', group) : overview(commands),
+    );
     return first === undefined ? ExitCode.USAGE : ExitCode.OK;
   }
   if (first === '--version' || first === '-v' || first === 'version') {
@@ -19,6 +22,20 @@ export async function runCli(argv: string[], commands: readonly Command[], io: C
     return ExitCode.OK;
   }
   const found = findCommand(commands, first, rest);
+  const group = found ? [] : groupMembers(commands, first);
+  if (group.length > 0) {
+    // A command group ("policy", "breakglass") without one of its subcommands: list them.
+    const asked = rest[0] === '--help' || rest[0] === '-h';
+    if (!asked) {
+      io.stderr(
+        rest[0] === undefined
+          ? `criguard ${first}: a subcommand is required\n`
+          : `criguard ${first}: unknown subcommand "${rest[0]}"\n`,
+      );
+    }
+    (asked ? io.stdout : io.stderr)(groupHelp(first, group));
+    return asked ? ExitCode.OK : ExitCode.USAGE;
+  }
   if (!found) {
     io.stderr(`criguard: unknown command "${first}"\nRun "criguard --help" for the list of commands.\n`);
     return ExitCode.USAGE;
@@ -51,6 +68,24 @@ function findCommand(
   if (byTwo) return { command: byTwo, args: rest.slice(1) };
   const byOne = commands.find((c) => c.name === first);
   return byOne ? { command: byOne, args: rest } : undefined;
+}
+
+/** The commands named `<group> <subcommand>`. */
+function groupMembers(commands: readonly Command[], group: string): Command[] {
+  return commands.filter((c) => c.name.startsWith(`${group} `));
+}
+
+function groupHelp(group: string, members: readonly Command[]): string {
+  const width = Math.max(...members.map((c) => c.name.length));
+  return [
+    `Usage: criguard ${group} <subcommand> [options]`,
+    '',
+    'Subcommands:',
+    ...members.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    `Run "criguard ${group} <subcommand> --help" for a subcommand's options.`,
+    '',
+  ].join('\n');
 }
 
 function overview(commands: readonly Command[]): string {

@@ -2,178 +2,31 @@ import { readRegularFileSync } from '../files/read-regular-file.js';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
+import {
+  SERVE_SETTINGS,
+  SETTING_KEYS,
+  settingOf,
+  type ServeConfig,
+  type SettingKey,
+  type SettingKind,
+} from './serve-settings.js';
 import { configError, toSocketPath } from './socket-address.js';
 
-/** The settings of `criguard serve`, after defaults, the config file and flags were merged. */
-export interface ServeConfig {
-  readonly listen: string;
-  readonly upstream: string;
-  readonly socketMode: number;
-  readonly logLevel: LogLevel;
-  readonly shutdownTimeoutSeconds: number;
-  /** Policy file; undefined runs the proxy without enforcement (logged loudly at start). */
-  readonly policy: string | undefined;
-  /** Directory of attestor files, besides the policy's inline `attestors:`. */
-  readonly attestorsDir: string | undefined;
-  /** Offline attestations: `<dir>/sha256-<hex>/*.json`. */
-  readonly attestationsDir: string | undefined;
-  /** This node's cluster key (`location.clusterId`) for `clusterAdmissionRules`. */
-  readonly cluster: string | undefined;
-  /** Persisted verdicts and attestations (root-only). */
-  readonly stateDir: string;
-  /** Audit log path, or "-" for stdout. */
-  readonly auditLog: string;
-  /** Time budget for resolving and verifying one image. */
-  readonly verifyTimeoutSeconds: number;
-  readonly cache: {
-    readonly maxEntries: number;
-    readonly allowTtlSeconds: number;
-    readonly denyTtlSeconds: number;
-  };
-  /** Node name recorded in audit records (default: the host name). */
-  readonly nodeName: string | undefined;
-  /** `host:port` of /metrics, /healthz, /readyz and /status; "off" disables it. */
-  readonly metricsAddress: string;
-  /** Seconds between re-validations of running containers; 0 disables (one run still warms the cache). */
-  readonly revalidateIntervalSeconds: number;
-  /** Per-registry settings by host (`host[:port]`): plain HTTP, hosts of token services trusted with credentials. */
-  readonly registries: Readonly<
-    Record<string, { readonly plainHttp?: boolean; readonly credentialRealmHosts?: readonly string[] }>
-  >;
-  /** Extra CA certificate files (PEM) trusted for registries. */
-  readonly registryCaFiles: readonly string[];
-  /** The breakglass file (docs/breakglass.md). */
-  readonly breakglassFile: string;
-  /** The longest breakglass honoured, from now. */
-  readonly breakglassMaxWindowHours: number;
-  /** Honour the pod label image-policy.k8s.io/break-glass: "true" (anyone who can create pods can set it). */
-  readonly podBreakglassLabel: boolean;
-  /** What clients of the listening socket may hold (docs/configuration.md, "Connections"). */
-  readonly connections: {
-    readonly max: number;
-    readonly prefaceTimeoutSeconds: number;
-    /** 0 disables. */
-    readonly idleTimeoutSeconds: number;
-    readonly maxHeldMiB: number;
-    readonly maxHeldTotalMiB: number;
-  };
-}
+export type { ServeConfig } from './serve-settings.js';
 
-export const DEFAULT_SERVE_CONFIG: ServeConfig = Object.freeze({
-  listen: '/run/criguard/criguard.sock',
-  upstream: '/run/containerd/containerd.sock',
-  socketMode: 0o660,
-  logLevel: 'info',
-  shutdownTimeoutSeconds: 10,
-  policy: undefined,
-  attestorsDir: undefined,
-  attestationsDir: undefined,
-  cluster: undefined,
-  stateDir: '/var/lib/criguard',
-  auditLog: '/var/log/criguard/audit.log',
-  verifyTimeoutSeconds: 30,
-  cache: Object.freeze({ maxEntries: 10_000, allowTtlSeconds: 24 * 3600, denyTtlSeconds: 60 }),
-  nodeName: undefined,
-  metricsAddress: '127.0.0.1:9798',
-  revalidateIntervalSeconds: 300,
-  registries: Object.freeze({}),
-  registryCaFiles: Object.freeze([]),
-  breakglassFile: '/etc/criguard/breakglass.yaml',
-  breakglassMaxWindowHours: 24,
-  podBreakglassLabel: false,
-  connections: Object.freeze({
-    max: 128,
-    prefaceTimeoutSeconds: 10,
-    idleTimeoutSeconds: 600,
-    maxHeldMiB: 64,
-    maxHeldTotalMiB: 256,
-  }),
-});
+/** Settings as a config file holds them (camelCase keys, groups as nested mappings); every key optional. */
+export type ServeConfigInput = Record<string, unknown>;
 
-const octalMode = z.union([
-  z.string().regex(/^0?[0-7]{3}$/, 'must be an octal mode such as "0660"'),
-  z.number().int().min(0).max(0o777),
-]);
+/** The config file's schema, generated from the settings table: unknown keys rejected, every key optional. */
+const fileSchema = buildFileSchema();
 
-/** The config file's schema: camelCase keys, unknown keys rejected. Every key is optional. */
-const fileSchema = z.strictObject({
-  listen: z.string().min(1).optional(),
-  upstream: z.string().min(1).optional(),
-  socketMode: octalMode.optional(),
-  logLevel: z.enum(LOG_LEVELS).optional(),
-  shutdownTimeoutSeconds: z.number().positive().max(600).optional(),
-  policy: z.string().min(1).optional(),
-  attestorsDir: z.string().min(1).optional(),
-  attestationsDir: z.string().min(1).optional(),
-  cluster: z.string().min(1).optional(),
-  stateDir: z.string().min(1).optional(),
-  auditLog: z.string().min(1).optional(),
-  verifyTimeoutSeconds: z.number().positive().max(600).optional(),
-  cache: z
-    .strictObject({
-      maxEntries: z.number().int().positive().max(1_000_000).optional(),
-      allowTtlSeconds: z
-        .number()
-        .min(0)
-        .max(30 * 24 * 3600)
-        .optional(),
-      denyTtlSeconds: z
-        .number()
-        .min(0)
-        .max(24 * 3600)
-        .optional(),
-    })
-    .optional(),
-  nodeName: z.string().min(1).optional(),
-  metricsAddress: z
-    .string()
-    .regex(/^(off|(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5})$/, 'must be host:port or "off"')
-    .optional(),
-  revalidateIntervalSeconds: z
-    .number()
-    .min(0)
-    .max(7 * 24 * 3600)
-    .optional(),
-  registries: z
-    .record(
-      z
-        .string()
-        .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/, 'must be host or host:port'),
-      z.strictObject({
-        plainHttp: z.boolean().optional(),
-        credentialRealmHosts: z.array(z.string().min(1)).max(16).optional(),
-      }),
-    )
-    .optional(),
-  registryCaFiles: z.array(z.string().min(1)).max(32).optional(),
-  breakglassFile: z.string().min(1).optional(),
-  breakglassMaxWindowHours: z
-    .number()
-    .positive()
-    .max(24 * 7)
-    .optional(),
-  podBreakglassLabel: z.boolean().optional(),
-  connections: z
-    .strictObject({
-      max: z.number().int().min(1).max(65_536).optional(),
-      prefaceTimeoutSeconds: z.number().positive().max(600).optional(),
-      idleTimeoutSeconds: z
-        .number()
-        .min(0)
-        .max(7 * 24 * 3600)
-        .optional(),
-      maxHeldMiB: z.number().int().min(17).max(4096).optional(),
-      maxHeldTotalMiB: z.number().int().min(17).max(65_536).optional(),
-    })
-    .optional(),
-});
-
-export type ServeConfigInput = z.input<typeof fileSchema>;
+/** The defaults, normalised as the daemon sees them (relative to `/`). */
+export const DEFAULT_SERVE_CONFIG: ServeConfig = normalise({}, '/');
 
 /**
- * Merges defaults ← config file (YAML or JSON) ← flags, validates, and normalises socket addresses to
- * absolute paths. Throws CG_ERR_CONFIG with every problem, each with its field path, in one message.
+ * Merges defaults ← config file (YAML or JSON) ← flags (`flags` in the config file's shape, e.g. from
+ * `flagsToInput`), validates, and normalises socket addresses and paths to absolute paths. Throws
+ * CG_ERR_CONFIG with every problem, each with its field path, in one message.
  */
 export function loadServeConfig(options: {
   readonly file: string | undefined;
@@ -181,7 +34,7 @@ export function loadServeConfig(options: {
   readonly cwd: string;
 }): ServeConfig {
   const fromFile = options.file === undefined ? {} : parseFile(options.file);
-  const merged = { ...fromFile, ...stripUndefined(options.flags) };
+  const merged = mergeInput(fromFile, options.flags);
   const result = fileSchema.safeParse(merged);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
@@ -189,35 +42,93 @@ export function loadServeConfig(options: {
       `invalid configuration${options.file ? ` (${options.file})` : ''}:\n${lines.join('\n')}`,
     );
   }
-  const c = result.data;
-  const mode = c.socketMode ?? DEFAULT_SERVE_CONFIG.socketMode;
-  return Object.freeze({
-    listen: toSocketPath(c.listen ?? DEFAULT_SERVE_CONFIG.listen, options.cwd),
-    upstream: toSocketPath(c.upstream ?? DEFAULT_SERVE_CONFIG.upstream, options.cwd),
-    socketMode: typeof mode === 'string' ? parseInt(mode, 8) : mode,
-    logLevel: c.logLevel ?? DEFAULT_SERVE_CONFIG.logLevel,
-    shutdownTimeoutSeconds: c.shutdownTimeoutSeconds ?? DEFAULT_SERVE_CONFIG.shutdownTimeoutSeconds,
-    policy: c.policy === undefined ? undefined : resolve(options.cwd, c.policy),
-    attestorsDir: c.attestorsDir === undefined ? undefined : resolve(options.cwd, c.attestorsDir),
-    attestationsDir: c.attestationsDir === undefined ? undefined : resolve(options.cwd, c.attestationsDir),
-    cluster: c.cluster,
-    stateDir: resolve(options.cwd, c.stateDir ?? DEFAULT_SERVE_CONFIG.stateDir),
-    auditLog: c.auditLog === '-' ? '-' : resolve(options.cwd, c.auditLog ?? DEFAULT_SERVE_CONFIG.auditLog),
-    verifyTimeoutSeconds: c.verifyTimeoutSeconds ?? DEFAULT_SERVE_CONFIG.verifyTimeoutSeconds,
-    cache: Object.freeze({ ...DEFAULT_SERVE_CONFIG.cache, ...stripUndefined(c.cache ?? {}) }),
-    nodeName: c.nodeName,
-    metricsAddress: c.metricsAddress ?? DEFAULT_SERVE_CONFIG.metricsAddress,
-    revalidateIntervalSeconds: c.revalidateIntervalSeconds ?? DEFAULT_SERVE_CONFIG.revalidateIntervalSeconds,
-    registries: Object.freeze(c.registries ?? {}),
-    registryCaFiles: Object.freeze((c.registryCaFiles ?? []).map((f) => resolve(options.cwd, f))),
-    breakglassFile: resolve(options.cwd, c.breakglassFile ?? DEFAULT_SERVE_CONFIG.breakglassFile),
-    breakglassMaxWindowHours: c.breakglassMaxWindowHours ?? DEFAULT_SERVE_CONFIG.breakglassMaxWindowHours,
-    podBreakglassLabel: c.podBreakglassLabel ?? DEFAULT_SERVE_CONFIG.podBreakglassLabel,
-    connections: Object.freeze({
-      ...DEFAULT_SERVE_CONFIG.connections,
-      ...stripUndefined(c.connections ?? {}),
-    }),
-  });
+  return normalise(result.data as ServeConfigInput, options.cwd);
+}
+
+/** Sets `key` (dotted for groups) in a config-file-shaped object; undefined values are skipped. */
+export function setInput(input: ServeConfigInput, key: SettingKey, value: unknown): void {
+  if (value === undefined) return;
+  const [group, name] = splitKey(key);
+  if (name === undefined) {
+    input[group] = value;
+    return;
+  }
+  const existing = input[group];
+  const target = typeof existing === 'object' && existing !== null ? (existing as ServeConfigInput) : {};
+  target[name] = value;
+  input[group] = target;
+}
+
+function buildFileSchema() {
+  const top: Record<string, z.ZodType> = {};
+  const groups: Record<string, Record<string, z.ZodType>> = {};
+  for (const key of SETTING_KEYS) {
+    const [group, name] = splitKey(key);
+    const schema = settingOf(key).schema.optional();
+    if (name === undefined) top[group] = schema;
+    else (groups[group] ??= {})[name] = schema;
+  }
+  for (const [group, shape] of Object.entries(groups)) top[group] = z.strictObject(shape).optional();
+  return z.strictObject(top);
+}
+
+/** Each validated value (or its default) normalised by its kind, then frozen in ServeConfig's shape. */
+function normalise(input: ServeConfigInput, cwd: string): ServeConfig {
+  const out: ServeConfigInput = {};
+  for (const key of SETTING_KEYS) {
+    const [group, name] = splitKey(key);
+    const given = name === undefined ? input[group] : (input[group] as ServeConfigInput | undefined)?.[name];
+    const setting = settingOf(key);
+    setInput(out, key, normaliseValue(setting.kind, given ?? setting.default, cwd));
+    if (name === undefined && !(group in out)) out[group] = undefined;
+  }
+  for (const key of SETTING_KEYS) {
+    const [group, name] = splitKey(key);
+    if (name !== undefined) Object.freeze(out[group]);
+  }
+  return Object.freeze(out) as unknown as ServeConfig;
+}
+
+function normaliseValue(kind: SettingKind, value: unknown, cwd: string): unknown {
+  if (value === undefined) return undefined;
+  switch (kind) {
+    case 'socket':
+      return toSocketPath(value as string, cwd);
+    case 'path':
+      return resolve(cwd, value as string);
+    case 'output':
+      return value === '-' ? '-' : resolve(cwd, value as string);
+    case 'paths':
+      return Object.freeze((value as string[]).map((p) => resolve(cwd, p)));
+    case 'mode':
+      return typeof value === 'string' ? parseInt(value, 8) : value;
+    case 'value':
+      return Object.freeze(value);
+    case 'number':
+    case 'boolean':
+    case 'text':
+      return value;
+  }
+}
+
+/** `base` with `over`'s values on top; groups are merged key by key. */
+function mergeInput(base: ServeConfigInput, over: ServeConfigInput): ServeConfigInput {
+  const merged: ServeConfigInput = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (value === undefined) continue;
+    const current = merged[key];
+    const isGroup = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+    merged[key] =
+      isGroup(value) && isGroup(current) && !(key in SERVE_SETTINGS)
+        ? { ...(current as object), ...(value as object) }
+        : value;
+  }
+  return merged;
+}
+
+function splitKey(key: SettingKey): [string, string | undefined] {
+  const dot = key.indexOf('.');
+  return dot === -1 ? [key, undefined] : [key.slice(0, dot), key.slice(dot + 1)];
 }
 
 function parseFile(file: string): Record<string, unknown> {
@@ -237,8 +148,4 @@ function parseFile(file: string): Record<string, unknown> {
   if (typeof value !== 'object' || Array.isArray(value))
     throw configError(`config file ${file} must hold a mapping`);
   return value as Record<string, unknown>;
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

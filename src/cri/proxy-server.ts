@@ -1,6 +1,5 @@
-import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
-import { connect, createServer, Socket, type Server } from 'node:net';
-import { dirname } from 'node:path';
+import { createServer, Socket } from 'node:net';
+import { bindListenSocket, type InheritedSocket } from './listen-socket.js';
 import type { Route } from './transport/contract.js';
 import { ConnectionBridge, type BridgeLimits, type BridgeLogger } from './transport/connection-bridge.js';
 import { ErrorCode, encodeGoaway, encodeSettings } from './transport/frames.js';
@@ -20,6 +19,8 @@ export interface ProxyServerOptions {
   readonly upstreamPath: string;
   /** Permission bits of the listening socket (e.g. 0o660). */
   readonly socketMode: number;
+  /** The socket systemd passed (socket activation): served instead of creating one at `listenPath`. */
+  readonly inheritedSocket?: InheritedSocket;
   readonly route: (path: string) => Route;
   readonly logger: BridgeLogger & { info(fields: Record<string, unknown>, message: string): void };
   readonly limits: ProxyLimits;
@@ -33,22 +34,14 @@ export interface ProxyServer {
   readonly bufferedBytes: number;
   /**
    * Stops accepting, asks clients to go away (GOAWAY), waits up to `timeoutMs` for unary calls in flight,
-   * then closes everything and removes the socket file. Resolves, to the number of connections cut, once
-   * every socket is closed: idle connections close at once, and nothing waits for a peer's own close.
+   * then closes everything and removes the socket file if criguard created it. Resolves, to the number of
+   * connections cut, once every socket is closed: idle connections close at once, and nothing waits for a
+   * peer's own close.
    */
   stop(timeoutMs: number): Promise<number>;
 }
 
-/** A start-up failure the operator must fix; `code` is stable. */
-export class SocketSetupError extends Error {
-  constructor(
-    readonly code: 'CG_ERR_SOCKET_IN_USE' | 'CG_ERR_SOCKET_PATH',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'SocketSetupError';
-  }
-}
+export { SocketSetupError } from './listen-socket.js';
 
 const MiB = 1024 * 1024;
 
@@ -66,12 +59,10 @@ export const DEFAULT_LIMITS: ProxyLimits = Object.freeze({
 });
 
 /**
- * Starts the CRI proxy: prepares the socket path (parent created 0750 if missing; a stale socket from a
- * crashed run replaced; a live one, a symlink or a non-socket refused with SocketSetupError), listens
- * with `socketMode`, and bridges each client connection to its own upstream connection.
+ * Starts the CRI proxy: listens (on the inherited socket, or on one it creates: see `bindListenSocket`)
+ * and bridges each client connection to its own upstream connection.
  */
 export async function startProxyServer(options: ProxyServerOptions): Promise<ProxyServer> {
-  await prepareSocketPath(options.listenPath);
   const bridges = new Set<ConnectionBridge>();
   const refusing = new Set<Socket>();
   const heldBudget = { used: 0, limit: options.limits.maxHeldBytesTotal };
@@ -100,8 +91,11 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     );
     bridges.add(bridge);
   });
-  await listen(server, options.listenPath, options.socketMode);
-  const inode = lstatSync(options.listenPath).ino;
+  const socket = await bindListenSocket(server, {
+    path: options.listenPath,
+    mode: options.socketMode,
+    inherited: options.inheritedSocket,
+  });
 
   return {
     get connections() {
@@ -114,7 +108,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     },
     async stop(timeoutMs) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      removeSocketIfOurs(options.listenPath, inode);
+      socket.release();
       for (const s of refusing) s.destroy();
       const open = [...bridges];
       const drained = Promise.all(open.map((b) => b.drain()));
@@ -131,67 +125,6 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
       return cut;
     },
   };
-}
-
-async function prepareSocketPath(path: string): Promise<void> {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
-  let stat;
-  try {
-    stat = lstatSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  if (stat.isSymbolicLink())
-    throw new SocketSetupError('CG_ERR_SOCKET_PATH', `${path} is a symlink; refusing to use it`);
-  if (!stat.isSocket())
-    throw new SocketSetupError('CG_ERR_SOCKET_PATH', `${path} exists and is not a socket`);
-  if (await isLive(path)) {
-    throw new SocketSetupError(
-      'CG_ERR_SOCKET_IN_USE',
-      `another process is serving ${path} (is criguard already running?)`,
-    );
-  }
-  unlinkSync(path); // a stale socket from a run that crashed
-}
-
-function isLive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = connect(path);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
-}
-
-function listen(server: Server, path: string, mode: number): Promise<void> {
-  // Create the socket file without group/other write access from the start, then set the exact mode.
-  const previous = process.umask(0o177);
-  return new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  }).finally(() => {
-    process.umask(previous);
-    try {
-      chmodSync(path, mode);
-    } catch {
-      /* listen failed: nothing to chmod */
-    }
-  });
-}
-
-function removeSocketIfOurs(path: string, inode: number): void {
-  try {
-    const stat = lstatSync(path);
-    if (stat.isSocket() && stat.ino === inode) unlinkSync(path);
-  } catch {
-    /* already gone */
-  }
 }
 
 /**

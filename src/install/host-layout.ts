@@ -1,9 +1,11 @@
 import { join } from 'node:path';
+import { SERVE_SETTINGS } from '../config/serve-settings.js';
 
 /** Where criguard lives on a node, as absolute host paths (joined to the host root with `onHost`). */
 export const hostLayout = Object.freeze({
   binary: '/usr/local/bin/criguard',
   unit: '/etc/systemd/system/criguard.service',
+  socketUnit: '/etc/systemd/system/criguard.socket',
   kubeletDropIn: '/etc/systemd/system/kubelet.service.d/10-criguard.conf',
   configDir: '/etc/criguard',
   configFile: '/etc/criguard/config.yaml',
@@ -22,12 +24,16 @@ export const hostLayout = Object.freeze({
 });
 
 /** systemd unit names the installer drives. */
-export const units = Object.freeze({ criguard: 'criguard.service', kubelet: 'kubelet.service' });
+export const units = Object.freeze({
+  criguard: 'criguard.service',
+  socket: 'criguard.socket',
+  kubelet: 'kubelet.service',
+});
 
 /** Defaults of `criguard serve` that the installer needs to know (listen socket, metrics address). */
 export const serveDefaults = Object.freeze({
-  listen: '/run/criguard/criguard.sock',
-  metricsAddress: '127.0.0.1:9798',
+  listen: SERVE_SETTINGS.listen.default,
+  metricsAddress: SERVE_SETTINGS.metricsAddress.default,
 });
 
 /** `absolutePath` under `hostRoot` (the host's `/` as this process sees it, e.g. `/host` in a pod). */

@@ -1,9 +1,9 @@
 import { access, constants, stat } from 'node:fs/promises';
 import { readConfigSource, readServeSettings, type ConfigFiles } from './config-source.js';
 import { InstallError } from './errors.js';
-import { criguardServiceUnit, kubeletDropIn } from './generated/units.js';
+import { criguardServiceUnit, criguardSocketUnit, kubeletDropIn } from './generated/units.js';
 import { readOptional, removeFile, sha256, syncFile, type FileChange } from './host-files.js';
-import { hostLayout, onHost, units } from './host-layout.js';
+import { hostLayout, onHost, serveDefaults, units } from './host-layout.js';
 import { readInstallState, writeInstallState, type KubeletPatchRecord } from './install-state.js';
 import { patchKubeletConfig, patchKubeletFlags, pointsAt, toEndpointUrl } from './kubelet-endpoints.js';
 import { readKubeletSources, type KubeletFiles } from './kubelet-sources.js';
@@ -45,8 +45,9 @@ export interface InstallReport {
 
 /**
  * Installs or upgrades criguard on the host below `hostRoot`, idempotently: files whose content, mode and
- * owner are right are not written. Order: binary, unit, kubelet drop-in and /etc/criguard files →
- * daemon-reload → criguard enabled and (re)started → wait until ready → only then the kubelet's endpoints
+ * owner are right are not written. Order: binary, units (criguard.service, criguard.socket), kubelet
+ * drop-in and /etc/criguard files → daemon-reload → socket and service enabled, socket started, service
+ * (re)started → wait until ready → only then the kubelet's endpoints
  * are pointed at criguard (originals recorded first) → kubelet restarted if asked. Running containers are
  * never touched. Throws InstallError (CG_ERR_INSTALL_*, CG_ERR_KUBELET_*, CG_ERR_HOST_COMMAND,
  * CG_ERR_CRIGUARD_NOT_READY); every input is checked before the first write.
@@ -68,6 +69,13 @@ export async function installCriguard(opts: InstallOptions, deps: InstallDeps): 
     warn(`${hostLayout.configFile} does not exist: criguard serve uses its defaults`);
   const settings = readServeSettings(configYaml, hostLayout.configFile);
   const endpoint = toEndpointUrl(settings.listen);
+  if (endpoint !== toEndpointUrl(serveDefaults.listen)) {
+    // criguard.socket binds the default path; criguard refuses a passed socket bound elsewhere.
+    throw new InstallError(
+      'CG_ERR_INSTALL_CONFIG_SOURCE',
+      `${hostLayout.configFile}: listen must be ${serveDefaults.listen} (the path criguard.socket holds), not ${settings.listen}`,
+    );
+  }
   const kubeletSources = await readKubeletSources(root, opts);
 
   // 1. criguard's own files.
@@ -76,6 +84,10 @@ export async function installCriguard(opts: InstallOptions, deps: InstallDeps): 
   await put(
     hostLayout.unit,
     syncFile(onHost(root, hostLayout.unit), { content: criguardServiceUnit }, 0o644),
+  );
+  await put(
+    hostLayout.socketUnit,
+    syncFile(onHost(root, hostLayout.socketUnit), { content: criguardSocketUnit }, 0o644),
   );
   await put(
     hostLayout.kubeletDropIn,
@@ -89,29 +101,28 @@ export async function installCriguard(opts: InstallOptions, deps: InstallDeps): 
 
   // 2. criguard running the new files, and ready.
   const sd = deps.systemctl;
-  const unitsChanged = changed(hostLayout.unit) || changed(hostLayout.kubeletDropIn);
+  const unitsChanged =
+    changed(hostLayout.unit) || changed(hostLayout.socketUnit) || changed(hostLayout.kubeletDropIn);
   const restartNeeded =
     changed(hostLayout.binary) || changed(hostLayout.unit) || changed(hostLayout.configFile);
   if (sd) {
     if (unitsChanged) await act(report, 'daemon-reload', () => sd.daemonReload());
-    if (!(await sd.isEnabled(units.criguard)))
-      await act(report, `enable ${units.criguard}`, () => sd.enable(units.criguard));
-    if (!(await sd.isActive(units.criguard))) {
-      await act(report, `start ${units.criguard}`, () => sd.start(units.criguard));
-    } else if (restartNeeded && opts.restartCriguard) {
-      await act(report, `restart ${units.criguard}`, () => sd.restart(units.criguard));
-    } else if (restartNeeded) {
-      report.pending.push(`systemctl restart ${units.criguard}`);
-    } else if (otherConfigChanged) {
-      await act(report, `reload ${units.criguard}`, () => sd.reload(units.criguard));
+    await startCriguard(sd, report, { restartNeeded, otherConfigChanged, restart: opts.restartCriguard });
+    if (
+      report.files[hostLayout.socketUnit] === 'updated' &&
+      !report.actions.includes(`start ${units.socket}`)
+    ) {
+      // Restarting the socket closes the kubelet's endpoint for a moment: the operator chooses when.
+      warn(`${units.socket} changed: it takes effect when the socket is restarted`);
+      report.pending.push(`systemctl restart ${units.socket} ${units.criguard}`);
     }
     await deps.waitReady(settings.metricsAddress);
   } else {
     if (unitsChanged) report.pending.push('systemctl daemon-reload');
     report.pending.push(
       restartNeeded
-        ? `systemctl enable ${units.criguard} && systemctl restart ${units.criguard}`
-        : `systemctl enable --now ${units.criguard}`,
+        ? `systemctl enable ${units.socket} ${units.criguard} && systemctl start ${units.socket} && systemctl restart ${units.criguard}`
+        : `systemctl enable --now ${units.socket} ${units.criguard}`,
     );
   }
 
@@ -182,6 +193,41 @@ async function syncConfigFiles(
     if (!source.has(name) && (await removeFile(onHost(root, file)))) report.files[file] = 'removed';
   }
   return [...source.keys()];
+}
+
+/**
+ * Enables criguard.socket and criguard.service and brings them to the installed files. The socket is
+ * started before the service (which then serves it); a running service that predates the socket (an
+ * upgrade from a version without socket activation) is restarted so that it takes the socket over — with
+ * `restart: false` both steps are left pending together, because a socket no process serves would hold the
+ * kubelet's calls forever.
+ */
+async function startCriguard(
+  sd: Systemctl,
+  report: InstallReport,
+  when: { readonly restartNeeded: boolean; readonly otherConfigChanged: boolean; readonly restart: boolean },
+): Promise<void> {
+  for (const unit of [units.socket, units.criguard]) {
+    if (!(await sd.isEnabled(unit))) await act(report, `enable ${unit}`, () => sd.enable(unit));
+  }
+  const socketActive = await sd.isActive(units.socket);
+  if (!(await sd.isActive(units.criguard))) {
+    if (!socketActive) await act(report, `start ${units.socket}`, () => sd.start(units.socket));
+    await act(report, `start ${units.criguard}`, () => sd.start(units.criguard));
+  } else if (!socketActive || when.restartNeeded) {
+    if (when.restart) {
+      if (!socketActive) await act(report, `start ${units.socket}`, () => sd.start(units.socket));
+      await act(report, `restart ${units.criguard}`, () => sd.restart(units.criguard));
+    } else {
+      report.pending.push(
+        socketActive
+          ? `systemctl restart ${units.criguard}`
+          : `systemctl start ${units.socket} && systemctl restart ${units.criguard}`,
+      );
+    }
+  } else if (when.otherConfigChanged) {
+    await act(report, `reload ${units.criguard}`, () => sd.reload(units.criguard));
+  }
 }
 
 async function act(report: InstallReport, what: string, run: () => Promise<void>): Promise<void> {

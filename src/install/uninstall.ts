@@ -20,7 +20,7 @@ export interface UninstallOptions extends KubeletFiles {
  * Removes criguard from the host below `hostRoot`, kubelet first: the kubelet's original endpoints are
  * put back (the recorded bytes when the file is still as criguard wrote it, else just the endpoint values)
  * and the drop-in removed → daemon-reload → kubelet restarted (so it talks to containerd directly) →
- * only then criguard is stopped, disabled and its unit and binary removed. Throws
+ * only then criguard's socket and service are stopped and disabled, and its units and binary removed. Throws
  * CG_ERR_KUBELET_ENDPOINT_UNKNOWN, before changing anything, when a kubelet file points at criguard but no
  * original value was recorded; CG_ERR_INSTALL_STATE, CG_ERR_HOST_COMMAND otherwise.
  */
@@ -88,23 +88,27 @@ export async function uninstallCriguard(
     if (kubeletChanged && (await sd.isActive(units.kubelet))) {
       await act(report, `restart ${units.kubelet}`, () => sd.restart(units.kubelet));
     }
-    // 2. Now nothing talks to criguard any more.
-    if (await sd.isActive(units.criguard))
-      await act(report, `stop ${units.criguard}`, () => sd.stop(units.criguard));
-    if (await sd.isEnabled(units.criguard)) {
-      await act(report, `disable ${units.criguard}`, () => sd.disable(units.criguard));
+    // 2. Now nothing talks to criguard any more. The socket first: stopped, it cannot start the service again.
+    for (const unit of [units.socket, units.criguard]) {
+      if (await sd.isActive(unit)) await act(report, `stop ${unit}`, () => sd.stop(unit));
+    }
+    for (const unit of [units.socket, units.criguard]) {
+      if (await sd.isEnabled(unit)) await act(report, `disable ${unit}`, () => sd.disable(unit));
     }
   } else {
     // Without systemctl the unit must stay until it is disabled: the operator finishes in this order.
     report.pending.push('systemctl daemon-reload');
     if (kubeletChanged) report.pending.push(`systemctl restart ${units.kubelet}`);
-    report.pending.push(`systemctl disable --now ${units.criguard}`);
-    report.pending.push(`rm ${hostLayout.unit} ${hostLayout.binary}`, 'systemctl daemon-reload');
+    report.pending.push(`systemctl disable --now ${units.socket} ${units.criguard}`);
+    report.pending.push(
+      `rm ${hostLayout.socketUnit} ${hostLayout.unit} ${hostLayout.binary}`,
+      'systemctl daemon-reload',
+    );
   }
 
   // 3. criguard's files.
   const owned = sd
-    ? [hostLayout.unit, hostLayout.binary, hostLayout.installState]
+    ? [hostLayout.socketUnit, hostLayout.unit, hostLayout.binary, hostLayout.installState]
     : [hostLayout.installState];
   for (const file of owned) {
     if (await removeFile(onHost(root, file))) report.files[file] = 'removed';

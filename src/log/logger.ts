@@ -1,9 +1,8 @@
 import { pino, type Logger } from 'pino';
+import type { LogLevel } from './levels.js';
 
 export type { Logger } from 'pino';
-
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { LOG_LEVELS, type LogLevel } from './levels.js';
 
 /**
  * The daemon's structured logger: one JSON object per line on `destination` (stdout by default), with an

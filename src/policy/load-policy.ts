@@ -42,7 +42,19 @@ export function loadPolicy(input: LoadPolicyInput, options: LoadPolicyOptions = 
   const policyRaw = parseYamlOrJson(input.policy);
   let policy: PolicyDocument | undefined;
   if (!policyRaw.ok) issues.push(...policyRaw.issues);
-  else {
+  else if (isRecord(policyRaw.value) && 'gkePolicy' in policyRaw.value) {
+    // Said as what it is, rather than as the admission fields it lacks.
+    throw new PolicyLoadError([
+      issueAt(
+        input.policy.source,
+        ['gkePolicy'],
+        'CG_ERR_POLICY_KIND_UNSUPPORTED',
+        'this is a Binary Authorization continuous-validation platform policy (gkePolicy.checkSets), which ' +
+          'audits running pods; criguard enforces admission policies (defaultAdmissionRule and the ' +
+          '*AdmissionRules): see docs/policy.md',
+      ),
+    ]);
+  } else {
     const parsed = policySchema.safeParse(policyRaw.value, { reportInput: true });
     if (parsed.success) policy = parsed.data;
     else issues.push(...fromZod(input.policy.source, parsed.error.issues));

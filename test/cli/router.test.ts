@@ -1,5 +1,6 @@
 import test from 'ava';
 import type { Command } from '../../src/cli/command.js';
+import { commands } from '../../src/cli/commands.js';
 import { ExitCode, UsageError } from '../../src/cli/exit-codes.js';
 import { runCli } from '../../src/cli/router.js';
 
@@ -53,4 +54,34 @@ test('--help and --version answer without running a command', async (t) => {
   t.regex(c.out.join(''), /Usage: serve/);
   t.is(await runCli(['--version'], cmds, c.io), 0);
   t.regex(c.out.join(''), /^criguard /m);
+});
+
+test('every command group answers --help with its subcommands; without one it is a usage error', async (t) => {
+  const groups = new Map<string, string[]>();
+  for (const c of commands) {
+    const [group, sub] = c.name.split(' ');
+    if (group !== undefined && sub !== undefined) groups.set(group, [...(groups.get(group) ?? []), c.name]);
+  }
+  for (const known of ['breakglass', 'policy']) t.true(groups.has(known), known);
+  for (const [group, members] of groups) {
+    for (const args of [
+      [group, '--help'],
+      [group, '-h'],
+      ['help', group],
+    ]) {
+      const c = capture();
+      t.is(await runCli(args, commands, c.io), ExitCode.OK, args.join(' '));
+      t.deepEqual(c.err, [], args.join(' '));
+      for (const name of members) t.true(c.out.join('').includes(name), `${args.join(' ')}: ${name}`);
+    }
+    for (const args of [[group], [group, 'bogus']]) {
+      const c = capture();
+      t.is(await runCli(args, commands, c.io), ExitCode.USAGE, args.join(' '));
+      t.regex(
+        c.err.join(''),
+        new RegExp(`criguard ${group}: (a subcommand is required|unknown subcommand "bogus")`),
+      );
+      t.true(c.err.join('').includes(members[0] ?? '?'));
+    }
+  }
 });

@@ -49,9 +49,13 @@ test('criguard install / uninstall drive systemctl in order and print what chang
   t.is(await runCli(args, commands, c.io), ExitCode.OK, c.err.join(''));
   t.deepEqual(calls, [
     'systemctl daemon-reload',
+    'systemctl is-enabled criguard.socket --quiet',
+    'systemctl enable criguard.socket',
     'systemctl is-enabled criguard.service --quiet',
     'systemctl enable criguard.service',
+    'systemctl is-active criguard.socket --quiet',
     'systemctl is-active criguard.service --quiet',
+    'systemctl start criguard.socket',
     'systemctl start criguard.service',
     'systemctl is-active kubelet.service --quiet',
     'systemctl restart kubelet.service',
@@ -75,6 +79,7 @@ test('criguard install / uninstall drive systemctl in order and print what chang
   t.deepEqual(mutating, [
     'systemctl daemon-reload',
     'systemctl restart kubelet.service',
+    'systemctl stop criguard.socket',
     'systemctl stop criguard.service',
     'systemctl daemon-reload',
   ]);

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { InstallError, type InstallErrorCode } from '../../src/install/errors.js';
-import { criguardServiceUnit, kubeletDropIn } from '../../src/install/generated/units.js';
+import { criguardServiceUnit, criguardSocketUnit, kubeletDropIn } from '../../src/install/generated/units.js';
 import { installCriguard, type InstallOptions } from '../../src/install/install.js';
 import { readInstallState } from '../../src/install/install-state.js';
 import {
@@ -53,10 +53,12 @@ test('first install: files with their modes, criguard ready before the kubelet i
 
   t.is(await readFile(host.file('/usr/local/bin/criguard'), 'utf8'), await readFile(host.binary, 'utf8'));
   t.is(await host.read('/etc/systemd/system/criguard.service'), criguardServiceUnit);
+  t.is(await host.read('/etc/systemd/system/criguard.socket'), criguardSocketUnit);
   t.is(await host.read('/etc/systemd/system/kubelet.service.d/10-criguard.conf'), kubeletDropIn);
   const expectedModes: [string, number][] = [
     ['/usr/local/bin/criguard', 0o755],
     ['/etc/systemd/system/criguard.service', 0o644],
+    ['/etc/systemd/system/criguard.socket', 0o644],
     ['/etc/systemd/system/kubelet.service.d/10-criguard.conf', 0o644],
     ['/etc/criguard/config.yaml', 0o644],
     ['/etc/criguard/policy.yaml', 0o600],
@@ -105,10 +107,13 @@ test('first install: files with their modes, criguard ready before the kubelet i
     KUBELET_CONFIG,
   );
 
-  // Order: units loaded, criguard enabled and started, ready, then (and only then) the kubelet restarted.
+  // Order: units loaded, socket and criguard enabled, the socket started before criguard (which serves it),
+  // ready, then (and only then) the kubelet restarted.
   t.deepEqual(log, [
     'daemon-reload',
+    'enable criguard.socket',
     'enable criguard.service',
+    'start criguard.socket',
     'start criguard.service',
     'ready? 127.0.0.1:9798',
     'restart kubelet.service',
@@ -236,7 +241,7 @@ test('without systemctl (--host-exec none) files are installed and the systemd s
   t.deepEqual(report.actions, []);
   t.deepEqual(report.pending, [
     'systemctl daemon-reload',
-    'systemctl enable criguard.service && systemctl restart criguard.service',
+    'systemctl enable criguard.socket criguard.service && systemctl start criguard.socket && systemctl restart criguard.service',
     'systemctl restart kubelet.service',
   ]);
 });
@@ -254,4 +259,39 @@ test('a kubelet config reverted by kubeadm is pointed at criguard again, keeping
     containerRuntimeEndpoint: 'unix:///var/run/containerd/containerd.sock',
     imageServiceEndpoint: null,
   });
+});
+
+test('upgrade from a criguard without socket activation: socket started, then criguard restarted onto it', async (t) => {
+  const { log, systemctl, options, deps } = await setup();
+  await installCriguard(options, deps);
+  // The node as an older version left it: criguard.service running its own socket, no criguard.socket.
+  systemctl.active.delete('criguard.socket');
+  systemctl.enabled.delete('criguard.socket');
+  log.length = 0;
+  await installCriguard(options, deps);
+  t.deepEqual(log, [
+    'enable criguard.socket',
+    'start criguard.socket',
+    'restart criguard.service',
+    'ready? 127.0.0.1:9798',
+  ]);
+
+  // With --no-restart both steps wait together: a socket that no criguard serves would hold every call.
+  systemctl.active.delete('criguard.socket');
+  log.length = 0;
+  const deferred = await installCriguard({ ...options, restartCriguard: false }, deps);
+  t.deepEqual(deferred.pending, ['systemctl start criguard.socket && systemctl restart criguard.service']);
+  t.deepEqual(log, ['ready? 127.0.0.1:9798']);
+});
+
+test('a listen path other than the socket unit holds is refused before anything is written', async (t) => {
+  const { host, options, deps } = await setup();
+  await writeConfigMap(host.source, { 'config.yaml': 'listen: /run/other/criguard.sock\n' });
+  const err = await t.throwsAsync(installCriguard(options, deps));
+  t.is((err as InstallError).code, 'CG_ERR_INSTALL_CONFIG_SOURCE');
+  t.regex((err as Error).message, /listen must be \/run\/criguard\/criguard\.sock/);
+  await t.throwsAsync(stat(host.file('/usr/local/bin/criguard')));
+  // The same path as a unix:// URL is the same socket.
+  await writeConfigMap(host.source, { 'config.yaml': 'listen: unix:///run/criguard/criguard.sock\n' });
+  await t.notThrowsAsync(installCriguard(options, deps));
 });

@@ -50,13 +50,16 @@ test('uninstall restores the kubelet byte for byte and restarts it before crigua
   t.deepEqual(log, [
     'daemon-reload',
     'restart kubelet.service',
+    'stop criguard.socket',
     'stop criguard.service',
+    'disable criguard.socket',
     'disable criguard.service',
     'daemon-reload',
   ]);
   for (const file of [
     '/usr/local/bin/criguard',
     '/etc/systemd/system/criguard.service',
+    '/etc/systemd/system/criguard.socket',
     '/etc/systemd/system/kubelet.service.d/10-criguard.conf',
     '/var/lib/criguard/install-state.json',
     '/var/lib/criguard/kubelet-backup',
@@ -117,10 +120,11 @@ test('without systemctl the unit stays and the steps are listed in a safe order'
   t.deepEqual(report.pending, [
     'systemctl daemon-reload',
     'systemctl restart kubelet.service',
-    'systemctl disable --now criguard.service',
-    'rm /etc/systemd/system/criguard.service /usr/local/bin/criguard',
+    'systemctl disable --now criguard.socket criguard.service',
+    'rm /etc/systemd/system/criguard.socket /etc/systemd/system/criguard.service /usr/local/bin/criguard',
     'systemctl daemon-reload',
   ]);
   t.false(await gone(host.file('/etc/systemd/system/criguard.service')));
+  t.false(await gone(host.file('/etc/systemd/system/criguard.socket')));
   t.is(await host.read('/var/lib/kubelet/config.yaml'), KUBELET_CONFIG);
 });

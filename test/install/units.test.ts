@@ -4,23 +4,25 @@ import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/prom
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { criguardServiceUnit, kubeletDropIn } from '../../src/install/generated/units.js';
+import { criguardServiceUnit, criguardSocketUnit, kubeletDropIn } from '../../src/install/generated/units.js';
 
 const run = promisify(execFile);
 
 test('the units embedded in the binary are the ones in systemd/ (no drift)', async (t) => {
   t.is(criguardServiceUnit, await readFile('systemd/criguard.service', 'utf8'));
+  t.is(criguardSocketUnit, await readFile('systemd/criguard.socket', 'utf8'));
   t.is(kubeletDropIn, await readFile('systemd/kubelet.service.d/10-criguard.conf', 'utf8'));
 });
 
 test('the unit states the ordering, restarts and directories the kubelet depends on', (t) => {
   for (const line of [
-    'After=containerd.service network-online.target',
+    'Requires=criguard.socket',
+    'After=criguard.socket containerd.service network-online.target',
     'Before=kubelet.service',
+    'Type=notify',
+    'NotifyAccess=all',
     'Restart=always',
     'StartLimitIntervalSec=0',
-    'RuntimeDirectory=criguard',
-    'RuntimeDirectoryMode=0750',
     'StateDirectory=criguard',
     'ConfigurationDirectory=criguard',
     'ExecStart=/usr/local/bin/criguard serve --config /etc/criguard/config.yaml',
@@ -30,7 +32,21 @@ test('the unit states the ordering, restarts and directories the kubelet depends
   ]) {
     t.true(criguardServiceUnit.split('\n').includes(line), line);
   }
-  t.regex(kubeletDropIn, /^After=criguard\.service$/m);
+  // systemd removes a service's RuntimeDirectory= when it stops: it would delete the socket criguard.socket
+  // holds across restarts.
+  t.false(/^RuntimeDirectory=/m.test(criguardServiceUnit));
+  for (const line of [
+    'ListenStream=/run/criguard/criguard.sock',
+    'FileDescriptorName=criguard',
+    'Service=criguard.service',
+    'SocketMode=0660',
+    'DirectoryMode=0750',
+    'Before=kubelet.service',
+    'WantedBy=sockets.target',
+  ]) {
+    t.true(criguardSocketUnit.split('\n').includes(line), line);
+  }
+  t.regex(kubeletDropIn, /^After=criguard\.socket criguard\.service$/m);
 });
 
 /**
@@ -39,7 +55,7 @@ test('the unit states the ordering, restarts and directories the kubelet depends
  * under /etc/systemd/system, and an executable at ExecStart's path. Without that executable verify fails, so
  * the test also proves it checks ExecStart.
  */
-test('systemd-analyze verify accepts criguard.service and the kubelet drop-in', async (t) => {
+test('systemd-analyze verify accepts criguard.socket, criguard.service and the kubelet drop-in', async (t) => {
   // scripts/setup.sh installs Debian's systemd package: a missing systemd-analyze fails here, not skips.
   const root = await mkdtemp(join(tmpdir(), 'criguard-units-'));
   t.teardown(() => rm(root, { recursive: true, force: true }));
@@ -49,9 +65,16 @@ test('systemd-analyze verify accepts criguard.service and the kubelet drop-in', 
   await writeFile(join(etc, 'containerd.service'), '[Service]\nExecStart=/bin/true\n');
   await writeFile(join(etc, 'kubelet.service'), '[Service]\nExecStart=/bin/true\n');
   await writeFile(join(etc, 'criguard.service'), criguardServiceUnit);
+  await writeFile(join(etc, 'criguard.socket'), criguardSocketUnit);
   await writeFile(join(etc, 'kubelet.service.d/10-criguard.conf'), kubeletDropIn);
   const verify = () =>
-    run('systemd-analyze', ['verify', `--root=${root}`, 'criguard.service', 'kubelet.service']).then(
+    run('systemd-analyze', [
+      'verify',
+      `--root=${root}`,
+      'criguard.socket',
+      'criguard.service',
+      'kubelet.service',
+    ]).then(
       (r) => ({ ok: true, out: r.stderr + r.stdout }),
       (e: { stderr?: string }) => ({ ok: false, out: e.stderr ?? '' }),
     );

@@ -450,3 +450,27 @@ test('duplicate_key_in_attestor_fail: one public key under two ids is refused (t
   t.is(err.code, 'CG_ERR_POLICY_INVALID');
   t.is(err.issues?.[0]?.code, 'CG_ERR_POLICY_DUPLICATE');
 });
+
+test('a continuous-validation platform policy (gkePolicy) is named as such, not as a missing default rule', (t) => {
+  // The shape of Binary Authorization's CV platform policy example (checkSets with a trusted-directory check).
+  const platformPolicy = [
+    'gkePolicy:',
+    '  checkSets:',
+    '  - checks:',
+    '    - trustedDirectoryCheck:',
+    '        trustedDirPatterns:',
+    '        - gcr.io/my-project/trusted-images/',
+    '      displayName: Trusted directory check',
+    '    displayName: Default check set',
+    '',
+  ].join('\n');
+  const err = t.throws(() => loadPolicy({ policy: { source: 'platform.yaml', text: platformPolicy } }), {
+    instanceOf: PolicyLoadError,
+  });
+  t.deepEqual(
+    err?.issues.map((i) => [i.path, i.code]),
+    [['gkePolicy', 'CG_ERR_POLICY_KIND_UNSUPPORTED']],
+  );
+  t.regex(err?.message ?? '', /continuous-validation platform policy/);
+  t.notRegex(err?.message ?? '', /defaultAdmissionRule: CG_ERR_POLICY_REQUIRED/);
+});
