@@ -14,6 +14,7 @@ export { verifySignature, isStrictDerEcdsa, MAX_SIGNATURE_BYTES } from './signat
 export {
   parseSimpleSigningPayload,
   createSimpleSigningPayload,
+  createCosignPayload,
   MAX_PAYLOAD_BYTES,
   SIMPLE_SIGNING_TYPES,
 } from './simple-signing.js';
