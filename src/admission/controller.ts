@@ -8,6 +8,7 @@ import {
 } from '../reference/image-reference.js';
 import type { VerdictCache } from '../cache/verdict-cache.js';
 import type { AttestationRecord } from '../verify/attestation.js';
+import { verifyPgpSignatures } from '../verify/pgp.js';
 import type {
   Admission,
   AdmissionOutcome,
@@ -158,7 +159,10 @@ export function createAdmission(deps: AdmissionDependencies): Admission & {
           const records: AttestationRecord[] = [];
           let verdict: Verdict | undefined;
           for (const source of deps.evidence) {
-            records.push(...(await source.fetch(identity, credentials, budget)));
+            const fetched = await source.fetch(identity, credentials, budget);
+            // OpenPGP signatures verify asynchronously: done here, looked up by decideWithAttestations.
+            await verifyPgpSignatures(plan.rule.attestors, fetched, new Date(deps.clock()));
+            records.push(...fetched);
             verdict = decideWithAttestations(policy, plan.rule, identity, records);
             if (verdict.wouldBe === 'allow') break;
           }

@@ -5,6 +5,7 @@ import { evaluatePolicy } from '../policy/evaluate.js';
 import type { Verdict } from '../policy/verdict.js';
 import { loadPolicyFiles } from '../policy-files/load-policy-files.js';
 import type { ImageIdentity } from '../reference/image-reference.js';
+import { verifyPgpSignatures } from '../verify/pgp.js';
 import type { Command, CommandIo } from './command.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { parseOptions, requireOption } from './parse-options.js';
@@ -66,6 +67,7 @@ export const verifyCommand: Command = {
       io.stderr(`criguard verify: ${err.message}\n`);
       return ExitCode.DENIED_OR_FAILED;
     }
+    await verifyPgpSignatures([...policy.attestors.values()], records, new Date());
     const verdict = evaluatePolicy(policy, image, namespace, records);
     if (output === 'json') {
       io.stdout(

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { parsePgpTrustedKey } from '../verify/pgp.js';
 import { defaultKeyId, parseTrustedKey } from '../verify/public-key.js';
 import type { TrustedAttestor } from '../verify/verify-attestations.js';
 import { createAllowlistIndex } from './allowlist.js';
@@ -102,17 +103,24 @@ function compile(
 ): CompiledPolicy {
   const attestors = new Map<string, TrustedAttestor>();
   for (const doc of attestorDocs) {
-    const keys = doc.userOwnedGrafeasNote.publicKeys.map((k) => {
+    const documents = doc.userOwnedGrafeasNote.publicKeys;
+    const pgpKeys = documents.flatMap((k) =>
+      k.asciiArmoredPgpPublicKey === undefined ? [] : [parsePgpTrustedKey(k.id, k.asciiArmoredPgpPublicKey)],
+    );
+    const keys = documents.flatMap((k) => {
       const pkix = k.pkixPublicKey;
-      if (pkix === undefined) throw new PolicyLoadError([]); // unreachable: the schema requires it
+      if (pkix === undefined) return []; // an OpenPGP key (the schema requires one of the two)
       const parsed = parseTrustedKey(k.id ?? '', pkix.publicKeyPem, pkix.signatureAlgorithm);
-      return k.id === undefined ? Object.freeze({ ...parsed, id: defaultKeyId(parsed.key) }) : parsed;
+      return [k.id === undefined ? Object.freeze({ ...parsed, id: defaultKeyId(parsed.key) }) : parsed];
     });
     // Thresholds count distinct keys by id: one key listed twice (or two ids for one key) would let a
     // single private key count twice, so each key material and each id may appear once per attestor.
-    const material = keys.map((k) => k.key.export({ type: 'spki', format: 'der' }).toString('base64'));
-    const ids = keys.map((k) => k.id);
-    const repeated = keys.findIndex(
+    const material = [
+      ...keys.map((k) => k.key.export({ type: 'spki', format: 'der' }).toString('base64')),
+      ...pgpKeys.map((k) => `pgp:${k.id}`),
+    ];
+    const ids = [...keys.map((k) => k.id), ...pgpKeys.map((k) => k.id)];
+    const repeated = material.findIndex(
       (_, i) => material.indexOf(material[i]!) !== i || ids.indexOf(ids[i]!) !== i,
     );
     if (repeated >= 0) {
@@ -127,7 +135,12 @@ function compile(
     }
     attestors.set(
       doc.name,
-      Object.freeze({ name: doc.name, keys: Object.freeze(keys), threshold: doc.criguard?.threshold ?? 1 }),
+      Object.freeze({
+        name: doc.name,
+        keys: Object.freeze(keys),
+        ...(pgpKeys.length === 0 ? {} : { pgpKeys: Object.freeze(pgpKeys) }),
+        threshold: doc.criguard?.threshold ?? 1,
+      }),
     );
   }
   const names = [...attestors.keys()];

@@ -26,3 +26,11 @@ export type {
   TrustedAttestor,
   VerifyAttestorsOptions,
 } from './verify-attestations.js';
+export {
+  parsePgpTrustedKey,
+  verifyPgpSignatures,
+  pgpSignedPayload,
+  MAX_PGP_KEY_BYTES,
+  MAX_PGP_SIGNATURE_BYTES,
+} from './pgp.js';
+export type { PgpTrustedKey } from './pgp.js';

@@ -3,6 +3,8 @@ import type { ImageIdentity } from '../reference/image-reference.js';
 import type { AttestationRecord } from './attestation.js';
 import { checkInTotoStatement, isDssePae } from './dsse.js';
 import { VerifyError } from './errors.js';
+import { pgpKeyIdMatches, pgpSignedPayload } from './pgp.js';
+import type { PgpTrustedKey } from './pgp.js';
 import type { TrustedKey } from './public-key.js';
 import { verifySignature } from './signature.js';
 import { parseSimpleSigningPayload } from './simple-signing.js';
@@ -12,6 +14,8 @@ import type { SimpleSigningPayload } from './simple-signing.js';
 export interface TrustedAttestor {
   readonly name: string;
   readonly keys: readonly TrustedKey[];
+  /** OpenPGP keys (verified beforehand by verifyPgpSignatures, looked up here). */
+  readonly pgpKeys?: readonly PgpTrustedKey[] | undefined;
   /** Distinct keys that must verify (1 in Binary Authorization). Counted by key, never by signature. */
   readonly threshold: number;
 }
@@ -87,9 +91,19 @@ export function verifyAttestors(
           sig.publicKeyId === undefined
             ? attestor.keys
             : attestor.keys.filter((k) => k.id === sig.publicKeyId);
-        if (candidates.length === 0) return note(i, 'KEY_UNKNOWN');
+        const pgpCandidates = (attestor.pgpKeys ?? []).filter((k) => pgpKeyIdMatches(k, sig.publicKeyId));
+        if (candidates.length === 0 && pgpCandidates.length === 0) return note(i, 'KEY_UNKNOWN');
         const key = candidates.find((k) => verifySignature(k, record.payload, sig.signature));
-        if (key === undefined) return note(i, 'SIGNATURE_INVALID');
+        if (key === undefined) {
+          // OpenPGP: the payload checked is the one the signature carries (a signed message's literal data).
+          let signed: Uint8Array | undefined;
+          const pgp = pgpCandidates.find((k) => (signed = pgpSignedPayload(k, sig)) !== undefined);
+          if (pgp === undefined || signed === undefined) return note(i, 'SIGNATURE_INVALID');
+          const check = checkPayload(signed, image, options.bindDockerReference);
+          if (!check.ok) return note(i, check.reason);
+          verified[i]?.add(pgp.id);
+          return;
+        }
         payloadCheck ??= checkPayload(record.payload, image, options.bindDockerReference);
         if (!payloadCheck.ok) return note(i, payloadCheck.reason);
         verified[i]?.add(key.id);
