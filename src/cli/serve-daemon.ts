@@ -1,3 +1,7 @@
+import { createCredentialProviders, loadCredentialProviderConfig } from '../registry/credential-provider.js';
+import type { CredentialProviders } from '../registry/credential-provider.js';
+import { createNodeCredentials } from '../registry/node-credentials.js';
+import type { NodeCredentials } from '../registry/node-credentials.js';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
@@ -113,14 +117,21 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
     closers.push(() => monitor.close());
     const registry = createRegistry(config, logger);
     closers.push(() => registry.close());
+    const nodeCredentials = createNodeCredentialsFromConfig(config, logger);
     const control = createAdmission({
       policy: () => store.current(),
       resolver: {
         resolve: async (reference, credentials, signal) =>
           // GET and hash the manifest (never trust a header alone; a GET also keeps the connection).
-          (await registry.resolve(reference.canonical, { credentials, signal, verifyContent: true })).digest,
+          (
+            await registry.resolve(reference.canonical, {
+              credentials: credentials ?? (await nodeCredentials.lookup(reference.name, signal)),
+              signal,
+              verifyContent: true,
+            })
+          ).digest,
       },
-      evidence: createEvidence(config, registry, logger),
+      evidence: createEvidence(config, registry, logger, nodeCredentials),
       platforms: createPlatformManifestResolver(registry, undefined, join(config.stateDir, 'platforms.json')),
       images: containerd,
       cache,
@@ -308,7 +319,34 @@ function createRegistry(config: ServeConfig, logger: Logger): RegistryClient {
 }
 
 /** Evidence in order: the offline directory first (air-gapped nodes need nothing else), then the registry. */
-function createEvidence(config: ServeConfig, registry: RegistryClient, logger: Logger): EvidenceSource[] {
+/**
+ * The node's credentials (kubelet credential provider plugins, then its config.json), for fetches the
+ * kubelet sends none with. A broken plugin configuration is logged and leaves config.json in use.
+ */
+function createNodeCredentialsFromConfig(config: ServeConfig, logger: Logger): NodeCredentials {
+  const n = config.nodeCredentials;
+  let providers: CredentialProviders | undefined;
+  if (n.credentialProviderConfig !== undefined && n.credentialProviderBinDir !== undefined) {
+    try {
+      providers = createCredentialProviders({
+        providers: loadCredentialProviderConfig(n.credentialProviderConfig),
+        binDir: n.credentialProviderBinDir,
+        clock: Date.now,
+        onError: (provider, reason) => logger.warn({ provider, reason }, 'credential provider plugin failed'),
+      });
+    } catch (err) {
+      logger.error({ err: (err as Error).message }, 'credential provider config unusable; plugins not used');
+    }
+  }
+  return createNodeCredentials({ providers, dockerConfigFiles: n.dockerConfigFiles, clock: Date.now });
+}
+
+function createEvidence(
+  config: ServeConfig,
+  registry: RegistryClient,
+  logger: Logger,
+  nodeCredentials: NodeCredentials,
+): EvidenceSource[] {
   const sources: EvidenceSource[] = [];
   if (config.attestationsDir !== undefined) {
     const local = createLocalDirectorySource({
@@ -329,9 +367,10 @@ function createEvidence(config: ServeConfig, registry: RegistryClient, logger: L
     });
     const cacheDir = join(config.stateDir, 'attestations', format);
     sources.push({
-      fetch: (image, credentials, signal) =>
+      fetch: async (image, credentials, signal) =>
         createDiskCacheSource({
-          source: remote.withCredentials(credentials),
+          // Where the kubelet sent no credentials (CreateContainer, re-validation), the node's own.
+          source: remote.withCredentials(credentials ?? (await nodeCredentials.lookup(image.name, signal))),
           dir: cacheDir,
           fallbackCodes: credentials
             ? ['CG_ERR_REGISTRY_UNAVAILABLE']

@@ -49,6 +49,15 @@ export interface ServeConfig {
   readonly breakglassMaxWindowHours: number;
   /** Honour the pod label image-policy.k8s.io/break-glass: "true" (anyone who can create pods can set it). */
   readonly podBreakglassLabel: boolean;
+  /** The node's registry credentials, used where the kubelet sends none (docs/configuration.md). */
+  readonly nodeCredentials: {
+    /** The kubelet's `--image-credential-provider-config` file. */
+    readonly credentialProviderConfig: string | undefined;
+    /** The kubelet's `--image-credential-provider-bin-dir`. */
+    readonly credentialProviderBinDir: string | undefined;
+    /** Docker config.json files, in order; the first found is read. */
+    readonly dockerConfigFiles: readonly string[];
+  };
 }
 
 export const DEFAULT_SERVE_CONFIG: ServeConfig = Object.freeze({
@@ -73,6 +82,15 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = Object.freeze({
   breakglassFile: '/etc/criguard/breakglass.yaml',
   breakglassMaxWindowHours: 24,
   podBreakglassLabel: false,
+  nodeCredentials: Object.freeze({
+    credentialProviderConfig: undefined,
+    credentialProviderBinDir: undefined,
+    dockerConfigFiles: Object.freeze([
+      '/var/lib/kubelet/config.json',
+      '/root/.docker/config.json',
+      '/.docker/config.json',
+    ]),
+  }),
 });
 
 const octalMode = z.union([
@@ -138,6 +156,17 @@ const fileSchema = z.strictObject({
     .max(24 * 7)
     .optional(),
   podBreakglassLabel: z.boolean().optional(),
+  nodeCredentials: z
+    .strictObject({
+      credentialProviderConfig: z.string().min(1).optional(),
+      credentialProviderBinDir: z.string().min(1).optional(),
+      dockerConfigFiles: z.array(z.string().min(1)).max(16).optional(),
+    })
+    .refine(
+      (n) => (n.credentialProviderConfig === undefined) === (n.credentialProviderBinDir === undefined),
+      'credentialProviderConfig and credentialProviderBinDir go together',
+    )
+    .optional(),
 });
 
 export type ServeConfigInput = z.input<typeof fileSchema>;
@@ -184,7 +213,20 @@ export function loadServeConfig(options: {
     breakglassFile: resolve(options.cwd, c.breakglassFile ?? DEFAULT_SERVE_CONFIG.breakglassFile),
     breakglassMaxWindowHours: c.breakglassMaxWindowHours ?? DEFAULT_SERVE_CONFIG.breakglassMaxWindowHours,
     podBreakglassLabel: c.podBreakglassLabel ?? DEFAULT_SERVE_CONFIG.podBreakglassLabel,
+    nodeCredentials: Object.freeze({
+      credentialProviderConfig: optionalPath(options.cwd, c.nodeCredentials?.credentialProviderConfig),
+      credentialProviderBinDir: optionalPath(options.cwd, c.nodeCredentials?.credentialProviderBinDir),
+      dockerConfigFiles: Object.freeze(
+        (c.nodeCredentials?.dockerConfigFiles ?? DEFAULT_SERVE_CONFIG.nodeCredentials.dockerConfigFiles).map(
+          (f) => resolve(options.cwd, f),
+        ),
+      ),
+    }),
   });
+}
+
+function optionalPath(cwd: string, path: string | undefined): string | undefined {
+  return path === undefined ? undefined : resolve(cwd, path);
 }
 
 function parseFile(file: string): Record<string, unknown> {
