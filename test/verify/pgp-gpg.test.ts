@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ExitCode } from '../../src/cli/exit-codes.js';
 import { cli, tempDir, verdictOf } from '../cli/cli-harness.js';
 import { createGpg, gcloudPayload, type Gpg } from '../helpers/gpg.js';
+import { criguardCli } from '../helpers/signing.js';
 
 const NAME = 'gcr.io/acme/app';
 const DIGEST = `sha256:${'a1'.repeat(32)}`;
@@ -265,4 +266,43 @@ test('policy load: the key id must be the fingerprint; private keys and garbage 
     }),
   );
   t.is((await cli(['policy', 'check', file])).code, ExitCode.OK);
+});
+
+test('the built bundle (dist/criguard.cjs) verifies OpenPGP attestations too', async (t) => {
+  const dir = await tempDir(t);
+  const payload = gcloudPayload(NAME, DIGEST);
+  const folder = join(dir, 'att', `sha256-${DIGEST.slice(7)}`);
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(
+    join(folder, 'a.json'),
+    JSON.stringify({
+      serializedPayload: payload.toString('base64'),
+      signatures: [{ publicKeyId: ed, signature: (await gpg.sign(ed, payload)).toString('base64') }],
+    }),
+  );
+  writeFileSync(
+    join(dir, 'policy.json'),
+    JSON.stringify({
+      defaultAdmissionRule: {
+        evaluationMode: 'REQUIRE_ATTESTATION',
+        enforcementMode: 'ENFORCED_BLOCK_AND_AUDIT_LOG',
+        requireAttestationsBy: ['pgp'],
+      },
+      attestors: [
+        {
+          name: 'pgp',
+          userOwnedGrafeasNote: { publicKeys: [{ asciiArmoredPgpPublicKey: await gpg.exportPublic(ed) }] },
+        },
+      ],
+    }),
+  );
+  const res = await criguardCli([
+    'verify',
+    '--policy',
+    join(dir, 'policy.json'),
+    '--attestations-dir',
+    join(dir, 'att'),
+    IMAGE,
+  ]);
+  t.is(res.code, 0, res.stdout + res.stderr);
 });
