@@ -315,6 +315,7 @@ function createRegistry(config: ServeConfig, logger: Logger): RegistryClient {
     hosts: config.registries,
     caCertificates: caCertificates.filter((c) => c !== ''),
     timeoutMs: config.verifyTimeoutSeconds * 1000,
+    registryHostsDir: config.registryHostsDir,
   });
 }
 

@@ -43,6 +43,8 @@ export interface ServeConfig {
   >;
   /** Extra CA certificate files (PEM) trusted for registries. */
   readonly registryCaFiles: readonly string[];
+  /** containerd's registry host configuration (`config_path`): mirrors and endpoints, as containerd uses them. */
+  readonly registryHostsDir: string;
   /** The breakglass file (docs/breakglass.md). */
   readonly breakglassFile: string;
   /** The longest breakglass honoured, from now. */
@@ -79,6 +81,7 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = Object.freeze({
   revalidateIntervalSeconds: 300,
   registries: Object.freeze({}),
   registryCaFiles: Object.freeze([]),
+  registryHostsDir: '/etc/containerd/certs.d',
   breakglassFile: '/etc/criguard/breakglass.yaml',
   breakglassMaxWindowHours: 24,
   podBreakglassLabel: false,
@@ -149,6 +152,7 @@ const fileSchema = z.strictObject({
     )
     .optional(),
   registryCaFiles: z.array(z.string().min(1)).max(32).optional(),
+  registryHostsDir: z.string().min(1).optional(),
   breakglassFile: z.string().min(1).optional(),
   breakglassMaxWindowHours: z
     .number()
@@ -210,6 +214,7 @@ export function loadServeConfig(options: {
     revalidateIntervalSeconds: c.revalidateIntervalSeconds ?? DEFAULT_SERVE_CONFIG.revalidateIntervalSeconds,
     registries: Object.freeze(c.registries ?? {}),
     registryCaFiles: Object.freeze((c.registryCaFiles ?? []).map((f) => resolve(options.cwd, f))),
+    registryHostsDir: resolve(options.cwd, c.registryHostsDir ?? DEFAULT_SERVE_CONFIG.registryHostsDir),
     breakglassFile: resolve(options.cwd, c.breakglassFile ?? DEFAULT_SERVE_CONFIG.breakglassFile),
     breakglassMaxWindowHours: c.breakglassMaxWindowHours ?? DEFAULT_SERVE_CONFIG.breakglassMaxWindowHours,
     podBreakglassLabel: c.podBreakglassLabel ?? DEFAULT_SERVE_CONFIG.podBreakglassLabel,
