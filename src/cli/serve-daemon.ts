@@ -299,7 +299,7 @@ function persistVerdicts(config: ServeConfig, cache: VerdictCache, logger: Logge
   };
 }
 
-function createRegistry(config: ServeConfig, logger: Logger): RegistryClient {
+export function createRegistry(config: ServeConfig, logger: Logger): RegistryClient {
   const caCertificates = config.registryCaFiles.map((file) => {
     try {
       return readFileSync(file, 'utf8');
@@ -324,7 +324,7 @@ function createRegistry(config: ServeConfig, logger: Logger): RegistryClient {
  * The node's credentials (kubelet credential provider plugins, then its config.json), for fetches the
  * kubelet sends none with. A broken plugin configuration is logged and leaves config.json in use.
  */
-function createNodeCredentialsFromConfig(config: ServeConfig, logger: Logger): NodeCredentials {
+export function createNodeCredentialsFromConfig(config: ServeConfig, logger: Logger): NodeCredentials {
   const n = config.nodeCredentials;
   let providers: CredentialProviders | undefined;
   if (n.credentialProviderConfig !== undefined && n.credentialProviderBinDir !== undefined) {

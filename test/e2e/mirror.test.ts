@@ -176,3 +176,30 @@ test.serial('a mirror missing the signatures denies, naming the endpoints tried'
   t.regex(details, /not found/);
   t.true(details.includes(lab().registry.host), details);
 });
+
+test.serial(
+  'criguard verify online: resolves the tag through the mirror and decides as the daemon does',
+  async (t) => {
+    const args = [
+      'verify',
+      '--config',
+      join(work, 'config.json'),
+      '--policy',
+      join(work, 'policy.json'),
+      '--output',
+      'json',
+    ];
+    const ok = await criguardCli([...args, signed.ref]);
+    t.is(ok.code, 0, ok.stdout + ok.stderr);
+    const allowed = JSON.parse(ok.stdout) as { image: string; outcome: string; verdict: { reason: string } };
+    t.is(allowed.image, `${signed.host}/${signed.name}@${signed.digest}`);
+    t.is(allowed.verdict.reason, 'ATTESTATIONS_SATISFIED');
+    const missing = await criguardCli([...args, unsignedOnMirror.ref]);
+    t.is(missing.code, 1);
+    const denied = JSON.parse(missing.stdout) as { outcome: string; message: string };
+    t.is(denied.outcome, 'deny');
+    t.true(denied.message.includes(mirror.host), denied.message);
+    const offline = await criguardCli([...args, '--offline', signed.ref]);
+    t.is(offline.code, 1, 'a tag cannot be resolved offline');
+  },
+);

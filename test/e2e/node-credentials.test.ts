@@ -277,3 +277,32 @@ test.serial('the kubelet’s config.json supplies the credentials when no plugin
   t.like(revalidation, { outcome: 'allow' });
   t.false(logs.includes(PASSWORD));
 });
+
+test.serial('criguard verify uses the node credentials (tag resolved on the private registry)', async (t) => {
+  const dir = join(work, randomUUID());
+  mkdirSync(dir);
+  writePolicy(join(dir, 'policy.json'), {
+    defaultAdmissionRule: {
+      evaluationMode: 'REQUIRE_ATTESTATION',
+      enforcementMode: 'ENFORCED_BLOCK_AND_AUDIT_LOG',
+      requireAttestationsBy: ['ci'],
+    },
+    attestors: [attestor('ci', [key])],
+  });
+  const args = (nodeCredentials: object) => {
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ nodeCredentials }));
+    return ['verify', '--config', join(dir, 'config.json'), '--policy', join(dir, 'policy.json'), signed.ref];
+  };
+  const withPlugin = await criguardCli(
+    args({
+      credentialProviderConfig: join(work, 'credential-providers.yaml'),
+      credentialProviderBinDir: join(work, 'plugins'),
+      dockerConfigFiles: [],
+    }),
+  );
+  t.is(withPlugin.code, 0, withPlugin.stdout + withPlugin.stderr);
+  t.regex(withPlugin.stdout, /^ALLOW ATTESTATIONS_SATISFIED/);
+  const without = await criguardCli(args({ dockerConfigFiles: [] }));
+  t.is(without.code, 1, without.stdout);
+  t.false((withPlugin.stdout + withPlugin.stderr + without.stdout + without.stderr).includes(PASSWORD));
+});

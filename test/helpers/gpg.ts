@@ -35,7 +35,14 @@ export interface Gpg {
 export function createGpg(): Gpg {
   const home = mkdtempSync(join(tmpdir(), 'cg-gnupg-'));
   let n = 0;
-  const run = async (args: string[], options: { fakedTime?: string } = {}): Promise<Buffer> => {
+  // One gpg at a time per keyring: concurrent runs (ava runs a file's tests concurrently) race on it.
+  let queue: Promise<unknown> = Promise.resolve();
+  const run = (args: string[], options: { fakedTime?: string } = {}): Promise<Buffer> => {
+    const next = queue.then(() => runNow(args, options));
+    queue = next.catch(() => undefined);
+    return next;
+  };
+  const runNow = async (args: string[], options: { fakedTime?: string }): Promise<Buffer> => {
     const { stdout } = await execFileAsync(
       'gpg',
       [
