@@ -43,5 +43,8 @@ await build({
   logLevel: 'warning',
   define: { __CRIGUARD_VERSION__: JSON.stringify(pkg.version) },
   plugins: [noDeprecatedBuffer],
+  // openpgp's ES module build calls createRequire(import.meta.url), which is undefined in a CommonJS
+  // bundle: bundle its CommonJS build instead.
+  alias: { openpgp: './node_modules/openpgp/dist/node/openpgp.min.cjs' },
 });
 chmodSync('dist/criguard.cjs', 0o755);

@@ -1,4 +1,5 @@
 import { decideWithAttestations, planDecision } from '../policy/evaluate.js';
+import { verifyPgpSignatures } from '../verify/pgp.js';
 import { VerificationSession } from '../verify/verification-session.js';
 import type { CompiledPolicy, CompiledRule } from '../policy/types.js';
 import type { Verdict } from '../policy/verdict.js';
@@ -32,6 +33,8 @@ export interface ImageJudgeDependencies {
   readonly platforms?: PlatformResolver | undefined;
   readonly cache: VerdictCache;
   readonly budgetMs: number;
+  /** Now, in ms since the epoch: OpenPGP keys are checked for expiry and revocation as of this time. */
+  readonly clock: () => number;
 }
 
 /** Judges image digests under a policy: cache, evidence loop, verification; multi-arch fallback. */
@@ -77,7 +80,10 @@ export function createImageJudge(deps: ImageJudgeDependencies): ImageJudge {
     const session = new VerificationSession();
     let verdict: Verdict | undefined;
     for (const source of deps.evidence) {
-      records.push(...(await source.fetch(identity, credentials, budget)));
+      const fetched = await source.fetch(identity, credentials, budget);
+      // OpenPGP signatures are checked as of now (key expiry and revocation), then looked up by the verdict.
+      await verifyPgpSignatures(rule.attestors, fetched, new Date(deps.clock()));
+      records.push(...fetched);
       verdict = await decideWithAttestations(policy, rule, identity, records, session);
       if (verdict.wouldBe === 'allow') break;
     }

@@ -21,11 +21,24 @@ const occurrenceSchema = z.strictObject({
   name: z.string().optional(),
   noteName: z.string().optional(),
   kind: z.literal('ATTESTATION').optional(),
-  resourceUri: z.string().optional(),
+  resourceUri: z.string().max(4096).optional(),
+  remediation: z.string().optional(),
   createTime: z.string().optional(),
   updateTime: z.string().optional(),
   attestation: attestationSchema,
 });
+
+/** Most occurrences read from one gcloud export (a JSON array). */
+export const MAX_EXPORT_OCCURRENCES = 4096;
+
+/** One attestation of a file and, for an occurrence, the digest its `resourceUri` names. */
+export interface ParsedAttestation {
+  readonly record: AttestationRecord;
+  /** `sha256:<hex>` from the occurrence's `resourceUri` (`[https://]NAME@sha256:<hex>`), if any. */
+  readonly digest: string | undefined;
+}
+
+const RESOURCE_DIGEST = /@(sha256:[0-9a-f]{64})$/;
 
 /** The JSON form of one attestation file (see docs/attestations.md). */
 export interface AttestationFile {
@@ -43,19 +56,46 @@ export function parseAttestationFile(text: string, source?: string): Attestation
   if (text.length > MAX_ATTESTATION_FILE_BYTES) {
     throw new AttestationError('CG_ERR_ATTESTATION_FILE_INVALID', 'file too large');
   }
-  let raw: unknown;
+  return parseOne(parseJsonText(text), source).record;
+}
+
+/**
+ * Parses an attestation document: one attestation, one occurrence, or the JSON array of occurrences that
+ * `gcloud container binauthz attestations list --format=json` prints (at most MAX_EXPORT_OCCURRENCES; every
+ * element must be valid). The caller bounds the text's size. Throws AttestationError
+ * `CG_ERR_ATTESTATION_FILE_INVALID`.
+ */
+export function parseAttestationDocument(text: string, source?: string): ParsedAttestation[] {
+  const raw = parseJsonText(text);
+  if (!Array.isArray(raw)) return [parseOne(raw, source)];
+  if (raw.length > MAX_EXPORT_OCCURRENCES) {
+    throw new AttestationError('CG_ERR_ATTESTATION_FILE_INVALID', 'too many occurrences');
+  }
+  return raw.map((element: unknown, i) => {
+    if (typeof element !== 'object' || element === null || !('attestation' in element)) {
+      throw new AttestationError('CG_ERR_ATTESTATION_FILE_INVALID', `element ${i} is not an occurrence`);
+    }
+    return parseOne(element, source === undefined ? undefined : `${source}[${i}]`);
+  });
+}
+
+function parseJsonText(text: string): unknown {
   try {
-    raw = JSON.parse(text);
+    return JSON.parse(text);
   } catch {
     throw new AttestationError('CG_ERR_ATTESTATION_FILE_INVALID', 'not JSON');
   }
+}
+
+function parseOne(raw: unknown, source: string | undefined): ParsedAttestation {
   const isOccurrence = typeof raw === 'object' && raw !== null && 'attestation' in raw;
   const parsed = isOccurrence ? occurrenceSchema.safeParse(raw) : attestationSchema.safeParse(raw);
   if (!parsed.success) {
     throw new AttestationError('CG_ERR_ATTESTATION_FILE_INVALID', 'not an attestation file');
   }
   const att = 'attestation' in parsed.data ? parsed.data.attestation : parsed.data;
-  return Object.freeze({
+  const uri = 'attestation' in parsed.data ? parsed.data.resourceUri : undefined;
+  const record = Object.freeze({
     payload: new Uint8Array(Buffer.from(att.serializedPayload, 'base64')),
     signatures: Object.freeze(
       att.signatures.map((s) =>
@@ -67,6 +107,7 @@ export function parseAttestationFile(text: string, source?: string): Attestation
     ),
     source,
   });
+  return Object.freeze({ record, digest: uri === undefined ? undefined : RESOURCE_DIGEST.exec(uri)?.[1] });
 }
 
 /** Serialises a record to the attestation file format (stable key order, trailing newline). */

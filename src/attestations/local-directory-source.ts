@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { parseDigest } from '../reference/digest.js';
 import type { AttestationRecord } from '../verify/attestation.js';
 import type { AttestationSource } from './attestation-source.js';
-import { MAX_ATTESTATION_FILE_BYTES, parseAttestationFile, toAttestationFile } from './attestation-file.js';
+import {
+  MAX_ATTESTATION_FILE_BYTES,
+  parseAttestationDocument,
+  toAttestationFile,
+} from './attestation-file.js';
+import type { ParsedAttestation } from './attestation-file.js';
 import { AttestationError } from './errors.js';
 
 /** Limits of the local directory source. */
@@ -14,6 +19,12 @@ export interface LocalDirectoryLimits {
   readonly maxFiles: number;
   /** Largest file read (default 256 KiB); larger files are skipped as invalid. */
   readonly maxFileBytes: number;
+  /** Records returned per digest (default 64); more → CG_ERR_ATTESTATION_LIMIT. */
+  readonly maxRecords: number;
+  /** gcloud exports (`<dir>/*.json`) considered (default 16); more → CG_ERR_ATTESTATION_LIMIT. */
+  readonly maxExports: number;
+  /** Largest gcloud export read (default 8 MiB); larger ones are skipped. */
+  readonly maxExportBytes: number;
 }
 
 /** Options of createLocalDirectorySource. */
@@ -31,11 +42,14 @@ export function digestDirectoryName(digest: string): string {
 }
 
 /**
- * The offline attestation source: `<dir>/sha256-<hex>/*.json`, one attestation per file (format in
- * docs/attestations.md). Attestations are keyed by digest only; `imageName` is not used. A missing digest
- * directory yields []. Invalid files are skipped (reported through onSkipped): they can only fail to
- * satisfy an attestor. Rejects with AttestationError `CG_ERR_ATTESTATION_LIMIT` (too many files) or
- * `CG_ERR_ATTESTATION_IO` (unreadable directory): the caller must treat that as undecided.
+ * The offline attestation source (format in docs/attestations.md): `<dir>/sha256-<hex>/*.json`, each an
+ * attestation, an occurrence or a gcloud export (JSON array of occurrences; those whose `resourceUri`
+ * names another digest are ignored), then `<dir>/*.json` gcloud exports, from which the occurrences whose
+ * `resourceUri` names the digest are taken. Attestations are keyed by digest only; `imageName` is not
+ * used. A missing directory yields []. Invalid files are skipped (reported through onSkipped): they can
+ * only fail to satisfy an attestor. Rejects with AttestationError `CG_ERR_ATTESTATION_LIMIT` (too many
+ * files or records) or `CG_ERR_ATTESTATION_IO` (unreadable directory): the caller must treat that as
+ * undecided.
  */
 export function createLocalDirectorySource(options: LocalDirectorySourceOptions): AttestationSource {
   const maxFiles = options.limits?.maxFiles ?? 64;
@@ -43,37 +57,68 @@ export function createLocalDirectorySource(options: LocalDirectorySourceOptions)
     options.limits?.maxFileBytes ?? MAX_ATTESTATION_FILE_BYTES,
     MAX_ATTESTATION_FILE_BYTES,
   );
+  const maxRecords = options.limits?.maxRecords ?? 64;
+  const maxExports = options.limits?.maxExports ?? 16;
+  const maxExportBytes = options.limits?.maxExportBytes ?? 8 * 1024 * 1024;
   const skipped = options.onSkipped ?? (() => undefined);
-  return {
-    async fetch(_imageName: string, digest: string): Promise<AttestationRecord[]> {
-      const folder = join(options.dir, digestDirectoryName(digest));
-      let names: string[];
-      try {
-        names = (await readdir(folder)).filter((n) => n.endsWith('.json')).sort();
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-        throw new AttestationError('CG_ERR_ATTESTATION_IO', `cannot read ${folder}`, { cause: err });
+
+  /** Reads `folder`'s `*.json` files; keeps the attestations `keep` accepts. */
+  async function readFolder(
+    folder: string,
+    maxCount: number,
+    maxBytes: number,
+    keep: (a: ParsedAttestation) => boolean,
+    records: AttestationRecord[],
+  ): Promise<void> {
+    let names: string[];
+    try {
+      names = (await readdir(folder)).filter((n) => n.endsWith('.json')).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new AttestationError('CG_ERR_ATTESTATION_IO', `cannot read ${folder}`, { cause: err });
+    }
+    if (names.length > maxCount) {
+      throw new AttestationError(
+        'CG_ERR_ATTESTATION_LIMIT',
+        `${names.length} files in ${folder} (limit ${maxCount})`,
+      );
+    }
+    for (const name of names) {
+      const path = join(folder, name);
+      const text = await readBounded(path, maxBytes);
+      if (typeof text !== 'string') {
+        skipped(path, text.code);
+        continue;
       }
-      if (names.length > maxFiles) {
+      let parsed: ParsedAttestation[];
+      try {
+        parsed = parseAttestationDocument(text, path);
+      } catch (err) {
+        skipped(path, err instanceof AttestationError ? err.code : 'CG_ERR_ATTESTATION_FILE_INVALID');
+        continue;
+      }
+      for (const a of parsed) if (keep(a)) records.push(a.record);
+      if (records.length > maxRecords) {
         throw new AttestationError(
           'CG_ERR_ATTESTATION_LIMIT',
-          `${names.length} files in ${folder} (limit ${maxFiles})`,
+          `over ${maxRecords} attestations for one digest`,
         );
       }
+    }
+  }
+
+  return {
+    async fetch(_imageName: string, digest: string): Promise<AttestationRecord[]> {
       const records: AttestationRecord[] = [];
-      for (const name of names) {
-        const path = join(folder, name);
-        const text = await readBounded(path, maxFileBytes);
-        if (typeof text !== 'string') {
-          skipped(path, text.code);
-          continue;
-        }
-        try {
-          records.push(parseAttestationFile(text, path));
-        } catch (err) {
-          skipped(path, err instanceof AttestationError ? err.code : 'CG_ERR_ATTESTATION_FILE_INVALID');
-        }
-      }
+      const folder = join(options.dir, digestDirectoryName(digest));
+      await readFolder(
+        folder,
+        maxFiles,
+        maxFileBytes,
+        (a) => a.digest === undefined || a.digest === digest,
+        records,
+      );
+      await readFolder(options.dir, maxExports, maxExportBytes, (a) => a.digest === digest, records);
       return records;
     },
   };

@@ -8,6 +8,7 @@ import { keygenCommand } from './keygen.js';
 import { signCommand } from './sign.js';
 import { verifyCommand } from './verify.js';
 import { policyCheckCommand } from './policy-check.js';
+import { attestationsExportCommand, attestationsImportCommand } from './attestations-archive.js';
 import { breakglassEnableCommand } from './breakglass-enable.js';
 import { breakglassDisableCommand } from './breakglass-disable.js';
 import { breakglassStatusCommand } from './breakglass-status.js';
@@ -23,6 +24,8 @@ export const commands: readonly Command[] = [
   signCommand,
   verifyCommand,
   policyCheckCommand,
+  attestationsExportCommand,
+  attestationsImportCommand,
   breakglassEnableCommand,
   breakglassDisableCommand,
   breakglassStatusCommand,

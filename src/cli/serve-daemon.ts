@@ -1,3 +1,7 @@
+import { createCredentialProviders, loadCredentialProviderConfig } from '../registry/credential-provider.js';
+import type { CredentialProviders } from '../registry/credential-provider.js';
+import { createNodeCredentials } from '../registry/node-credentials.js';
+import type { NodeCredentials } from '../registry/node-credentials.js';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
@@ -135,14 +139,21 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
     closers.push(() => monitor.close());
     const registry = createRegistry(config, logger);
     closers.push(() => registry.close());
+    const nodeCredentials = createNodeCredentialsFromConfig(config, logger);
     const control = createAdmission({
       policy: () => store.current(),
       resolver: {
         resolve: async (reference, credentials, signal) =>
           // GET and hash the manifest (never trust a header alone; a GET also keeps the connection).
-          (await registry.resolve(reference.canonical, { credentials, signal, verifyContent: true })).digest,
+          (
+            await registry.resolve(reference.canonical, {
+              credentials: credentials ?? (await nodeCredentials.lookup(reference.name, signal)),
+              signal,
+              verifyContent: true,
+            })
+          ).digest,
       },
-      evidence: createEvidence(config, registry, logger, stateProblem === undefined),
+      evidence: createEvidence(config, registry, logger, nodeCredentials, stateProblem === undefined),
       platforms: createPlatformManifestResolver(
         registry,
         undefined,
@@ -335,7 +346,7 @@ function persistVerdicts(
   };
 }
 
-function createRegistry(config: ServeConfig, logger: Logger): RegistryClient {
+export function createRegistry(config: ServeConfig, logger: Logger): RegistryClient {
   const caCertificates = config.registryCaFiles.map((file) => {
     try {
       return readRegularFileSync(file, { maxBytes: 1024 * 1024 }).bytes.toString('utf8');
@@ -348,14 +359,38 @@ function createRegistry(config: ServeConfig, logger: Logger): RegistryClient {
     hosts: config.registries,
     caCertificates: caCertificates.filter((c) => c !== ''),
     timeoutMs: config.verifyTimeoutSeconds * 1000,
+    registryHostsDir: config.registryHostsDir,
   });
 }
 
 /** Evidence in order: the offline directory first (air-gapped nodes need nothing else), then the registry. */
+/**
+ * The node's credentials (kubelet credential provider plugins, then its config.json), for fetches the
+ * kubelet sends none with. A broken plugin configuration is logged and leaves config.json in use.
+ */
+export function createNodeCredentialsFromConfig(config: ServeConfig, logger: Logger): NodeCredentials {
+  const n = config.nodeCredentials;
+  let providers: CredentialProviders | undefined;
+  if (n.credentialProviderConfig !== undefined && n.credentialProviderBinDir !== undefined) {
+    try {
+      providers = createCredentialProviders({
+        providers: loadCredentialProviderConfig(n.credentialProviderConfig),
+        binDir: n.credentialProviderBinDir,
+        clock: Date.now,
+        onError: (provider, reason) => logger.warn({ provider, reason }, 'credential provider plugin failed'),
+      });
+    } catch (err) {
+      logger.error({ err: (err as Error).message }, 'credential provider config unusable; plugins not used');
+    }
+  }
+  return createNodeCredentials({ providers, dockerConfigFiles: n.dockerConfigFiles, clock: Date.now });
+}
+
 function createEvidence(
   config: ServeConfig,
   registry: RegistryClient,
   logger: Logger,
+  nodeCredentials: NodeCredentials,
   diskCache: boolean,
 ): EvidenceSource[] {
   const sources: EvidenceSource[] = [];
@@ -380,15 +415,18 @@ function createEvidence(
     if (!diskCache) {
       // An unsafe state directory: no on-disk evidence is read or written.
       sources.push({
-        fetch: (image, credentials, signal) =>
-          remote.withCredentials(credentials).fetch(image.name, image.digest, signal),
+        fetch: async (image, credentials, signal) =>
+          remote
+            .withCredentials(credentials ?? (await nodeCredentials.lookup(image.name, signal)))
+            .fetch(image.name, image.digest, signal),
       });
       continue;
     }
     sources.push({
-      fetch: (image, credentials, signal) =>
+      fetch: async (image, credentials, signal) =>
         createDiskCacheSource({
-          source: remote.withCredentials(credentials),
+          // Where the kubelet sent no credentials (CreateContainer, re-validation), the node's own.
+          source: remote.withCredentials(credentials ?? (await nodeCredentials.lookup(image.name, signal))),
           dir: cacheDir,
           fallbackCodes: credentials
             ? ['CG_ERR_REGISTRY_UNAVAILABLE']

@@ -7,13 +7,15 @@ import { pushCosignSignature } from '../attestations/cosign-push.js';
 import type { ImageIdentity } from '../reference/image-reference.js';
 import { SigningError } from '../signing/errors.js';
 import { loadSigningKey, signPayload } from '../signing/signing-key.js';
-import { createSimpleSigningPayload } from '../verify/simple-signing.js';
+import { createCosignPayload, createSimpleSigningPayload } from '../verify/simple-signing.js';
 import type { Command } from './command.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { parseOptions, requireOption } from './parse-options.js';
 
 /** Environment variable holding the private key's passphrase (never a command-line argument). */
 export const PASSPHRASE_ENV = 'CRIGUARD_KEY_PASSPHRASE';
+/** cosign's passphrase variable: used when set, even to the empty string (as cosign does). */
+export const COSIGN_PASSWORD_ENV = 'COSIGN_PASSWORD';
 
 /** `criguard sign`: signs a simple-signing payload for IMAGE@DIGEST into the attestation directory. */
 export const signCommand: Command = {
@@ -24,12 +26,14 @@ export const signCommand: Command = {
     '                     [--attestations-dir DIR] [--push [--plain-http]] IMAGE@sha256:DIGEST',
     '',
     'At least one destination: --attestations-dir writes DIR/sha256-<hex>/<file>.json; --push adds a',
-    'cosign-compatible signature to the tag sha256-<hex>.sig in the image repository (credentials from',
+    'cosign signature (payload type "cosign container image signature") to the tag sha256-<hex>.sig in',
+    'the image repository (credentials from',
     '$CRIGUARD_REGISTRY_USERNAME / $CRIGUARD_REGISTRY_PASSWORD; plain HTTP for loopback registries, or',
     'any registry with --plain-http).',
     '',
     'Keys: criguard/OpenSSL PEM (PKCS#8, EC, RSA) or cosign "ENCRYPTED SIGSTORE PRIVATE KEY".',
-    `Passphrase: $${PASSPHRASE_ENV} or --passphrase-file. --algorithm picks the RSA scheme.`,
+    `Passphrase: --passphrase-file, else $${PASSPHRASE_ENV}, else $${COSIGN_PASSWORD_ENV} (when set, even`,
+    'empty). --algorithm picks the RSA scheme.',
   ].join('\n'),
   async run(args, io) {
     const { values, positionals } = parseOptions(
@@ -50,10 +54,10 @@ export const signCommand: Command = {
     if (dir === undefined && !values.push)
       throw new UsageError('give --attestations-dir DIR, --push, or both');
     const image = parseImageArgument(positionals);
-    let passphrase = io.env[PASSPHRASE_ENV];
-    if (values['passphrase-file'] !== undefined) {
-      passphrase = (await readFile(values['passphrase-file'], 'utf8')).replace(/\r?\n$/, '');
-    }
+    const passphrase =
+      values['passphrase-file'] !== undefined
+        ? (await readFile(values['passphrase-file'], 'utf8')).replace(/\r?\n$/, '')
+        : (io.env[PASSPHRASE_ENV] ?? io.env[COSIGN_PASSWORD_ENV]);
     let pem: string;
     try {
       pem = await readFile(keyPath, 'utf8');
@@ -63,16 +67,19 @@ export const signCommand: Command = {
     }
     try {
       const key = loadSigningKey(pem, passphrase, values.algorithm);
-      const payload = createSimpleSigningPayload(image.name, image.digest);
-      const signature = signPayload(key, payload);
       if (dir !== undefined) {
+        // The attestation directory holds Binary Authorization's payload (what gcloud writes).
+        const payload = createSimpleSigningPayload(image.name, image.digest);
         const path = await writeAttestationFile(dir, image.digest, {
           payload,
-          signatures: [{ publicKeyId: values['key-id'] ?? key.keyId, signature }],
+          signatures: [{ publicKeyId: values['key-id'] ?? key.keyId, signature: signPayload(key, payload) }],
         });
         io.stdout(`${path}\n`);
       }
       if (values.push) {
+        // The registry gets cosign's payload, which cosign and containers/image accept.
+        const payload = createCosignPayload(image.name, image.digest);
+        const signature = signPayload(key, payload);
         const pushed = await pushSignature(image, payload, signature, values['plain-http'] === true, io.env);
         io.stdout(`${pushed}\n`);
       }

@@ -1,29 +1,44 @@
+import { createAdmission } from '../admission/controller.js';
+import type { DecisionRecord } from '../admission/decision-record.js';
+import type { EvidenceSource } from '../admission/ports.js';
 import { AttestationError } from '../attestations/errors.js';
 import { createLocalDirectorySource } from '../attestations/local-directory-source.js';
+import { createRegistrySource } from '../attestations/registry-source.js';
+import { VerdictCache } from '../cache/verdict-cache.js';
+import { DEFAULT_SERVE_CONFIG, loadServeConfig } from '../config/serve-config.js';
+import type { ServeConfig } from '../config/serve-config.js';
+import { createLogger } from '../log/logger.js';
 import { PolicyLoadError } from '../policy/errors.js';
-import { evaluatePolicy } from '../policy/evaluate.js';
 import type { Verdict } from '../policy/verdict.js';
 import { loadPolicyFiles } from '../policy-files/load-policy-files.js';
-import type { ImageIdentity } from '../reference/image-reference.js';
+import { InvalidReferenceError } from '../reference/errors.js';
+import { parseImageReference } from '../reference/image-reference.js';
+import type { ImageReference } from '../reference/image-reference.js';
 import type { Command, CommandIo } from './command.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { parseOptions, requireOption } from './parse-options.js';
 import { printIssues } from './policy-check.js';
 import { runVerifyBundle, VERIFY_BUNDLE_USAGE } from './verify-bundle.js';
-import { parseImageArgument } from './sign.js';
+import { createNodeCredentialsFromConfig, createRegistry } from './serve-daemon.js';
 
 /**
- * `criguard verify`: evaluates the policy for one image digest offline (exit 0 allow, 1 deny); with
- * `--bundle`, verifies one Sigstore bundle for a digest instead (verify-bundle.ts).
+ * `criguard verify`: decides, with the daemon's own admission code, whether the policy admits an image
+ * (by tag or digest), as a PullImage from a pod of `--namespace` would be decided. Exit 0 allow, 1 deny.
+ * With `--bundle`, verifies one Sigstore bundle for a digest instead (verify-bundle.ts).
  */
 export const verifyCommand: Command = {
   name: 'verify',
-  summary: 'decide whether the policy admits an image digest (offline)',
+  summary: 'decide whether the policy admits an image, as the daemon would',
   usage: [
-    'Usage: criguard verify --policy FILE [--attestors-dir DIR] --attestations-dir DIR',
-    '                       [--namespace NS] [--cluster LOCATION.CLUSTER] [--output text|json] IMAGE@sha256:DIGEST',
+    'Usage: criguard verify --policy FILE [--attestors-dir DIR] [--attestations-dir DIR] [--config FILE]',
+    '                       [--online | --offline] [--namespace NS] [--cluster LOCATION.CLUSTER]',
+    '                       [--output text|json] IMAGE[:TAG | @sha256:DIGEST]',
     '',
-    'Exit codes: 0 allowed (including dry run), 1 denied, 2 invalid policy, 64 usage.',
+    "Evidence: --attestations-dir, then the registry (through containerd's mirrors, with the node's",
+    'credentials: see --config, a criguard serve config file for registries, registryHostsDir and',
+    'nodeCredentials). Given a digest and --attestations-dir, verify stays offline unless --online.',
+    '',
+    'Exit codes: 0 allowed (including dry run), 1 denied, 2 invalid policy or config, 64 usage.',
     '',
     VERIFY_BUNDLE_USAGE,
   ].join('\n'),
@@ -35,6 +50,9 @@ export const verifyCommand: Command = {
         policy: { type: 'string' },
         'attestors-dir': { type: 'string' },
         'attestations-dir': { type: 'string' },
+        config: { type: 'string' },
+        online: { type: 'boolean' },
+        offline: { type: 'boolean' },
         namespace: { type: 'string' },
         cluster: { type: 'string' },
         output: { type: 'string' },
@@ -42,12 +60,24 @@ export const verifyCommand: Command = {
       true,
     );
     const policyPath = requireOption(values.policy, 'policy');
-    const dir = requireOption(values['attestations-dir'], 'attestations-dir');
+    const dir = values['attestations-dir'];
     const output = values.output ?? 'text';
     if (output !== 'text' && output !== 'json') throw new UsageError('--output must be text or json');
-    const image = parseImageArgument(positionals);
+    if (values.online && values.offline) throw new UsageError('--online and --offline exclude each other');
+    const reference = parseReferenceArgument(positionals);
     const namespace = values.namespace ?? 'default';
+    const online =
+      values.online === true || (!values.offline && !(dir !== undefined && reference.digest !== undefined));
 
+    let config: ServeConfig = DEFAULT_SERVE_CONFIG;
+    if (values.config !== undefined) {
+      try {
+        config = loadServeConfig({ file: values.config, flags: {}, cwd: process.cwd() });
+      } catch (err) {
+        io.stderr(`criguard verify: ${(err as Error).message}\n`);
+        return ExitCode.INVALID_INPUT;
+      }
+    }
     let policy;
     try {
       policy = await loadPolicyFiles({
@@ -60,48 +90,133 @@ export const verifyCommand: Command = {
       printIssues(io, err);
       return ExitCode.INVALID_INPUT;
     }
+
+    const logger = createLogger('error', process.stderr);
     const skipped: { path: string; code: string }[] = [];
-    const source = createLocalDirectorySource({
-      dir,
-      onSkipped: (path, code) => skipped.push({ path, code }),
-    });
-    let records;
-    try {
-      records = await source.fetch(image.name, image.digest);
-    } catch (err) {
-      if (!(err instanceof AttestationError)) throw err;
-      io.stderr(`criguard verify: ${err.message}\n`);
-      return ExitCode.DENIED_OR_FAILED;
+    const evidence: EvidenceSource[] = [];
+    if (dir !== undefined) {
+      const local = createLocalDirectorySource({
+        dir,
+        onSkipped: (path, code) => skipped.push({ path, code }),
+      });
+      evidence.push({ fetch: (image, _c, signal) => local.fetch(image.name, image.digest, signal) });
     }
-    const verdict = await evaluatePolicy(policy, image, namespace, records);
+    const registry = online ? createRegistry(config, logger) : undefined;
+    const nodeCredentials = online ? createNodeCredentialsFromConfig(config, logger) : undefined;
+    if (registry !== undefined && nodeCredentials !== undefined) {
+      for (const format of ['cosign', 'bundles'] as const) {
+        const remote = createRegistrySource({
+          client: registry,
+          cosignLegacy: format === 'cosign',
+          sigstoreBundles: format === 'bundles',
+          onSkipped: (where, code) => skipped.push({ path: where, code }),
+        });
+        evidence.push({
+          fetch: async (image, credentials, signal) =>
+            remote
+              .withCredentials(credentials ?? (await nodeCredentials.lookup(image.name, signal)))
+              .fetch(image.name, image.digest, signal),
+        });
+      }
+    }
+    const records: DecisionRecord[] = [];
+    const admission = createAdmission({
+      policy: () => policy,
+      resolver: {
+        resolve: async (ref, credentials, signal) => {
+          if (registry === undefined || nodeCredentials === undefined) {
+            throw new AttestationError('CG_ERR_ATTESTATION_IO', 'a tag needs the registry (drop --offline)');
+          }
+          const c = credentials ?? (await nodeCredentials.lookup(ref.name, signal));
+          return (await registry.resolve(ref.canonical, { credentials: c, signal, verifyContent: true }))
+            .digest;
+        },
+      },
+      evidence,
+      images: { lookup: async () => undefined },
+      cache: new VerdictCache({ maxEntries: 16, allowTtlMs: 0, denyTtlMs: 0, now: Date.now }),
+      sink: { record: (r) => void records.push(r) },
+      clock: Date.now,
+      budgetMs: config.verifyTimeoutSeconds * 1000,
+    });
+    try {
+      await admission.admitPull(
+        {
+          image: reference.canonical,
+          pod: { namespace, name: 'criguard-verify', uid: '', labels: {}, annotations: {} },
+          credentials: undefined,
+        },
+        new AbortController().signal,
+      );
+    } finally {
+      await registry?.close();
+    }
+    const record = records.at(-1);
+    if (record === undefined) throw new Error('no decision recorded');
     if (output === 'json') {
+      const digest = record.digests[0];
       io.stdout(
-        `${JSON.stringify({ image: `${image.name}@${image.digest}`, namespace, verdict, skipped }, null, 2)}\n`,
+        `${JSON.stringify(
+          {
+            image: digest === undefined ? reference.canonical : `${reference.name}@${digest}`,
+            namespace,
+            outcome: record.outcome,
+            reason: record.reason,
+            message: record.message,
+            errorCode: record.errorCode,
+            verdict: record.verdict,
+            skipped,
+          },
+          null,
+          2,
+        )}\n`,
       );
     } else {
-      printVerdict(io, image, namespace, verdict, skipped);
+      printDecision(io, reference, namespace, record, skipped);
     }
-    return verdict.decision === 'allow' ? ExitCode.OK : ExitCode.DENIED_OR_FAILED;
+    return record.outcome === 'allow' ? ExitCode.OK : ExitCode.DENIED_OR_FAILED;
   },
 };
 
-function printVerdict(
+/** Exactly one positional IMAGE (tag or digest), normalised; UsageError otherwise. */
+function parseReferenceArgument(positionals: readonly string[]): ImageReference {
+  if (positionals.length !== 1) throw new UsageError('expected exactly one IMAGE[:TAG|@sha256:DIGEST]');
+  try {
+    return parseImageReference(positionals[0] ?? '');
+  } catch (err) {
+    if (err instanceof InvalidReferenceError)
+      throw new UsageError(`invalid image reference: ${err.code} (${err.reason})`);
+    throw err;
+  }
+}
+
+function printDecision(
   io: CommandIo,
-  image: ImageIdentity,
+  reference: ImageReference,
   namespace: string,
-  v: Verdict,
+  record: DecisionRecord,
   skipped: readonly { path: string; code: string }[],
 ): void {
-  const head = v.dryRun && v.wouldBe === 'deny' ? 'ALLOW (dry run: would DENY)' : v.decision.toUpperCase();
+  const v: Verdict | undefined = record.verdict;
+  const head =
+    record.dryRun && record.wouldBe !== undefined && record.wouldBe !== 'allow'
+      ? `ALLOW (dry run: would ${record.wouldBe.toUpperCase()})`
+      : record.outcome.toUpperCase();
+  const digest = record.digests[0];
   const lines = [
-    `${head} ${v.reason}`,
-    `image:     ${image.name}@${image.digest}`,
+    `${head} ${v?.reason ?? record.reason}`,
+    ...(record.message === undefined ? [] : [`message:   ${record.message}`]),
+    `image:     ${digest === undefined ? reference.canonical : `${reference.name}@${digest}`}`,
     `namespace: ${namespace}`,
-    `rule:      ${v.rule.kind}${v.rule.key === undefined ? '' : ` ${v.rule.key}`}${v.enforcementMode ? ` (${v.enforcementMode})` : ''}`,
-    ...v.satisfied.map((s) => `attestor:  ${s.attestor} satisfied by ${s.keyIds.join(', ')}`),
-    ...v.missing.map((m) => `attestor:  ${m.attestor} missing (${m.reason})`),
+    ...(v === undefined
+      ? []
+      : [
+          `rule:      ${v.rule.kind}${v.rule.key === undefined ? '' : ` ${v.rule.key}`}${v.enforcementMode ? ` (${v.enforcementMode})` : ''}`,
+          ...v.satisfied.map((s) => `attestor:  ${s.attestor} satisfied by ${s.keyIds.join(', ')}`),
+          ...v.missing.map((m) => `attestor:  ${m.attestor} missing (${m.reason})`),
+        ]),
     ...skipped.map((s) => `skipped:   ${s.path} (${s.code})`),
-    `policy:    ${v.policyRevision}`,
+    `policy:    ${record.policyRevision ?? ''}`,
     '',
   ];
   io.stdout(lines.join('\n'));

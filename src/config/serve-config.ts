@@ -42,7 +42,13 @@ export function loadServeConfig(options: {
       `invalid configuration${options.file ? ` (${options.file})` : ''}:\n${lines.join('\n')}`,
     );
   }
-  return normalise(result.data as ServeConfigInput, options.cwd);
+  const config = normalise(result.data as ServeConfigInput, options.cwd);
+  const n = config.nodeCredentials;
+  if ((n.credentialProviderConfig === undefined) !== (n.credentialProviderBinDir === undefined))
+    throw configError(
+      `invalid configuration${options.file ? ` (${options.file})` : ''}:\n  nodeCredentials: credentialProviderConfig and credentialProviderBinDir go together`,
+    );
+  return config;
 }
 
 /** Sets `key` (dotted for groups) in a config-file-shaped object; undefined values are skipped. */

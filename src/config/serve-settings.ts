@@ -73,9 +73,20 @@ export interface ServeConfig {
   readonly revalidateIntervalSeconds: number;
   readonly registries: RegistrySettings;
   readonly registryCaFiles: readonly string[];
+  /** containerd's registry host configuration (`config_path`): mirrors and endpoints, as containerd uses them. */
+  readonly registryHostsDir: string;
   readonly breakglassFile: string;
   readonly breakglassMaxWindowHours: number;
   readonly podBreakglassLabel: boolean;
+  /** The node's registry credentials, used where the kubelet sends none (docs/configuration.md). */
+  readonly nodeCredentials: {
+    /** The kubelet's `--image-credential-provider-config` file. */
+    readonly credentialProviderConfig: string | undefined;
+    /** The kubelet's `--image-credential-provider-bin-dir`. */
+    readonly credentialProviderBinDir: string | undefined;
+    /** Docker config.json files, in order; the first found is read. */
+    readonly dockerConfigFiles: readonly string[];
+  };
   /** What clients of the listening socket may hold (docs/configuration.md). */
   readonly connections: {
     readonly max: number;
@@ -88,13 +99,17 @@ export interface ServeConfig {
 }
 
 /** The settings grouped under one config key (`cache:`, `connections:`). */
-type SettingGroup = 'cache' | 'connections';
+type SettingGroup = 'cache' | 'connections' | 'nodeCredentials';
 
 /** ServeConfig with its groups spelled as dotted keys, the way the table lists them. */
 export type FlatServeConfig = Omit<ServeConfig, SettingGroup> & {
   readonly [K in keyof ServeConfig['cache'] as `cache.${K}`]: ServeConfig['cache'][K];
 } & {
   readonly [K in keyof ServeConfig['connections'] as `connections.${K}`]: ServeConfig['connections'][K];
+} & {
+  readonly [
+    K in keyof ServeConfig['nodeCredentials'] as `nodeCredentials.${K}`
+  ]: ServeConfig['nodeCredentials'][K];
 };
 
 export const SERVE_SETTINGS = Object.freeze({
@@ -279,6 +294,14 @@ export const SERVE_SETTINGS = Object.freeze({
     help: 'extra CA certificates (PEM) trusted for registries; repeatable',
     defaultText: 'none',
   },
+  registryHostsDir: {
+    default: '/etc/containerd/certs.d',
+    schema: nonEmpty,
+    kind: 'path',
+    flag: 'registry-hosts-dir',
+    arg: 'DIR',
+    help: "containerd's registry host configuration (config_path: hosts.toml files); mirrors are used as containerd uses them",
+  },
   breakglassFile: {
     default: '/etc/criguard/breakglass.yaml',
     schema: nonEmpty,
@@ -304,6 +327,37 @@ export const SERVE_SETTINGS = Object.freeze({
     kind: 'boolean',
     flag: 'pod-breakglass-label',
     help: 'honour the pod label image-policy.k8s.io/break-glass: "true" (anyone who can create pods can set it)',
+  },
+  'nodeCredentials.credentialProviderConfig': {
+    default: undefined,
+    schema: nonEmpty,
+    kind: 'path',
+    flag: 'image-credential-provider-config',
+    arg: 'FILE',
+    help: "the kubelet's --image-credential-provider-config (with credentialProviderBinDir)",
+    defaultText: 'none',
+  },
+  'nodeCredentials.credentialProviderBinDir': {
+    default: undefined,
+    schema: nonEmpty,
+    kind: 'path',
+    flag: 'image-credential-provider-bin-dir',
+    arg: 'DIR',
+    help: "the kubelet's --image-credential-provider-bin-dir (with credentialProviderConfig)",
+    defaultText: 'none',
+  },
+  'nodeCredentials.dockerConfigFiles': {
+    default: Object.freeze([
+      '/var/lib/kubelet/config.json',
+      '/root/.docker/config.json',
+      '/.docker/config.json',
+    ]) as readonly string[],
+    schema: z.array(nonEmpty).max(16),
+    kind: 'paths',
+    flag: 'docker-config-file',
+    arg: 'FILE',
+    help: 'Docker config.json files the kubelet reads, in order (the first found is used); repeatable',
+    defaultText: '/var/lib/kubelet/config.json, /root/.docker/config.json, /.docker/config.json',
   },
   'connections.max': {
     default: 128,

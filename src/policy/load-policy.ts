@@ -4,6 +4,7 @@ import { PUBLIC_GOOD_SOURCE, publicGoodTrust } from '../verify/keyless/public-go
 import { parseTrustedRoot } from '../verify/keyless/trusted-root.js';
 import type { KeylessTrust } from '../verify/keyless/trusted-root.js';
 import { DEFAULT_KEYLESS_THRESHOLDS } from '../verify/keyless/verify-bundle.js';
+import { parsePgpTrustedKey } from '../verify/pgp.js';
 import { defaultKeyId, parseTrustedKey } from '../verify/public-key.js';
 import type { TrustedAttestor } from '../verify/verify-attestations.js';
 import { createAllowlistIndex } from './allowlist.js';
@@ -132,17 +133,24 @@ function compile(
       );
       continue;
     }
-    const keys = (doc.userOwnedGrafeasNote?.publicKeys ?? []).map((k) => {
+    const documents = doc.userOwnedGrafeasNote?.publicKeys ?? [];
+    const pgpKeys = documents.flatMap((k) =>
+      k.asciiArmoredPgpPublicKey === undefined ? [] : [parsePgpTrustedKey(k.id, k.asciiArmoredPgpPublicKey)],
+    );
+    const keys = documents.flatMap((k) => {
       const pkix = k.pkixPublicKey;
-      if (pkix === undefined) throw new PolicyLoadError([]); // unreachable: the schema requires it
+      if (pkix === undefined) return []; // an OpenPGP key (the schema requires one of the two)
       const parsed = parseTrustedKey(k.id ?? '', pkix.publicKeyPem, pkix.signatureAlgorithm);
-      return k.id === undefined ? Object.freeze({ ...parsed, id: defaultKeyId(parsed.key) }) : parsed;
+      return [k.id === undefined ? Object.freeze({ ...parsed, id: defaultKeyId(parsed.key) }) : parsed];
     });
     // Thresholds count distinct keys by id: one key listed twice (or two ids for one key) would let a
     // single private key count twice, so each key material and each id may appear once per attestor.
-    const material = keys.map((k) => k.key.export({ type: 'spki', format: 'der' }).toString('base64'));
-    const ids = keys.map((k) => k.id);
-    const repeated = keys.findIndex(
+    const material = [
+      ...keys.map((k) => k.key.export({ type: 'spki', format: 'der' }).toString('base64')),
+      ...pgpKeys.map((k) => `pgp:${k.id}`),
+    ];
+    const ids = [...keys.map((k) => k.id), ...pgpKeys.map((k) => k.id)];
+    const repeated = material.findIndex(
       (_, i) => material.indexOf(material[i]!) !== i || ids.indexOf(ids[i]!) !== i,
     );
     if (repeated >= 0) {
@@ -157,7 +165,12 @@ function compile(
     }
     attestors.set(
       doc.name,
-      Object.freeze({ name: doc.name, keys: Object.freeze(keys), threshold: doc.criguard?.threshold ?? 1 }),
+      Object.freeze({
+        name: doc.name,
+        keys: Object.freeze(keys),
+        ...(pgpKeys.length === 0 ? {} : { pgpKeys: Object.freeze(pgpKeys) }),
+        threshold: doc.criguard?.threshold ?? 1,
+      }),
     );
   }
   const names = [...attestors.keys()];

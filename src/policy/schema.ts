@@ -3,6 +3,7 @@ import { SIGNATURE_ALGORITHMS, SIGNATURE_ALGORITHM_ALIASES } from '../verify/alg
 import { VerifyError } from '../verify/errors.js';
 import { compileIdentity } from '../verify/keyless/identity.js';
 import { parseTrustedRoot } from '../verify/keyless/trusted-root.js';
+import { parsePgpTrustedKey } from '../verify/pgp.js';
 import { parseTrustedKey } from '../verify/public-key.js';
 import type { PolicyIssueCode } from './errors.js';
 import { MAX_IMAGE_RULES } from './image-rules.js';
@@ -138,13 +139,22 @@ const publicKeySchema = z
     pkixPublicKey: z
       .strictObject({ publicKeyPem: z.string().min(1), signatureAlgorithm: z.enum(ALGORITHM_NAMES) })
       .optional(),
-    asciiArmoredPgpPublicKey: z.string().optional(),
+    asciiArmoredPgpPublicKey: z.string().min(1).optional(),
   })
   .superRefine((key, ctx) => {
     if (key.asciiArmoredPgpPublicKey !== undefined) {
-      issue(ctx, 'CG_ERR_POLICY_KEY_UNSUPPORTED', 'PGP keys are not supported; use a PKIX key', [
-        'asciiArmoredPgpPublicKey',
-      ]);
+      if (key.pkixPublicKey !== undefined) {
+        issue(ctx, 'CG_ERR_POLICY_VALUE', 'a key is either pkixPublicKey or asciiArmoredPgpPublicKey', [
+          'pkixPublicKey',
+        ]);
+        return;
+      }
+      try {
+        parsePgpTrustedKey(key.id, key.asciiArmoredPgpPublicKey);
+      } catch (err) {
+        if (!(err instanceof VerifyError)) throw err;
+        issue(ctx, 'CG_ERR_POLICY_KEY_INVALID', err.message, ['asciiArmoredPgpPublicKey']);
+      }
       return;
     }
     if (key.pkixPublicKey === undefined) {

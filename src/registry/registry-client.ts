@@ -8,6 +8,8 @@ import type { AuthScope } from './auth.js';
 import { discardBody, readBoundedBody } from './bounded-body.js';
 import type { RegistryCredentials } from './credentials.js';
 import { RegistryError } from './errors.js';
+import { registryEndpoints } from './containerd-hosts.js';
+import type { RegistryEndpoint } from './containerd-hosts.js';
 import { apiHostOf, createHostRules } from './hosts.js';
 import type { RegistryHostSettings } from './hosts.js';
 import { MANIFEST_ACCEPT, OCI_INDEX } from './media-types.js';
@@ -40,6 +42,11 @@ export interface RegistryClientOptions {
   /** Clock for token expiry (default Date.now). */
   readonly now?: () => number;
   readonly userAgent?: string;
+  /**
+   * containerd's registry host configuration directory (`config_path`, `<host>/hosts.toml`): reads go
+   * through the endpoints containerd would use, in its order (mirrors first). Undefined: the registry only.
+   */
+  readonly registryHostsDir?: string | undefined;
 }
 
 /** Per-call options: the caller's credentials for this registry host and a cancellation signal. */
@@ -144,6 +151,27 @@ const descriptorSchema = z.object({
 });
 const indexSchema = z.object({ manifests: z.array(z.unknown()) });
 
+/** One endpoint to send a repository's requests to. */
+interface Target {
+  readonly scope: AuthScope;
+  readonly base: URL;
+  readonly signal: AbortSignal;
+  readonly repo: string;
+  readonly tls: RegistryEndpoint['tls'];
+  readonly host: string;
+}
+
+const FAILURE_WORDS: Readonly<Record<string, string>> = {
+  CG_ERR_REGISTRY_NOT_FOUND: 'not found',
+  CG_ERR_REGISTRY_UNAVAILABLE: 'unreachable',
+  CG_ERR_REGISTRY_DENIED: 'denied',
+  CG_ERR_REGISTRY_DIGEST_MISMATCH: 'digest mismatch',
+};
+
+function schemeOf(e: RegistryEndpoint): string {
+  return e.api.startsWith('http:') ? 'http' : 'https';
+}
+
 /** `sha256:<hex>` (or the algorithm of `like`) of bytes. */
 export function digestOf(bytes: Uint8Array, algorithm: 'sha256' | 'sha512' = 'sha256'): string {
   return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
@@ -181,7 +209,14 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   }
   const timeoutMs = options.timeoutMs ?? 30_000;
   const now = options.now ?? Date.now;
-  const rules = createHostRules(options.hosts);
+  const configured = createHostRules(options.hosts);
+  // Endpoints hosts.toml declares as http:// may be reached over plain HTTP (containerd does).
+  const declaredHttp = new Set<string>();
+  const rules = {
+    ...configured,
+    plainHttpAllowed: (host: string) =>
+      declaredHttp.has(host.toLowerCase()) || configured.plainHttpAllowed(host),
+  };
   const transport = createTransport({
     rules,
     caCertificates: options.caCertificates,
@@ -196,25 +231,110 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     maxTokenBytes: limits.maxTokenBytes,
   });
 
-  function target(repository: string, actions: AuthScope['actions'], call: RegistryCallOptions | undefined) {
-    const ref = parseImageReference(normaliseRepositoryName(repository));
-    const apiHost = apiHostOf(ref.domain);
+  /** The registry itself, as before mirrors: `registries.<host>.plainHttp` or loopback picks plain HTTP. */
+  function upstreamEndpoint(domain: string): RegistryEndpoint {
+    const apiHost = apiHostOf(domain);
     const scheme = rules.plainHttpAllowed(apiHost) ? 'http' : 'https';
-    const scope: AuthScope = {
-      domain: ref.domain,
-      apiHost,
-      path: ref.path,
-      actions,
-      credentials: call?.credentials,
+    const all = { pull: true, resolve: true, push: true };
+    return {
+      api: `${scheme}://${apiHost}/v2`,
+      host: apiHost,
+      capabilities: all,
+      tls: undefined,
+      upstream: true,
     };
-    const base = new URL(`${scheme}://${apiHost}/v2/${ref.path}/`);
+  }
+
+  /**
+   * Where to send a request for `repository`, in order: containerd's endpoints with the capability
+   * (`resolve` adds the resolve capability to pull: a tag), or the registry alone. Throws
+   * CG_ERR_REGISTRY_UNAVAILABLE when the configuration leaves no endpoint.
+   */
+  function targets(
+    repository: string,
+    actions: AuthScope['actions'],
+    call: RegistryCallOptions | undefined,
+    need: 'pull' | 'resolve' | 'push' = 'pull',
+  ): Target[] {
+    const ref = parseImageReference(normaliseRepositoryName(repository));
+    let endpoints: RegistryEndpoint[];
+    if (options.registryHostsDir === undefined || need === 'push') {
+      endpoints = [upstreamEndpoint(ref.domain)];
+    } else {
+      try {
+        endpoints = registryEndpoints(options.registryHostsDir, ref.domain).map((e) =>
+          e.upstream && e.api === `${schemeOf(e)}://${e.host}/v2` && e.tls === undefined
+            ? { ...upstreamEndpoint(ref.domain), capabilities: e.capabilities }
+            : e,
+        );
+      } catch (err) {
+        throw new RegistryError('CG_ERR_REGISTRY_UNAVAILABLE', (err as Error).message, { cause: err });
+      }
+      endpoints = endpoints.filter((e) =>
+        need === 'resolve' ? e.capabilities.pull && e.capabilities.resolve : e.capabilities.pull,
+      );
+      if (endpoints.length === 0) {
+        throw new RegistryError('CG_ERR_REGISTRY_UNAVAILABLE', `${ref.domain}: no endpoint may ${need}`);
+      }
+    }
     const signals = [AbortSignal.timeout(timeoutMs), ...(call?.signal ? [call.signal] : [])];
-    return { scope, base, signal: AbortSignal.any(signals), repo: ref.name };
+    const signal = AbortSignal.any(signals);
+    const registryHost = apiHostOf(ref.domain).toLowerCase();
+    return endpoints.map((e) => {
+      const api = new URL(`${e.api}/`);
+      if (api.protocol === 'http:') declaredHttp.add(api.host.toLowerCase());
+      // The caller's credentials belong to the registry: a mirror (another host) never receives them.
+      const own = api.host.toLowerCase() === registryHost;
+      const scope: AuthScope = {
+        domain: ref.domain,
+        apiHost: api.host,
+        path: ref.path,
+        actions,
+        credentials: own ? call?.credentials : undefined,
+      };
+      const base = new URL(`${ref.path}/`, api);
+      return { scope, base, signal, repo: ref.name, tls: e.tls, host: api.host };
+    });
+  }
+
+  /** The one target of a push (the registry itself). */
+  function target(repository: string, actions: AuthScope['actions'], call: RegistryCallOptions | undefined) {
+    const [t] = targets(repository, actions, call, 'push');
+    if (t === undefined) throw new RegistryError('CG_ERR_REGISTRY_UNAVAILABLE', `${repository}: no endpoint`);
+    return t;
+  }
+
+  /**
+   * Runs `op` against each target in order until one succeeds, as containerd falls back from one host to
+   * the next on any failure. With several targets, the final error names every endpoint tried and why.
+   */
+  async function firstAnswer<T>(
+    ts: readonly Target[],
+    what: string,
+    op: (t: Target) => Promise<T>,
+  ): Promise<T> {
+    const failures: { host: string; err: RegistryError }[] = [];
+    for (const t of ts) {
+      try {
+        return await op(t);
+      } catch (err) {
+        if (!(err instanceof RegistryError) || ts.length === 1) throw err;
+        failures.push({ host: t.host, err });
+      }
+    }
+    const codes = failures.map((f) => f.err.code);
+    const code = codes.every((c) => c === 'CG_ERR_REGISTRY_NOT_FOUND')
+      ? 'CG_ERR_REGISTRY_NOT_FOUND'
+      : codes.includes('CG_ERR_REGISTRY_UNAVAILABLE')
+        ? 'CG_ERR_REGISTRY_UNAVAILABLE'
+        : (codes.at(-1) ?? 'CG_ERR_REGISTRY_UNAVAILABLE');
+    const tried = failures.map((f) => `${f.host} (${FAILURE_WORDS[f.err.code] ?? f.err.code})`).join(', ');
+    throw new RegistryError(code, `${what}: no endpoint answered; tried ${tried}`);
   }
 
   /** Sends with auth: one retry after answering a 401 challenge; a second 401 is DENIED. */
   async function send(
-    t: ReturnType<typeof target>,
+    t: Target,
     method: 'GET' | 'HEAD' | 'PUT' | 'POST',
     url: URL,
     headers: Record<string, string> = {},
@@ -229,6 +349,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
         body,
         authorization: url.origin === t.base.origin ? authorization : undefined,
         signal: t.signal,
+        tls: t.tls,
       });
       if (res.status !== 401) return res;
       await discardBody(res);
@@ -240,7 +361,11 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   }
 
   async function headManifest(repository: string, reference: string, call?: RegistryCallOptions) {
-    const t = target(repository, 'pull', call);
+    const ts = targets(repository, 'pull', call, isDigest(reference) ? 'pull' : 'resolve');
+    return firstAnswer(ts, `manifest ${repository}:${reference}`, (t) => headManifestAt(t, reference));
+  }
+
+  async function headManifestAt(t: Target, reference: string) {
     const url = new URL(`manifests/${checkReference(reference)}`, t.base);
     const res = await send(t, 'HEAD', url, { accept: MANIFEST_ACCEPT });
     await discardBody(res);
@@ -259,7 +384,11 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     reference: string,
     call?: RegistryCallOptions,
   ): Promise<FetchedManifest> {
-    const t = target(repository, 'pull', call);
+    const ts = targets(repository, 'pull', call, isDigest(reference) ? 'pull' : 'resolve');
+    return firstAnswer(ts, `manifest ${repository}:${reference}`, (t) => getManifestAt(t, reference));
+  }
+
+  async function getManifestAt(t: Target, reference: string): Promise<FetchedManifest> {
     const url = new URL(`manifests/${checkReference(reference)}`, t.base);
     const res = await send(t, 'GET', url, { accept: MANIFEST_ACCEPT });
     await expectOk(res, url);
@@ -280,6 +409,75 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     }
     const mediaType = mediaTypeOf(res) || mediaTypeFromBody(bytes);
     return Object.freeze({ bytes, digest: actual, mediaType });
+  }
+
+  async function getBlobAt(
+    t: Target,
+    d: ReturnType<typeof parseDigest>,
+    call: { maxBytes?: number } | undefined,
+  ): Promise<Uint8Array> {
+    const url = new URL(`blobs/${d.value}`, t.base);
+    const res = await send(t, 'GET', url);
+    await expectOk(res, url);
+    const max = Math.min(call?.maxBytes ?? limits.maxBlobBytes, limits.maxBlobBytes);
+    const bytes = await readBoundedBody(res, max, `blob ${describe(url)}`);
+    if (digestOf(bytes, d.algorithm) !== d.value) {
+      throw new RegistryError(
+        'CG_ERR_REGISTRY_DIGEST_MISMATCH',
+        `blob ${describe(url)}: content does not match its digest`,
+      );
+    }
+    return bytes;
+  }
+
+  async function referrersAt(
+    t: Target,
+    digest: string,
+    artifactType: string | undefined,
+  ): Promise<OciDescriptor[] | undefined> {
+    let url = new URL(`referrers/${parseDigest(digest).value}`, t.base);
+    if (artifactType !== undefined) url.searchParams.set('artifactType', artifactType);
+    // The listing is bounded by its byte size per page and by MAX_REFERRER_PAGES; only entries of the
+    // wanted type count against maxReferrers, so unrelated referrers (SBOMs, scans) cannot force a deny.
+    const out: OciDescriptor[] = [];
+    for (let page = 0; ; page++) {
+      const res = await send(t, 'GET', url, { accept: OCI_INDEX });
+      if (page === 0 && (res.status === 404 || res.status === 400 || res.status === 405)) {
+        await discardBody(res);
+        return undefined;
+      }
+      await expectOk(res, url);
+      const bytes = await readBoundedBody(res, limits.maxManifestBytes, `referrers ${describe(url)}`);
+      const index = indexSchema.safeParse(parseJson(bytes));
+      if (!index.success)
+        throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `referrers ${describe(url)}: not an index`);
+      for (const entry of index.data.manifests) {
+        const d = descriptorSchema.safeParse(entry);
+        if (!d.success) {
+          if (artifactType === undefined) {
+            throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `referrers ${describe(url)}: bad descriptor`);
+          }
+          continue;
+        }
+        if (artifactType === undefined || d.data.artifactType === artifactType)
+          out.push(Object.freeze(d.data));
+        if (out.length > limits.maxReferrers) {
+          throw new RegistryError(
+            'CG_ERR_REGISTRY_LIMIT',
+            `referrers ${describe(url)}: over ${limits.maxReferrers} entries`,
+          );
+        }
+      }
+      const next = nextPage(res.headers.get('link'), url);
+      if (next === undefined) return out;
+      if (page + 1 >= MAX_REFERRER_PAGES) {
+        throw new RegistryError(
+          'CG_ERR_REGISTRY_LIMIT',
+          `referrers ${describe(url)}: over ${MAX_REFERRER_PAGES} pages`,
+        );
+      }
+      url = next;
+    }
   }
 
   const client: RegistryClient = {
@@ -310,68 +508,28 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
 
     async getBlob(repository, digest, call) {
       const d = parseDigest(digest);
-      const t = target(repository, 'pull', call);
-      const url = new URL(`blobs/${d.value}`, t.base);
-      const res = await send(t, 'GET', url);
-      await expectOk(res, url);
-      const max = Math.min(call?.maxBytes ?? limits.maxBlobBytes, limits.maxBlobBytes);
-      const bytes = await readBoundedBody(res, max, `blob ${describe(url)}`);
-      if (digestOf(bytes, d.algorithm) !== d.value) {
-        throw new RegistryError(
-          'CG_ERR_REGISTRY_DIGEST_MISMATCH',
-          `blob ${describe(url)}: content does not match its digest`,
-        );
-      }
-      return bytes;
+      return firstAnswer(targets(repository, 'pull', call), `blob ${repository}@${d.value}`, (t) =>
+        getBlobAt(t, d, call),
+      );
     },
 
     async referrers(repository, digest, artifactType, call) {
-      const t = target(repository, 'pull', call);
-      let url = new URL(`referrers/${parseDigest(digest).value}`, t.base);
-      if (artifactType !== undefined) url.searchParams.set('artifactType', artifactType);
-      // The listing is bounded by its byte size per page and by MAX_REFERRER_PAGES; only entries of the
-      // wanted type count against maxReferrers, so unrelated referrers (SBOMs, scans) cannot force a deny.
-      const out: OciDescriptor[] = [];
-      for (let page = 0; ; page++) {
-        const res = await send(t, 'GET', url, { accept: OCI_INDEX });
-        if (page === 0 && (res.status === 404 || res.status === 400 || res.status === 405)) {
-          await discardBody(res);
+      const ts = targets(repository, 'pull', call);
+      // An endpoint without the referrers API (undefined) counts as not having them: try the next.
+      let none = false;
+      try {
+        return await firstAnswer(ts, `referrers ${repository}@${digest}`, async (t) => {
+          const found = await referrersAt(t, digest, artifactType);
+          if (found === undefined) {
+            none = true;
+            throw new RegistryError('CG_ERR_REGISTRY_NOT_FOUND', `${t.host}: no referrers API`);
+          }
+          return found;
+        });
+      } catch (err) {
+        if (none && err instanceof RegistryError && err.code === 'CG_ERR_REGISTRY_NOT_FOUND')
           return undefined;
-        }
-        await expectOk(res, url);
-        const bytes = await readBoundedBody(res, limits.maxManifestBytes, `referrers ${describe(url)}`);
-        const index = indexSchema.safeParse(parseJson(bytes));
-        if (!index.success)
-          throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `referrers ${describe(url)}: not an index`);
-        for (const entry of index.data.manifests) {
-          const d = descriptorSchema.safeParse(entry);
-          if (!d.success) {
-            if (artifactType === undefined) {
-              throw new RegistryError(
-                'CG_ERR_REGISTRY_PROTOCOL',
-                `referrers ${describe(url)}: bad descriptor`,
-              );
-            }
-            continue;
-          }
-          if (artifactType === undefined || d.data.artifactType === artifactType)
-            out.push(Object.freeze(d.data));
-          if (out.length > limits.maxReferrers) {
-            throw new RegistryError(
-              'CG_ERR_REGISTRY_LIMIT',
-              `referrers ${describe(url)}: over ${limits.maxReferrers} entries`,
-            );
-          }
-        }
-        const next = nextPage(res.headers.get('link'), url);
-        if (next === undefined) return out;
-        if (page + 1 >= MAX_REFERRER_PAGES) {
-          throw new RegistryError(
-            'CG_ERR_REGISTRY_LIMIT',
-            `referrers ${describe(url)}: over ${MAX_REFERRER_PAGES} pages`,
-          );
-        }
-        url = next;
+        throw err;
       }
     },
 

@@ -1,6 +1,7 @@
 import { rootCertificates } from 'node:tls';
 import type { Agent, Response, fetch as undiciFetch } from 'undici';
 import { RegistryError } from './errors.js';
+import type { EndpointTls } from './containerd-hosts.js';
 import type { HostRules } from './hosts.js';
 
 /** One HTTP request of the registry client. */
@@ -12,6 +13,8 @@ export interface HttpRequest {
   /** Sent only to `url`'s origin: dropped when a redirect leaves it. */
   readonly authorization?: string | undefined;
   readonly signal: AbortSignal;
+  /** TLS settings of the endpoint (containerd's hosts.toml `ca`, `client`, `skip_verify`), if any. */
+  readonly tls?: EndpointTls | undefined;
 }
 
 /** Sends requests with bounded redirects; maps network failures to RegistryError. */
@@ -47,6 +50,34 @@ export function createTransport(options: TransportOptions): Transport {
       agent: new undici.Agent({ connect: ca === undefined ? {} : { ca }, connections: 16 }),
       fetch: undici.fetch,
     })));
+  // One agent per distinct endpoint TLS setting (few: one per configured mirror at most).
+  const tlsAgents = new Map<string, Promise<Agent>>();
+  const agentFor = async (
+    tls: EndpointTls | undefined,
+  ): Promise<{ agent: Agent; fetch: typeof undiciFetch }> => {
+    const base = await connect();
+    if (tls === undefined) return base;
+    const key = JSON.stringify(tls);
+    let agent = tlsAgents.get(key);
+    if (agent === undefined) {
+      if (tlsAgents.size >= 64) throw new RegistryError('CG_ERR_REGISTRY_LIMIT', 'too many TLS settings');
+      agent = import('undici').then(
+        (undici) =>
+          new undici.Agent({
+            connect: {
+              ...(tls.ca !== undefined || ca !== undefined
+                ? { ca: [...(ca ?? rootCertificates), ...(tls.ca ?? [])] }
+                : {}),
+              ...(tls.cert !== undefined ? { cert: tls.cert, key: tls.key ?? tls.cert } : {}),
+              ...(tls.skipVerify === true ? { rejectUnauthorized: false } : {}),
+            },
+            connections: 16,
+          }),
+      );
+      tlsAgents.set(key, agent);
+    }
+    return { agent: await agent, fetch: base.fetch };
+  };
   return {
     async send(req) {
       let url = req.url;
@@ -58,7 +89,7 @@ export function createTransport(options: TransportOptions): Transport {
         if (authorization !== undefined && url.origin === origin) headers.authorization = authorization;
         let res: Response;
         try {
-          const { agent, fetch } = await connect();
+          const { agent, fetch } = await agentFor(req.tls);
           res = await fetch(url, {
             method: req.method,
             headers,
@@ -109,6 +140,7 @@ export function createTransport(options: TransportOptions): Transport {
     },
     close: async () => {
       if (client) await (await client).agent.close();
+      for (const agent of tlsAgents.values()) await (await agent).close();
     },
   };
 }

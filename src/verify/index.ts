@@ -14,6 +14,7 @@ export { verifySignature, isStrictDerEcdsa, MAX_SIGNATURE_BYTES } from './signat
 export {
   parseSimpleSigningPayload,
   createSimpleSigningPayload,
+  createCosignPayload,
   MAX_PAYLOAD_BYTES,
   SIMPLE_SIGNING_TYPES,
 } from './simple-signing.js';
@@ -31,3 +32,11 @@ export {
   keyFingerprint,
 } from './verification-session.js';
 export { verifySignatureAsync, MAX_VERIFICATIONS_IN_FLIGHT } from './signature.js';
+export {
+  parsePgpTrustedKey,
+  verifyPgpSignatures,
+  pgpSignedPayload,
+  MAX_PGP_KEY_BYTES,
+  MAX_PGP_SIGNATURE_BYTES,
+} from './pgp.js';
+export type { PgpTrustedKey } from './pgp.js';

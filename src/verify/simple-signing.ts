@@ -50,8 +50,8 @@ export function parseSimpleSigningPayload(bytes: Uint8Array): SimpleSigningPaylo
 }
 
 /**
- * Builds a Binary Authorization simple-signing payload for `name@digest` (what `criguard sign` signs).
- * Returns UTF-8 bytes; sign exactly these.
+ * Builds a Binary Authorization simple-signing payload for `name@digest` (what `criguard sign` writes to
+ * an attestation directory). Returns UTF-8 bytes; sign exactly these.
  */
 export function createSimpleSigningPayload(name: string, digest: string): Uint8Array {
   const doc = {
@@ -60,6 +60,23 @@ export function createSimpleSigningPayload(name: string, digest: string): Uint8A
       image: { 'docker-manifest-digest': digest },
       type: 'Google cloud binauthz container signature',
     },
+  };
+  return new TextEncoder().encode(JSON.stringify(doc));
+}
+
+/**
+ * Builds the payload cosign writes into a `.sig` manifest for `name@digest` (what `criguard sign --push`
+ * signs): type `cosign container image signature` and exactly the top-level keys `critical` and
+ * `optional` (null), which containers/image requires. Returns UTF-8 bytes; sign exactly these.
+ */
+export function createCosignPayload(name: string, digest: string): Uint8Array {
+  const doc = {
+    critical: {
+      identity: { 'docker-reference': name },
+      image: { 'docker-manifest-digest': digest },
+      type: 'cosign container image signature',
+    },
+    optional: null,
   };
   return new TextEncoder().encode(JSON.stringify(doc));
 }

@@ -3,6 +3,8 @@ import type { ImageIdentity } from '../reference/image-reference.js';
 import type { AttestationRecord, AttestationSignature } from './attestation.js';
 import { checkInTotoStatement, isDssePae } from './dsse.js';
 import { VerifyError } from './errors.js';
+import { pgpKeyIdMatches, pgpSignedPayload } from './pgp.js';
+import type { PgpTrustedKey } from './pgp.js';
 import type { TrustedKey } from './public-key.js';
 import { parseSimpleSigningPayload } from './simple-signing.js';
 import type { SimpleSigningPayload } from './simple-signing.js';
@@ -26,6 +28,8 @@ export interface KeylessAttestor {
 export interface TrustedAttestor {
   readonly name: string;
   readonly keys: readonly TrustedKey[];
+  /** OpenPGP keys (verified beforehand by verifyPgpSignatures, looked up here). */
+  readonly pgpKeys?: readonly PgpTrustedKey[] | undefined;
   /** Distinct keys that must verify (1 in Binary Authorization). Counted by key, never by signature. */
   readonly threshold: number;
   /** Set for a keyless (Sigstore certificate) attestor; such an attestor holds no keys. */
@@ -155,7 +159,7 @@ export async function verifyAttestors(
     );
     if (keyId !== undefined) {
       // An id another attestor of the decision holds is that signer's: only an id nobody holds is unknown.
-      if (candidates.length === 0) {
+      if (candidates.length === 0 && !attestors.some((a) => holdsPgpKey(a, keyId))) {
         attestors.forEach(
           (attestor, i) => attestor.keyless === undefined && !satisfied(i) && note(i, 'KEY_UNKNOWN'),
         );
@@ -204,6 +208,30 @@ export async function verifyAttestors(
     }
   }
 
+  // OpenPGP keys: signatures were verified beforehand (verifyPgpSignatures); the payload checked is the
+  // one the signature carries (a signed message's literal data).
+  for (const [i, attestor] of attestors.entries()) {
+    const pgpKeys = attestor.pgpKeys ?? [];
+    if (pgpKeys.length === 0) continue;
+    for (const record of records.slice(0, maxRecords)) {
+      if (satisfied(i)) break;
+      for (const sig of record.signatures.slice(0, maxSignatures)) {
+        let signed: Uint8Array | undefined;
+        const pgp = pgpKeys.find(
+          (k) => pgpKeyIdMatches(k, sig.publicKeyId) && (signed = pgpSignedPayload(k, sig)) !== undefined,
+        );
+        if (pgp === undefined || signed === undefined) {
+          if (pgpKeys.some((k) => sig.publicKeyId !== undefined && pgpKeyIdMatches(k, sig.publicKeyId)))
+            note(i, 'SIGNATURE_INVALID');
+          continue;
+        }
+        const check = checkPayload(signed, image, options.bindDockerReference);
+        if (check.ok) verified[i]?.add(pgp.id);
+        else note(i, check.reason);
+      }
+    }
+  }
+
   // Keyless attestors: each bundle verified once per trust root (identity-independent), then matched.
   for (const [i, attestor] of attestors.entries()) {
     const keyless = attestor.keyless;
@@ -249,6 +277,11 @@ export async function verifyAttestors(
           : (worst[i] ?? 'NO_ATTESTATION');
     return Object.freeze({ attestor: attestor.name, satisfied: ok, keyIds, reason });
   });
+}
+
+/** Whether `attestor` holds an OpenPGP key with the id a signature names. */
+function holdsPgpKey(attestor: TrustedAttestor, keyId: string): boolean {
+  return (attestor.pgpKeys ?? []).some((k) => pgpKeyIdMatches(k, keyId));
 }
 
 function hasCertificate(record: AttestationRecord): boolean {

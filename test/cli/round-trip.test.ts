@@ -200,7 +200,7 @@ test('policy check: 0 when valid, 2 with every issue otherwise', async (t) => {
 
 const usage: [string, string[]][] = [
   ['verify_without_policy_fail', ['verify', '--attestations-dir', '/tmp', IMAGE]],
-  ['verify_tag_only_fail', ['verify', '--policy', 'p', '--attestations-dir', '/tmp', 'nginx:1']],
+  ['verify_online_and_offline_fail', ['verify', '--policy', 'p', '--online', '--offline', 'nginx:1']],
   [
     'verify_bad_output_fail',
     ['verify', '--policy', 'p', '--attestations-dir', '/tmp', '--output', 'xml', IMAGE],

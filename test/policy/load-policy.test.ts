@@ -281,7 +281,7 @@ const failures: [string, () => object, { path: string; code: string }[]][] = [
     ],
   ],
   [
-    'pgp_key_fail',
+    'pgp_key_invalid_fail',
     () => ({
       ...base(),
       attestors: [
@@ -291,7 +291,7 @@ const failures: [string, () => object, { path: string; code: string }[]][] = [
     [
       {
         path: 'attestors[0].userOwnedGrafeasNote.publicKeys[0].asciiArmoredPgpPublicKey',
-        code: 'CG_ERR_POLICY_KEY_UNSUPPORTED',
+        code: 'CG_ERR_POLICY_KEY_INVALID',
       },
     ],
   ],
