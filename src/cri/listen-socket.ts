@@ -1,6 +1,14 @@
-import { chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  unlinkSync,
+} from 'node:fs';
 import { connect, type Server } from 'node:net';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 /** A start-up failure the operator must fix; `code` is stable. */
 export class SocketSetupError extends Error {
@@ -86,11 +94,12 @@ export async function bindListenSocket(
 }
 
 /**
- * The passed descriptor must be a listening unix stream socket bound to `path` (the kubelet's endpoint).
- * Linux's /proc/net/unix tells; when /proc is not readable the check is skipped (listen() then still
- * refuses a descriptor that is not a socket).
+ * The passed descriptor must be a listening unix stream socket bound to `path` (the kubelet's endpoint;
+ * directories compared with their symlinks resolved). Linux's /proc/net/unix tells; when /proc is not
+ * readable the check is skipped (listen() then still refuses a descriptor that is not a socket). Throws
+ * SocketSetupError (CG_ERR_SOCKET_ACTIVATION, CG_ERR_SOCKET_PATH).
  */
-function assertInheritedSocket(fd: number, path: string): void {
+export function assertInheritedSocket(fd: number, path: string): void {
   let link: string;
   try {
     link = readlinkSync(`/proc/self/fd/${fd}`);
@@ -120,12 +129,21 @@ function assertInheritedSocket(fd: number, path: string): void {
       `the passed fd ${fd} is not a listening unix stream socket (criguard.socket needs ListenStream=${path})`,
     );
   }
-  if (entry.path !== path) {
+  if (canonical(entry.path) !== canonical(path)) {
     throw new SocketSetupError(
       'CG_ERR_SOCKET_PATH',
       `the service manager passed a socket bound to ${entry.path || '(no path)'}, but listen is ${path}: ` +
         'the kubelet is pointed at listen, so make ListenStream= in criguard.socket and listen agree',
     );
+  }
+}
+
+/** The path with its directory's symlinks resolved (`/var/run` → `/run`), or as given when that fails. */
+function canonical(path: string): string {
+  try {
+    return join(realpathSync(dirname(path)), basename(path));
+  } catch {
+    return path;
   }
 }
 

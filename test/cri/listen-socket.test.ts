@@ -1,9 +1,14 @@
 import test from 'ava';
-import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bindListenSocket, takeSystemdSocket, type SocketSetupError } from '../../src/cri/listen-socket.js';
+import {
+  assertInheritedSocket,
+  bindListenSocket,
+  takeSystemdSocket,
+  type SocketSetupError,
+} from '../../src/cri/listen-socket.js';
 
 test('LISTEN_* variables are honoured only when LISTEN_PID names this process, and always cleared', (t) => {
   const env = (vars: Record<string, string>) => ({ PATH: '/bin', ...vars });
@@ -71,4 +76,20 @@ test('a passed descriptor that is a file or a connected socket is refused', asyn
     );
     t.is(err?.code, 'CG_ERR_SOCKET_ACTIVATION');
   }
+});
+
+test('the same socket reached through a symlinked directory (/var/run → /run) is accepted', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cgl-'));
+  const real = join(dir, 'run');
+  mkdirSync(real);
+  symlinkSync(real, join(dir, 'var-run'));
+  const held = await listening(join(real, 'criguard.sock'));
+  t.teardown(() => {
+    held.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  t.notThrows(() => assertInheritedSocket(fdOf(held), join(dir, 'var-run', 'criguard.sock')));
+  t.throws(() => assertInheritedSocket(fdOf(held), join(dir, 'var-run', 'other.sock')), {
+    message: /bound to/,
+  });
 });
