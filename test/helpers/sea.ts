@@ -73,6 +73,7 @@ async function resolveBinary(): Promise<PackagedBinary> {
     // The scripts fix the embedded runtime (scripts/node-runtime.mjs pins it), not the Node running the tests.
     hash.update(await readFile('scripts/package.mjs'));
     hash.update(await readFile('scripts/node-runtime.mjs'));
+    hash.update(await readFile('scripts/deb.mjs')); // package.mjs imports it
     const key = hash.digest('hex').slice(0, 24);
     const entry = join(CACHE, key);
     const path = join(entry, 'criguard');
@@ -97,7 +98,7 @@ async function build(snapshot: string, entry: string): Promise<void> {
     // cwd = the snapshot: package.mjs reads dist/criguard.cjs and package.json relative to it.
     await run(
       process.execPath,
-      [resolve('scripts/package.mjs'), '--skip-build', `--out=${join(staging, 'criguard')}`],
+      [resolve('scripts/package.mjs'), '--skip-build', '--no-deb', `--out=${join(staging, 'criguard')}`],
       { cwd: snapshot, maxBuffer: 1 << 24 },
     );
     await rename(staging, entry);
