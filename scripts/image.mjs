@@ -14,6 +14,7 @@
 // layers are gzip level 9 with an empty gzip header; the config's dates are the same epoch. The manifest
 // digest is printed and written to <out>.digest. --update-lock pins apt's current candidates instead.
 import { execFileSync } from 'node:child_process';
+import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
