@@ -11,7 +11,7 @@
 //      `apt-get download`, unpacked with `dpkg-deb -x`; documentation, manuals and locales left out.
 //   2. The single-file executable at /usr/local/bin/criguard (what the DaemonSet's command runs).
 // Every tar entry has mtime SOURCE_DATE_EPOCH (default: the last commit's time), owner 0:0, sorted names;
-// layers are gzip level 9 with an empty gzip header; the config's dates are the same epoch. The manifest
+// layers are gzip level 6 with an empty gzip header; the config's dates are the same epoch. The manifest
 // digest is printed and written to <out>.digest. --update-lock pins apt's current candidates instead.
 import { execFileSync } from 'node:child_process';
 import { Buffer } from 'node:buffer';
@@ -131,7 +131,7 @@ function putBlob(out, mediaType, bytes) {
 
 function layer(out, tar) {
   // gzip with mtime 0 and no name in its header (Node writes neither): the same tar gives the same bytes.
-  const gz = gzipSync(tar, { level: 9 });
+  const gz = gzipSync(tar, { level: 6 });
   return {
     descriptor: putBlob(out, 'application/vnd.oci.image.layer.v1.tar+gzip', gz),
     diffId: `sha256:${sha256(tar)}`,
