@@ -103,7 +103,7 @@ function harness(
     cache: new VerdictCache({ maxEntries: 100, allowTtlMs: 60_000, denyTtlMs: 1000, now: Date.now }),
     sink: { record: (r) => h.records.push(r) },
     clock: Date.now,
-    budgetMs: 2000,
+    budgetMs: 10_000, // generous: verification runs in the threadpool, slow on a loaded machine
     ...overrides,
   };
   return Object.assign(h, { deps }, createAdmission(deps));
