@@ -50,16 +50,9 @@ test.before(async () => {
   if (out.code !== 0) throw new Error(out.stderr);
   await open.stop();
   disposeStorage = () => open.dispose();
-  const hash = execFileSync('python3', [
-    '-W',
-    'ignore',
-    '-c',
-    'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))',
-    PASSWORD,
-  ])
-    .toString()
-    .trim();
-  writeFileSync(join(work, 'htpasswd'), `${USER}:${hash}\n`);
+  // Apache's htpasswd (bcrypt, as docker-registry requires).
+  const line = execFileSync('htpasswd', ['-nbB', USER, PASSWORD]).toString().trim();
+  writeFileSync(join(work, 'htpasswd'), `${line}\n`);
   const config = join(work, 'registry.yml');
   writeFileSync(
     config,

@@ -1,5 +1,5 @@
 /** Debian's GnuPG for tests: a throw-away keyring, keys and signatures made as Google's attestation docs show. */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,6 +101,12 @@ export function createGpg(): Gpg {
       return readFileSync(out);
     },
     dispose() {
+      // gpg started an agent for this keyring: stop it, then remove the keyring.
+      try {
+        execFileSync('gpgconf', ['--homedir', home, '--kill', 'gpg-agent'], { stdio: 'ignore' });
+      } catch {
+        // no agent running
+      }
       rmSync(home, { recursive: true, force: true });
     },
   };

@@ -306,3 +306,17 @@ test('the built bundle (dist/criguard.cjs) verifies OpenPGP attestations too', a
   ]);
   t.is(res.code, 0, res.stdout + res.stderr);
 });
+
+test('a compressed signed message that inflates past the payload limit verifies nothing', async (t) => {
+  // 4 MiB of spaces after a valid payload compress to a few KiB: the attestation file stays small.
+  const bomb = Buffer.concat([gcloudPayload(NAME, DIGEST), Buffer.alloc(4 * 1024 * 1024, 0x20)]);
+  const signature = await gpg.sign(ed, bomb, { armor: false });
+  t.true(signature.length < 64 * 1024, `compressed to ${signature.length} bytes`);
+  const res = await verify(
+    t,
+    [{ armored: await gpg.exportPublic(ed) }],
+    [{ payload: gcloudPayload(NAME, DIGEST), signature }],
+  );
+  t.is(res.code, ExitCode.DENIED_OR_FAILED);
+  t.is(res.verdict.missing[0]!.reason, 'SIGNATURE_INVALID');
+});
