@@ -168,7 +168,9 @@ test('the connections.* settings reach the proxy: cap, preface and idle timeouts
   const upstream = await startFakeUpstream();
   upstream.unary.set('/runtime.v1.RuntimeService/Version', () => ({ runtime_name: 'fake' }));
   const config = join(upstream.socket, '..', 'criguard.yaml');
-  writeFileSync(config, 'connections:\n  max: 1\n  prefaceTimeoutSeconds: 1\n  idleTimeoutSeconds: 1\n');
+  // Idle timeout long enough that the first connection is still open when the second one arrives, even
+  // on a loaded machine.
+  writeFileSync(config, 'connections:\n  max: 1\n  prefaceTimeoutSeconds: 1\n  idleTimeoutSeconds: 4\n');
   const criguard = await startCriguard({ upstream: upstream.socket, extraArgs: ['--config', config] });
   t.teardown(async () => {
     await criguard.dispose();
