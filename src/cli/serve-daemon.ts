@@ -97,6 +97,7 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
         policyPath: config.policy,
         attestorsDir: config.attestorsDir,
         cluster: config.cluster,
+        requireOwner: process.geteuid?.() ?? 0,
         pollMs: 1000,
         onReload: (r) => {
           metrics.policyLoaded(r.revision, r.error === undefined, Date.now());

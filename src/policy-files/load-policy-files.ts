@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { privateDirectoryProblem } from '../files/private-directory.js';
 import { FileReadError, readRegularFileSync } from '../files/read-regular-file.js';
 import { PolicyLoadError } from '../policy/errors.js';
 import { loadPolicy } from '../policy/load-policy.js';
@@ -14,6 +15,12 @@ export interface PolicyFileOptions {
   /** Directory of attestor files (`*.yaml`, `*.yml`, `*.json`), read in name order; optional. */
   readonly attestorsDir?: string | undefined;
   readonly cluster?: string | undefined;
+  /**
+   * The daemon's rule: the files, their directories and every directory above must not be writable by
+   * anyone but `uid` (and root): whoever can write the policy can switch enforcement off. Unset for
+   * `criguard policy check`, which reads whatever file it is given.
+   */
+  readonly requireOwner?: number | undefined;
 }
 
 /** Most attestor files read from a directory. */
@@ -34,8 +41,15 @@ export interface PolicySources {
  */
 export function readPolicySources(options: PolicyFileOptions): PolicySources {
   const hash = createHash('sha256');
+  const owner = options.requireOwner;
+  if (owner !== undefined) {
+    for (const dir of [dirname(options.policyPath), options.attestorsDir]) {
+      const problem = dir === undefined ? undefined : privateDirectoryProblem(dir, owner);
+      if (problem !== undefined) throw unreadable(dir ?? '', `unsafe: ${problem}`);
+    }
+  }
   const read = (path: string): SourceText => {
-    const bytes = readSource(path);
+    const bytes = readSource(path, owner);
     hash.update(`${path}\0${bytes.length}\0`).update(bytes);
     return { source: path, text: bytes.toString('utf8') };
   };
@@ -74,14 +88,19 @@ export async function loadPolicyFiles(options: PolicyFileOptions): Promise<Compi
   return Promise.resolve().then(() => compilePolicySources(readPolicySources(options), options));
 }
 
-function readSource(path: string): Buffer {
+function readSource(path: string, owner: number | undefined): Buffer {
   try {
-    return readRegularFileSync(path, { maxBytes: MAX_POLICY_TEXT_BYTES }).bytes;
+    return readRegularFileSync(path, {
+      maxBytes: MAX_POLICY_TEXT_BYTES,
+      ...(owner !== undefined && { private: { uid: owner, forbiddenModeBits: 0o022 } }),
+    }).bytes;
   } catch (err) {
     if (err instanceof FileReadError && err.code === 'CG_ERR_FILE_TOO_LARGE')
       throw unreadable(path, `over ${MAX_POLICY_TEXT_BYTES} bytes`);
     if (err instanceof FileReadError && err.code === 'CG_ERR_FILE_NOT_REGULAR')
       throw unreadable(path, err.message);
+    if (err instanceof FileReadError && err.code === 'CG_ERR_FILE_UNSAFE')
+      throw unreadable(path, `unsafe: ${err.message}`);
     throw unreadable(path, 'cannot read the file');
   }
 }

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { criguardCommand, startCriguard } from '../helpers/criguard.js';
@@ -174,4 +174,14 @@ test('a breakglass file written in place is never honoured half-written (no broa
     daemon: criguard.daemon,
   });
   t.deepEqual((await status()).scope, { namespaces: ['payments'], images: ['registry.example/acme/**'] });
+});
+
+test('a policy file others can write refuses start-up (exit 2): whoever can write it could switch enforcement off', async (t) => {
+  const dir = mkdtempSync(join(work, 'writable-'));
+  const policy = join(dir, 'policy.json');
+  writeFileSync(policy, POLICY);
+  chmodSync(policy, 0o666);
+  const { code, log } = await runToExit(['--policy', policy, '--state-dir', join(dir, 'state')]);
+  t.is(code, 2, log);
+  t.regex(log, /policy\.json: .*unsafe: .*mode 0666/);
 });

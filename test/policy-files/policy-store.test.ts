@@ -14,6 +14,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  chmodSync,
   writeFileSync,
   writeSync,
   ftruncateSync,
@@ -226,4 +227,45 @@ test('a policy caught half-written in place (a valid, weaker prefix) is not appl
   t.deepEqual(required(), ['ci', 'scan']);
   tick();
   t.deepEqual(required(), ['scan']);
+});
+
+test("the daemon's store refuses policy files and directories others can write (they could switch enforcement off)", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cg-policy-store-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const policyPath = join(dir, 'policy.json');
+  const attestorsDir = join(dir, 'attestors');
+  mkdirSync(attestorsDir);
+  writeFileSync(policyPath, POLICY);
+  const attestorPath = join(attestorsDir, 'ci.json');
+  writeFileSync(attestorPath, attestorText('key-a', publicPem()));
+  const results: ReloadResult[] = [];
+  const options = {
+    policyPath,
+    attestorsDir,
+    requireOwner: 0,
+    pollMs: 25,
+    onReload: (r: ReloadResult) => results.push(r),
+  };
+
+  chmodSync(policyPath, 0o666);
+  const refused = await t.throwsAsync(createPolicyStore(options));
+  t.regex(refused!.message, /policy\.json: .*unsafe: .*mode 0666/);
+  chmodSync(policyPath, 0o644);
+  chmodSync(attestorsDir, 0o777);
+  t.regex(
+    (await t.throwsAsync(createPolicyStore(options)))!.message,
+    /attestors: .*unsafe: .*world-writable/,
+  );
+  chmodSync(attestorsDir, 0o755);
+
+  const store = await createPolicyStore(options);
+  t.teardown(() => store.close());
+  const revision = store.current().revision;
+  // Made group-writable while running, then rewritten by someone else: not applied; the last good stays.
+  chmodSync(attestorPath, 0o664);
+  writeFileSync(attestorPath, attestorText('key-b', publicPem()));
+  await until('the failed reload', () => results.some((r) => r.error !== undefined));
+  t.regex(results.find((r) => r.error)!.error!.message, /ci\.json: .*unsafe: .*mode 0664/);
+  t.is(store.current().revision, revision);
+  t.deepEqual(keyIds(store), ['key-a']);
 });
