@@ -44,6 +44,12 @@ export interface ProxyServer {
 export { SocketSetupError } from './listen-socket.js';
 
 const MiB = 1024 * 1024;
+/** How long a stop waits, after the last call, for clients to close their side before closing it. */
+const CLOSE_LINGER_MS = 100;
+const sleep = (ms: number) =>
+  new Promise<void>((resolve) => {
+    setTimeout(resolve, ms).unref();
+  });
 
 /** The defaults; `criguard serve` overrides the `connections.*` settings (docs/configuration.md). */
 export const DEFAULT_LIMITS: ProxyLimits = Object.freeze({
@@ -119,7 +125,9 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
       const result = await Promise.race([drained, timedOut]);
       clearTimeout(timer);
       const cut = result === 'timeout' ? bridges.size : 0;
-      // Whatever is still open, or still flushing to a client that does not read, goes now.
+      // Clients normally close their side at once on GOAWAY and EOF; one that does not gets a short
+      // linger for the last answers, then whatever is still open goes.
+      await Promise.race([Promise.all(open.map((b) => b.finished)), sleep(CLOSE_LINGER_MS)]);
       for (const b of open) b.close();
       await closed;
       return cut;
@@ -133,13 +141,13 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
  */
 function refuseConnection(client: Socket): void {
   client.on('error', () => undefined);
+  client.resume(); // read and drop: closing with unread input could reset the socket before it is read
   client.end(
     Buffer.concat([
       encodeSettings(),
       encodeGoaway(0, ErrorCode.ENHANCE_YOUR_CALM, 'criguard: too many connections'),
     ]),
   );
-  client.once('finish', () => client.destroy());
   setTimeout(() => client.destroy(), 1000).unref();
 }
 

@@ -182,8 +182,14 @@ test('the connections.* settings reach the proxy: cap, preface and idle timeouts
     for (let i = 0; i < 200 && (await openConnections()) > 0; i++) await sleep(50);
   };
   await noConnections(); // the start-up probe's connection is gone
-  const idle = await rawClient(criguard.socket);
-  t.truthy(await idle.waitFor((f) => f.type === FrameType.SETTINGS && f.flags === 0));
+  // A connection with a call open (never idle) takes the only slot.
+  upstream.streaming.set('/runtime.v1.RuntimeService/GetContainerEvents', (call) => {
+    call.write({ container_id: 'c' });
+  });
+  const busy = criClients(criguard.socket);
+  const events = busy.runtime.GetContainerEvents!({}) as grpc.ClientReadableStream<unknown>;
+  events.on('error', () => undefined);
+  await new Promise((resolve) => events.once('data', resolve));
   const second = await rawClient(criguard.socket);
   const refused = await second.waitFor((f) => f.type === FrameType.GOAWAY);
   t.is(
@@ -191,6 +197,11 @@ test('the connections.* settings reach the proxy: cap, preface and idle timeouts
     ErrorCode.ENHANCE_YOUR_CALM,
     'the second connection is over the cap',
   );
+  events.cancel();
+  busy.close();
+  await noConnections();
+  const idle = await rawClient(criguard.socket);
+  t.truthy(await idle.waitFor((f) => f.type === FrameType.SETTINGS && f.flags === 0));
   const goaway = await idle.waitFor((f) => f.type === FrameType.GOAWAY, 10_000);
   t.is(goaway?.payload.readUInt32BE(4), ErrorCode.NO_ERROR, 'idle: GOAWAY');
   t.true(await idle.closesWithin(10_000), 'idle: closed');

@@ -1,5 +1,4 @@
 import type { Socket } from 'node:net';
-import { ByteQueue } from './byte-queue.js';
 import type { GateDecision, Rejection, Route } from './contract.js';
 import {
   CLIENT_PREFACE,
@@ -23,7 +22,17 @@ import {
   type FrameView,
 } from './frames.js';
 import { GrpcCode, MESSAGE_PREFIX_LENGTH, headerValue, readGrpcMessage, trailersOnly } from './grpc-wire.js';
+import {
+  HeldAccount,
+  heldRequest,
+  heldResponse,
+  type HeldBudget,
+  type HeldRequest,
+  type HeldResponse,
+} from './held-calls.js';
 import { HeaderBlockDecoder, HeaderBlockEncoder, type HeaderField } from './hpack-codec.js';
+
+export type { HeldBudget } from './held-calls.js';
 
 /** What the bridge reports; a subset of the daemon's logger. */
 export interface BridgeLogger {
@@ -57,12 +66,6 @@ export interface BridgeLimits {
   readonly idleTimeoutMs: number;
 }
 
-/** Bytes held across every connection of the daemon, against a limit shared by all bridges. */
-export interface HeldBudget {
-  used: number;
-  readonly limit: number;
-}
-
 export interface BridgeOptions {
   readonly route: (path: string) => Route;
   /** The daemon-wide bound on held bytes, besides each connection's own (`limits.maxHeldBytes`). */
@@ -79,30 +82,6 @@ export interface BridgeOptions {
 
 type StreamMode = 'pass' | 'gated' | 'local';
 
-interface HeldRequest {
-  /** Every request byte received so far: what the gate reads. */
-  readonly copy: Buffer[];
-  /** Request bytes not yet forwarded upstream. */
-  readonly queue: ByteQueue;
-  received: number;
-  forwarded: number;
-  expected: number | undefined;
-  endStream: boolean;
-  deciding: boolean;
-  readonly headers: HeaderField[];
-  readonly path: string;
-  readonly gate: Extract<Route, { kind: 'gate' }>['gate'];
-}
-
-interface HeldResponse {
-  readonly check: NonNullable<Extract<GateDecision, { action: 'forward' }>['checkResponse']>;
-  readonly blocks: Array<{ fields: HeaderField[]; flags: number }>;
-  readonly data: ByteQueue;
-  /** Bytes of upstream DATA (payload and padding) not yet passed to the client. */
-  flowBytes: number;
-  checking: boolean;
-}
-
 interface StreamState {
   readonly id: number;
   mode: StreamMode;
@@ -113,8 +92,6 @@ interface StreamState {
   response: HeldResponse | undefined;
   /** For gated calls: aborted when the call ends before its checks do. */
   abort: AbortController | undefined;
-  /** Bytes this stream holds (request copy or response), counted in the connection's held total. */
-  held: number;
 }
 
 interface PendingBlock {
@@ -166,9 +143,11 @@ export class ConnectionBridge {
   private closed = false;
   private draining = false;
   /** Resolves once the client socket is closed (both sockets are then gone). */
-  private readonly finished: Promise<void>;
-  /** Sum of `held` over the streams. */
-  private heldBytes = 0;
+  readonly finished: Promise<void>;
+  /** Resolves when the connection stops serving calls (close() was called); its socket may still flush. */
+  readonly done: Promise<void>;
+  private markDone!: () => void;
+  private readonly held: HeldAccount;
   private prefaceTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly updateFlow = (): void => this.applyBackpressure();
@@ -181,7 +160,9 @@ export class ConnectionBridge {
   ) {
     this.clientDecoder = new HeaderBlockDecoder(options.limits.maxHeaderListSize);
     this.upstreamDecoder = new HeaderBlockDecoder(options.limits.maxHeaderListSize);
+    this.held = new HeldAccount(options.limits.maxHeldBytes, options.heldBudget);
     this.finished = new Promise((resolve) => client.once('close', () => resolve()));
+    this.done = new Promise((resolve) => (this.markDone = resolve));
     client.setNoDelay?.(true);
     client.on('data', (chunk: Buffer) => this.guard(() => this.onClientData(chunk), 'client'));
     client.on('error', () => this.close());
@@ -209,7 +190,7 @@ export class ConnectionBridge {
   /** Bytes this connection holds in memory: held calls, incomplete frames and both write queues. */
   get bufferedBytes(): number {
     return (
-      this.heldBytes +
+      this.held.bytes +
       this.fromClient.buffered +
       this.fromUpstream.buffered +
       (this.prefaceBytes?.length ?? 0) +
@@ -227,8 +208,8 @@ export class ConnectionBridge {
 
   /**
    * Graceful stop: tells the client (GOAWAY) to open no new calls here, waits until no unary call is in
-   * flight (server-streaming calls are cut), then closes both connections. Resolves once the client's
-   * socket is closed, which never waits for the peer's cooperation beyond flushing the last answers.
+   * flight (server-streaming calls are cut), then closes gracefully. Resolves with `done` (no call is
+   * served any more); `finished` follows when the client has closed its side.
    */
   drain(): Promise<void> {
     if (!this.closed && !this.draining) {
@@ -236,14 +217,15 @@ export class ConnectionBridge {
       this.writeClient(encodeGoaway(this.lastClientStream, ErrorCode.NO_ERROR));
       this.checkDrained();
     }
-    return this.finished;
+    return this.done;
   }
 
   /**
    * Closes both connections. The upstream one goes at once (everything it answered was passed on or is
-   * being cut). `graceful` flushes what was already written to the client (the last answers, a GOAWAY)
-   * and then closes its socket without waiting for the client's own FIN (at most 1 s for a client that
-   * does not read); otherwise, and for a connection already closing gracefully, the socket is destroyed.
+   * being cut). `graceful` half-closes the client's socket after what was written (the last answers, a
+   * GOAWAY), keeps reading and discarding what the client still sends (closing a socket with unread input
+   * can reset it and lose those answers), and closes when the client closes its side, or after 1 s;
+   * otherwise, and for a connection already closing gracefully, the socket is destroyed.
    */
   close(graceful = false): void {
     if (this.closed) {
@@ -255,16 +237,17 @@ export class ConnectionBridge {
     clearTimeout(this.idleTimer);
     for (const s of this.streams.values()) s.abort?.abort();
     this.streams.clear();
-    this.options.heldBudget.used -= this.heldBytes;
-    this.heldBytes = 0;
+    this.held.releaseAll();
     this.upstream.destroy();
     if (graceful && !this.client.destroyed) {
       const client = this.client;
-      client.end(() => client.destroy());
+      client.end();
+      client.resume(); // 'data' handlers return at once now: input is read and dropped
       setTimeout(() => client.destroy(), 1000).unref();
     } else {
       this.client.destroy();
     }
+    this.markDone();
     this.onClose(this);
   }
 
@@ -375,7 +358,6 @@ export class ConnectionBridge {
       request: undefined,
       response: undefined,
       abort: route.kind === 'gate' ? new AbortController() : undefined,
-      held: 0,
     };
     this.streams.set(id, stream);
     clearTimeout(this.idleTimer);
@@ -384,18 +366,7 @@ export class ConnectionBridge {
       return;
     }
     if (route.kind === 'gate') {
-      stream.request = {
-        copy: [],
-        queue: new ByteQueue(),
-        received: 0,
-        forwarded: 0,
-        expected: undefined,
-        endStream: false,
-        deciding: false,
-        headers: fields,
-        path,
-        gate: route.gate,
-      };
+      stream.request = heldRequest(fields, path, route.gate);
       // The upstream sees the call start now; END_STREAM waits with the held bytes.
       this.sendHeaders(
         this.upstream,
@@ -502,13 +473,7 @@ export class ConnectionBridge {
     stream.request = undefined;
     this.unhold(stream);
     if (decision.checkResponse) {
-      stream.response = {
-        check: decision.checkResponse,
-        blocks: [],
-        data: new ByteQueue(),
-        flowBytes: 0,
-        checking: false,
-      };
+      stream.response = heldResponse(decision.checkResponse);
     } else {
       stream.abort = undefined;
     }
@@ -774,7 +739,6 @@ export class ConnectionBridge {
         request: undefined,
         response: undefined,
         abort: undefined,
-        held: 0,
       };
       this.streams.set(id, stream);
       clearTimeout(this.idleTimer);
@@ -959,34 +923,20 @@ export class ConnectionBridge {
    * instead (RESOURCE_EXHAUSTED) and returns false.
    */
   private hold(stream: StreamState, bytes: number): boolean {
-    const budget = this.options.heldBudget;
-    if (this.heldBytes + bytes > this.options.limits.maxHeldBytes || budget.used + bytes > budget.limit) {
-      this.options.logger.warn(
-        {
-          stream: stream.id,
-          heldBytes: this.heldBytes,
-          limit: this.options.limits.maxHeldBytes,
-          heldTotal: budget.used,
-          totalLimit: budget.limit,
-        },
-        'call refused: too much data held',
-      );
-      this.reject(stream, {
-        code: GrpcCode.RESOURCE_EXHAUSTED,
-        message: 'criguard: too much data held on this connection',
-      });
-      return false;
-    }
-    stream.held += bytes;
-    this.heldBytes += bytes;
-    budget.used += bytes;
-    return true;
+    if (this.held.tryHold(stream.id, bytes)) return true;
+    this.options.logger.warn(
+      { stream: stream.id, ...this.held.describe() },
+      'call refused: too much data held',
+    );
+    this.reject(stream, {
+      code: GrpcCode.RESOURCE_EXHAUSTED,
+      message: 'criguard: too much data held on this connection',
+    });
+    return false;
   }
 
   private unhold(stream: StreamState): void {
-    this.heldBytes -= stream.held;
-    this.options.heldBudget.used -= stream.held;
-    stream.held = 0;
+    this.held.release(stream.id);
   }
 
   /** Starts the idle clock when no call is open (and stops nothing else: PINGs do not count as use). */
