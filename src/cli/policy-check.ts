@@ -3,25 +3,36 @@ import { loadPolicyFiles } from '../policy-files/load-policy-files.js';
 import type { Command, CommandIo } from './command.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { parseOptions } from './parse-options.js';
+import { explainImage, formatExplanation } from './policy-explain.js';
+import { parseImageArgument } from './sign.js';
 
 /** `criguard policy check`: loads a policy with the daemon's code; exit 0 valid, 2 invalid (every issue printed). */
 export const policyCheckCommand: Command = {
   name: 'policy check',
   summary: 'validate a policy file (and attestor files); print every problem',
   usage: [
-    'Usage: criguard policy check [--attestors-dir DIR] [--cluster LOCATION.CLUSTER] [--output text|json] FILE',
+    'Usage: criguard policy check [--attestors-dir DIR] [--cluster LOCATION.CLUSTER] [--output text|json]',
+    '                             [--image NAME@sha256:DIGEST [--namespace NS]] FILE',
     '',
+    'With --image, also prints the rule and image rules that image meets and the attestors it needs.',
     'Exit codes: 0 valid, 2 invalid (each problem with its file, field path and code), 64 usage.',
   ].join('\n'),
   async run(args, io) {
     const { values, positionals } = parseOptions(
       args,
-      { 'attestors-dir': { type: 'string' }, cluster: { type: 'string' }, output: { type: 'string' } },
+      {
+        'attestors-dir': { type: 'string' },
+        cluster: { type: 'string' },
+        output: { type: 'string' },
+        image: { type: 'string' },
+        namespace: { type: 'string' },
+      },
       true,
     );
     if (positionals.length !== 1) throw new UsageError('expected exactly one policy FILE');
     const output = values.output ?? 'text';
     if (output !== 'text' && output !== 'json') throw new UsageError('--output must be text or json');
+    const image = values.image === undefined ? undefined : parseImageArgument([values.image]);
     try {
       const policy = await loadPolicyFiles({
         policyPath: positionals[0] ?? '',
@@ -35,12 +46,15 @@ export const policyCheckCommand: Command = {
         namespaceRules: policy.namespaceRules.size,
         clusterRules: policy.clusterRules.size,
         allowlistEntries: policy.allowlist.size,
+        imageRules: policy.imageRules?.length ?? 0,
+        ...(image === undefined ? {} : { image: explainImage(policy, image, values.namespace ?? 'default') }),
       };
       io.stdout(
         output === 'json'
           ? `${JSON.stringify(summary, null, 2)}\n`
           : `OK ${positionals[0] ?? ''}\nrevision: ${summary.revision}\nattestors: ${summary.attestors.join(', ') || '(none)'}\n` +
-              `rules: ${summary.namespaceRules} namespace, ${summary.clusterRules} cluster; allowlist entries: ${summary.allowlistEntries}\n`,
+              `rules: ${summary.namespaceRules} namespace, ${summary.clusterRules} cluster; allowlist entries: ${summary.allowlistEntries}\n` +
+              (summary.image === undefined ? '' : formatExplanation(summary.image)),
       );
       return ExitCode.OK;
     } catch (err) {

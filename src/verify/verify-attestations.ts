@@ -10,7 +10,7 @@ import { parseSimpleSigningPayload } from './simple-signing.js';
 import type { SimpleSigningPayload } from './simple-signing.js';
 import type { KeylessIdentity } from './keyless/identity.js';
 import type { KeylessTrust } from './keyless/trusted-root.js';
-import { matchIdentity, verifyKeylessBundle } from './keyless/verify-bundle.js';
+import { claimedSigner, matchIdentity, verifyKeylessBundle } from './keyless/verify-bundle.js';
 import type { KeylessRejection, KeylessThresholds } from './keyless/verify-bundle.js';
 import { VerificationSession, keyFingerprint, payloadHash } from './verification-session.js';
 
@@ -240,6 +240,13 @@ export async function verifyAttestors(
       if (satisfied(i)) break;
       const bundle = record.sigstoreBundle;
       if (bundle === undefined) continue;
+      // A certificate that does not even claim one of the identities cannot satisfy the attestor: skip the
+      // costly checks (a claim that matches is still verified in full below).
+      const claimed = claimedSigner(bundle);
+      if (claimed !== undefined && matchIdentity(keyless.identities, claimed) === undefined) {
+        note(i, 'IDENTITY_MISMATCH');
+        continue;
+      }
       // sigstore-js is synchronous: let other work run between bundles.
       await new Promise<void>((resolve) => setImmediate(resolve));
       const memoKey = `${keyless.trust.digest}/${keyless.thresholds.ctlog}/${keyless.thresholds.tlog}/${keyless.thresholds.timestamp}`;

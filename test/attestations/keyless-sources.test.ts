@@ -1,18 +1,6 @@
 import test from 'ava';
-import {
-  COSIGN_BUNDLE_ANNOTATION,
-  COSIGN_CERTIFICATE_ANNOTATION,
-  COSIGN_CHAIN_ANNOTATION,
-} from '../../src/attestations/cosign-keyless-annotations.js';
+import { COSIGN_BUNDLE_ANNOTATION } from '../../src/attestations/cosign-keyless-annotations.js';
 import { createRegistrySource } from '../../src/attestations/registry-source.js';
-import {
-  COSIGN_SIGNATURE_ANNOTATION,
-  COSIGN_SIMPLE_SIGNING,
-  OCI_CONFIG,
-  OCI_EMPTY,
-  OCI_INDEX,
-  OCI_MANIFEST,
-} from '../../src/registry/media-types.js';
 import { createRegistryClient } from '../../src/registry/registry-client.js';
 import { compileIdentity } from '../../src/verify/keyless/identity.js';
 import { parseTrustedRoot } from '../../src/verify/keyless/trusted-root.js';
@@ -21,7 +9,8 @@ import { DEFAULT_KEYLESS_THRESHOLDS } from '../../src/verify/keyless/verify-bund
 import { createSimpleSigningPayload } from '../../src/verify/simple-signing.js';
 import { verifyAttestors } from '../../src/verify/verify-attestations.js';
 import type { TrustedAttestor } from '../../src/verify/verify-attestations.js';
-import { pushBlob, pushImage, pushManifest } from '../helpers/images.js';
+import { pushImage } from '../helpers/images.js';
+import { cosignAnnotations, pushBundleReferrer, pushKeylessSig } from '../helpers/sigstore-push.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { createSigstoreDeployment, GITHUB_ISSUER } from '../helpers/sigstore-deployment.js';
 import type { SigstoreDeployment } from '../helpers/sigstore-deployment.js';
@@ -60,58 +49,17 @@ function ci(subject = WORKFLOW): TrustedAttestor {
   };
 }
 
-const pem = (der: string): string =>
-  `-----BEGIN CERTIFICATE-----\n${der.replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`;
-
-/** The annotations cosign writes for a keyless `.sig` layer, from a message-signature bundle. */
-function cosignAnnotations(bundle: Record<string, unknown>): Record<string, string> {
-  const vm = bundle['verificationMaterial'] as {
-    certificate: { rawBytes: string };
-    tlogEntries: {
-      logIndex: string;
-      logId: { keyId: string };
-      integratedTime: string;
-      inclusionPromise: { signedEntryTimestamp: string };
-      canonicalizedBody: string;
-    }[];
-  };
-  const entry = vm.tlogEntries[0]!;
-  const sig = (bundle['messageSignature'] as { signature: string }).signature;
-  return {
-    [COSIGN_SIGNATURE_ANNOTATION]: sig,
-    [COSIGN_CERTIFICATE_ANNOTATION]: pem(vm.certificate.rawBytes),
-    [COSIGN_CHAIN_ANNOTATION]: pem(Buffer.from(dep.authority.ca.rootCertificate).toString('base64')),
-    [COSIGN_BUNDLE_ANNOTATION]: JSON.stringify({
-      SignedEntryTimestamp: entry.inclusionPromise.signedEntryTimestamp,
-      Payload: {
-        body: entry.canonicalizedBody,
-        integratedTime: Number(entry.integratedTime),
-        logIndex: Number(entry.logIndex),
-        logID: Buffer.from(entry.logId.keyId, 'base64').toString('hex'),
-      },
-    }),
-  };
-}
-
-async function pushSig(repo: string, digest: string, payload: Buffer, annotations: Record<string, string>) {
-  const layerDigest = await pushBlob(reg(), repo, payload);
-  const configDigest = await pushBlob(reg(), repo, Buffer.from('{}'));
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: OCI_CONFIG, digest: configDigest, size: 2 },
-      layers: [{ mediaType: COSIGN_SIMPLE_SIGNING, digest: layerDigest, size: payload.length, annotations }],
-    }),
-  );
-  await pushManifest(reg(), repo, `sha256-${digest.slice(7)}.sig`, manifest, OCI_MANIFEST);
-}
-
 test('keyless .sig layer (certificate, chain, Rekor SET annotations) satisfies a keyless attestor', async (t) => {
   const img = await pushImage(reg(), { name: 'kl/legacy', variant: 'legacy' });
   const name = `${img.host}/${img.name}`;
   const payload = Buffer.from(createSimpleSigningPayload(name, img.digest));
-  await pushSig(img.name, img.digest, payload, cosignAnnotations(await dep.signMessage(payload, signer)));
+  await pushKeylessSig(
+    reg(),
+    img.name,
+    img.digest,
+    payload,
+    cosignAnnotations(dep, await dep.signMessage(payload, signer)),
+  );
   const records = await createRegistrySource({ client, sigstoreBundles: false }).fetch(name, img.digest);
   t.is(records.length, 1);
   t.truthy(records[0]!.sigstoreBundle);
@@ -128,9 +76,9 @@ test('keyless_sig_without_set_fail: a .sig layer whose Rekor annotation is missi
   const img = await pushImage(reg(), { name: 'kl/noset', variant: 'noset' });
   const name = `${img.host}/${img.name}`;
   const payload = Buffer.from(createSimpleSigningPayload(name, img.digest));
-  const annotations = cosignAnnotations(await dep.signMessage(payload, signer));
+  const annotations = cosignAnnotations(dep, await dep.signMessage(payload, signer));
   delete annotations[COSIGN_BUNDLE_ANNOTATION];
-  await pushSig(img.name, img.digest, payload, annotations);
+  await pushKeylessSig(reg(), img.name, img.digest, payload, annotations);
   const records = await createRegistrySource({ client, sigstoreBundles: false }).fetch(name, img.digest);
   const [outcome] = await verifyAttestors([ci()], { name, digest: img.digest }, records, {
     bindDockerReference: false,
@@ -154,30 +102,13 @@ for (const mediaType of [
       vm.x509CertificateChain = { certificates: [vm.certificate] };
       delete vm.certificate;
     }
-    const bundle = Buffer.from(JSON.stringify(json));
-    const bundleDigest = await pushBlob(reg(), img.name, bundle);
-    const emptyDigest = await pushBlob(reg(), img.name, Buffer.from('{}'));
-    const manifest = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: OCI_MANIFEST,
-        artifactType: mediaType,
-        config: { mediaType: OCI_EMPTY, digest: emptyDigest, size: 2 },
-        layers: [{ mediaType, digest: bundleDigest, size: bundle.length }],
-        subject: { mediaType: OCI_MANIFEST, digest: img.digest, size: img.manifest.length },
-      }),
+    await pushBundleReferrer(
+      reg(),
+      img.name,
+      { digest: img.digest, size: img.manifest.length },
+      json,
+      mediaType,
     );
-    const manifestDigest = await pushManifest(reg(), img.name, `bundle-${variant}`, manifest, OCI_MANIFEST);
-    const index = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: OCI_INDEX,
-        manifests: [
-          { mediaType: OCI_MANIFEST, digest: manifestDigest, size: manifest.length, artifactType: mediaType },
-        ],
-      }),
-    );
-    await pushManifest(reg(), img.name, `sha256-${img.digest.slice(7)}`, index, OCI_INDEX);
     const records = await createRegistrySource({ client, cosignLegacy: false }).fetch(name, img.digest);
     t.is(records.length, 1);
     const identity = { name, digest: img.digest };

@@ -328,3 +328,29 @@ test('rotated_root_retired_ca_and_log_fail: validity windows of the root are hon
   t.true((await judge(withWindow('certificateAuthorities', inAnHour), [dsseRecord(json)])).satisfied);
   t.true((await judge(withWindow('tlogs', inAnHour), [dsseRecord(json)])).satisfied);
 });
+
+test('hostile_keyless_flood_fail: bundles whose certificate does not claim an identity cost no verification', async (t) => {
+  const { VerificationSession } = await import('../../src/verify/verification-session.js');
+  const session = new VerificationSession();
+  const strangers = await Promise.all(
+    Array.from({ length: 16 }, (_, i) =>
+      dep.signDsse(D, {
+        subject: `https://github.com/evil/x${i}/.github/workflows/a.yml@refs/heads/main`,
+        issuer: GITHUB_ISSUER,
+      }),
+    ),
+  );
+  const good = dsseRecord(await dep.signDsse(D, signer));
+  const [outcome] = await verifyAttestors(
+    [keylessAttestor(exact)],
+    image,
+    [...strangers.map(dsseRecord), good],
+    {
+      bindDockerReference: false,
+      session,
+    },
+  );
+  t.true(outcome?.satisfied);
+  // Only the bundle that claims the identity was verified (4 budget units).
+  t.is(session.verifications, 4);
+});

@@ -64,8 +64,15 @@ export function parseTrustedRoot(doc: unknown, source: string): KeylessTrust {
  * root's certificates and for each bundle's leaf before verification.
  */
 export function memoiseDer(cert: X509Certificate): void {
-  const der = cert.root.toDER();
-  cert.root.toDER = () => der;
+  memoiseTree(cert.root);
+}
+
+/** Every node of a parsed (never modified) ASN.1 tree encodes once, lazily. */
+function memoiseTree(node: X509Certificate['root']): void {
+  const encode = node.toDER.bind(node);
+  let der: Buffer | undefined;
+  node.toDER = () => (der ??= encode());
+  for (const sub of node.subs) memoiseTree(sub);
 }
 
 /**

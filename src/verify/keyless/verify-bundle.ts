@@ -1,5 +1,6 @@
 import type { Bundle } from '@sigstore/bundle';
 import { isBundleWithDsseEnvelope } from '@sigstore/bundle';
+import { X509Certificate } from '@sigstore/core';
 import { PolicyError, toSignedEntity, VerificationError, Verifier } from '@sigstore/verify';
 import type { Signer } from '@sigstore/verify';
 import { encodeDssePae } from '../dsse.js';
@@ -38,6 +39,7 @@ export type KeylessCheck =
   | { readonly ok: false; readonly reason: KeylessRejection; readonly detail: string };
 
 const OID_ISSUER_V1 = '1.3.6.1.4.1.57264.1.1';
+const OID_ISSUER_V2 = '1.3.6.1.4.1.57264.1.8';
 
 const verifiers = new WeakMap<KeylessTrust, Map<string, Verifier>>();
 
@@ -76,6 +78,41 @@ export function verifyKeylessBundle(
     ? encodeDssePae(bundle.content.dsseEnvelope.payloadType, bundle.content.dsseEnvelope.payload)
     : (artifact ?? new Uint8Array());
   return { ok: true, signer: signerIdentity(signer), signedBytes };
+}
+
+/**
+ * What the bundle's leaf certificate *claims* about its signer, parsed without verifying anything. Only
+ * ever used to skip bundles that cannot match an identity before the costly checks (a claim that matches is
+ * still fully verified); undefined when there is no certificate or it does not parse.
+ */
+export function claimedSigner(bundle: Bundle): SignerIdentity | undefined {
+  const material = bundle.verificationMaterial.content;
+  const raw =
+    material.$case === 'certificate'
+      ? material.certificate.rawBytes
+      : material.$case === 'x509CertificateChain'
+        ? material.x509CertificateChain.certificates[0]?.rawBytes
+        : undefined;
+  if (raw === undefined) return undefined;
+  try {
+    const cert = X509Certificate.parse(Buffer.from(raw));
+    const extensions = new Map<string, string>();
+    for (const ext of cert.extensions) {
+      const first = ext.subs[0];
+      const last = ext.subs[ext.subs.length - 1];
+      if (first !== undefined && last !== undefined) {
+        extensions.set(first.toOID(), last.value.toString('utf8'));
+      }
+    }
+    const v2 = cert.extension(OID_ISSUER_V2)?.valueObj.subs[0]?.value.toString('utf8');
+    return Object.freeze({
+      subject: cert.subjectAltName,
+      issuer: v2 ?? extensions.get(OID_ISSUER_V1),
+      extensions,
+    });
+  } catch {
+    return undefined;
+  }
 }
 
 /** The first identity of `identities` the signer matches, if any. */
