@@ -19,7 +19,10 @@ while :; do
 				busybox rm -rf /run/criguard # RuntimeDirectory= is removed when the service stops
 			fi
 		fi
-		if [ "$action" = start ] || [ "$action" = restart ]; then
+		if [ "${unit%.socket}" != "$unit" ]; then
+			# A socket unit: the simulated node runs criguard unactivated (it binds its own socket).
+			if [ "$action" = stop ]; then busybox rm -f "/sim/$unit.active"; else busybox touch "/sim/$unit.active"; fi
+		elif [ "$action" = start ] || [ "$action" = restart ]; then
 			command=$(busybox sed -n 's/^ExecStart=//p' "/etc/systemd/system/$unit")
 			busybox mkdir -p -m 0750 /run/criguard
 			busybox mkdir -p -m 0700 /var/lib/criguard /var/log/criguard
