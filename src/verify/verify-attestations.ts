@@ -3,7 +3,7 @@ import type { ImageIdentity } from '../reference/image-reference.js';
 import type { AttestationRecord, AttestationSignature } from './attestation.js';
 import { checkInTotoStatement, isDssePae } from './dsse.js';
 import { VerifyError } from './errors.js';
-import { pgpKeyIdMatches, pgpSignedPayload } from './pgp.js';
+import { looksLikePgp, pgpKeyIdMatches, pgpSignedPayload } from './pgp.js';
 import type { PgpTrustedKey } from './pgp.js';
 import type { TrustedKey } from './public-key.js';
 import { parseSimpleSigningPayload } from './simple-signing.js';
@@ -221,8 +221,12 @@ export async function verifyAttestors(
           (k) => pgpKeyIdMatches(k, sig.publicKeyId) && (signed = pgpSignedPayload(k, sig)) !== undefined,
         );
         if (pgp === undefined || signed === undefined) {
-          if (pgpKeys.some((k) => sig.publicKeyId !== undefined && pgpKeyIdMatches(k, sig.publicKeyId)))
-            note(i, 'SIGNATURE_INVALID');
+          // Ours when it names one of our PGP keys, or names none and is an OpenPGP signature.
+          const ours =
+            sig.publicKeyId === undefined
+              ? looksLikePgp(sig.signature)
+              : pgpKeys.some((k) => pgpKeyIdMatches(k, sig.publicKeyId));
+          if (ours) note(i, 'SIGNATURE_INVALID');
           continue;
         }
         const check = checkPayload(signed, image, options.bindDockerReference);
