@@ -102,9 +102,13 @@ export function checkInTotoStatement(pae: Uint8Array, digest: string): InTotoChe
     return 'PAYLOAD_INVALID';
   }
   const colon = digest.indexOf(':');
-  const algorithm = digest.slice(0, colon);
-  const hex = digest.slice(colon + 1);
-  const matches = statement.subject.some((s: unknown) => {
+  const matches = subjectsName(statement.subject, digest.slice(0, colon), digest.slice(colon + 1));
+  return matches ? 'OK' : 'DIGEST_MISMATCH';
+}
+
+/** Whether one of an in-toto statement's `subject` entries carries `algorithm: hex` in its digests. */
+export function subjectsName(subjects: readonly unknown[], algorithm: string, hex: string): boolean {
+  return subjects.some((s: unknown) => {
     const d = typeof s === 'object' && s !== null ? (s as { digest?: unknown }).digest : undefined;
     return (
       typeof d === 'object' &&
@@ -113,5 +117,4 @@ export function checkInTotoStatement(pae: Uint8Array, digest: string): InTotoChe
       (d as Record<string, unknown>)[algorithm] === hex
     );
   });
-  return matches ? 'OK' : 'DIGEST_MISMATCH';
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Bundle } from '@sigstore/bundle';
 import { HashAlgorithm } from '@sigstore/protobuf-specs';
-import { IN_TOTO_PAYLOAD_TYPE, MAX_DSSE_BODY_BYTES } from '../dsse.js';
+import { IN_TOTO_PAYLOAD_TYPE, MAX_DSSE_BODY_BYTES, subjectsName } from '../dsse.js';
 import type { KeylessIdentity, SignerIdentity } from './identity.js';
 import type { KeylessTrust } from './trusted-root.js';
 import { matchIdentity, verifyKeylessBundle } from './verify-bundle.js';
@@ -99,15 +99,7 @@ function inTotoSubject(
     return fail('PAYLOAD_INVALID', 'the in-toto statement is not JSON');
   }
   const subjects = Array.isArray(statement.subject) ? statement.subject.slice(0, 1024) : [];
-  const named = subjects.some((s: unknown) => {
-    const d = typeof s === 'object' && s !== null ? (s as { digest?: unknown }).digest : undefined;
-    return (
-      typeof d === 'object' &&
-      d !== null &&
-      Object.hasOwn(d, algorithm) &&
-      (d as Record<string, unknown>)[algorithm] === hex
-    );
-  });
+  const named = subjectsName(subjects, algorithm, hex);
   if (!named) return fail('DIGEST_MISMATCH', `no subject of the in-toto statement has ${algorithm}:${hex}`);
   return typeof statement.predicateType === 'string' ? statement.predicateType : '';
 }
