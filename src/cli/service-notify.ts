@@ -22,7 +22,9 @@ export function createServiceNotifier(
   if (socket === undefined || socket === '') return async () => undefined;
   return (state) =>
     new Promise((resolve) => {
-      const args = [...(state.ready ? ['--ready'] : []), `--status=${state.status}`];
+      // --pid names criguard as the main PID, so the message is criguard's even if systemd reads it
+      // after systemd-notify exited.
+      const args = [...(state.ready ? ['--ready'] : []), `--status=${state.status}`, `--pid=${process.pid}`];
       execFile(
         command,
         args,
