@@ -26,5 +26,5 @@ test('a systemd-notify that cannot run is reported, not thrown', async (t) => {
   );
   await notify({ ready: true, status: 'serving' });
   t.is(errors.length, 1);
-  t.regex(errors[0] ?? '', /systemd-notify --ready --status=serving failed/);
+  t.regex(errors[0] ?? '', /systemd-notify --ready --status=serving --pid=\d+ failed/);
 });
