@@ -1,6 +1,6 @@
 /**
  * Registry credentials as the kubelet passes them in a PullImageRequest's AuthConfig. Given per call for
- * one registry host and used only for that host (see docs/adr/0040-registry-credentials-scope.md).
+ * one registry host and used only for that host (see docs/adr/0040-registry-client-credentials-and-transport.md).
  */
 export interface RegistryCredentials {
   readonly username?: string | undefined;
