@@ -100,7 +100,7 @@ const mentioning = [
   ...walk('systemd', () => true),
   ...walk('deploy', () => true),
   ...walk('docs', () => true),
-];
+].filter((f) => existsSync(join(root, f)));
 for (const file of mentioning) {
   const text = readFileSync(join(root, file), 'utf8');
   for (const m of text.matchAll(/(?<![\w./-])docs\/[\w./-]*?[\w-]+\.md\b/g)) {
