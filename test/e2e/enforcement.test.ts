@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServiceError } from '@grpc/grpc-js';
 import { createCriClient, type CriClient, type PodSandboxConfig } from '../../src/cri/client.js';
+import { runContainer, type RunResult } from '../helpers/run-container.js';
 import { startCriguard, type Criguard } from '../helpers/criguard.js';
 import { importIntoContainerd, pushImage, type PushedImage } from '../helpers/images.js';
 import { labReady, podSandboxConfig, useLab } from '../helpers/lab.js';
@@ -103,34 +104,12 @@ async function newImage(): Promise<PushedImage> {
 }
 
 /** Pulls and creates one container in a fresh pod; resolves to the container id or the error. */
-async function run(
-  image: string,
-  namespace: string,
-): Promise<{ id?: string; error?: ServiceError; stage?: string }> {
-  const config = sandbox(namespace);
-  const { pod_sandbox_id } = await cri.runPodSandbox({ config });
-  let pulled;
-  try {
-    pulled = await cri.pullImage({ image: { image }, sandbox_config: config });
-  } catch (err) {
-    return { error: err as ServiceError, stage: 'pull' };
-  }
-  try {
-    const { container_id } = await cri.createContainer({
-      pod_sandbox_id,
-      config: {
-        metadata: { name: 'app' },
-        image: { image: pulled.image_ref, user_specified_image: image },
-        command: ['/bin/sleep', '3600'],
-        log_path: 'app.log',
-      },
-      sandbox_config: config,
-    });
-    await cri.startContainer({ container_id });
-    return { id: container_id };
-  } catch (err) {
-    return { error: err as ServiceError, stage: 'create' };
-  }
+function run(image: string, namespace: string): Promise<RunResult> {
+  return runContainer(cri, sandbox(namespace), image, {
+    start: true,
+    userSpecifiedImage: true,
+    logPath: 'app.log',
+  });
 }
 
 /** The last admission record (re-validation of running containers also writes records, asynchronously). */

@@ -9,8 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ServiceError } from '@grpc/grpc-js';
 import { createCriClient, type CriClient } from '../../src/cri/client.js';
+import { runContainer, type RunResult } from '../helpers/run-container.js';
 import { createSimpleSigningPayload } from '../../src/verify/simple-signing.js';
 import { startCriguard, type Criguard } from '../helpers/criguard.js';
 import { pushImage, type PushedImage } from '../helpers/images.js';
@@ -85,33 +85,8 @@ test.after.always(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-async function pullAndCreate(
-  image: string,
-  namespace = 'default',
-): Promise<{ id?: string; error?: ServiceError; stage?: string }> {
-  const config = podSandboxConfig(lab(), namespace);
-  const { pod_sandbox_id } = await cri.runPodSandbox({ config });
-  let imageId: string;
-  try {
-    imageId = (await cri.pullImage({ image: { image }, sandbox_config: config })).image_ref;
-  } catch (err) {
-    return { error: err as ServiceError, stage: 'pull' };
-  }
-  try {
-    const { container_id } = await cri.createContainer({
-      pod_sandbox_id,
-      config: {
-        metadata: { name: 'app' },
-        image: { image: imageId },
-        command: ['/bin/sleep', '3600'],
-        log_path: 'a.log',
-      },
-      sandbox_config: config,
-    });
-    return { id: container_id };
-  } catch (err) {
-    return { error: err as ServiceError, stage: 'create' };
-  }
+function pullAndCreate(image: string, namespace = 'default'): Promise<RunResult> {
+  return runContainer(cri, podSandboxConfig(lab(), namespace), image);
 }
 
 async function keylessSig(image: PushedImage, subject = CI): Promise<void> {

@@ -11,8 +11,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { ServiceError } from '@grpc/grpc-js';
 import { createCriClient, type CriClient } from '../../src/cri/client.js';
+import { runContainer, type RunResult } from '../helpers/run-container.js';
 import { startCriguard, type Criguard } from '../helpers/criguard.js';
 import { pushImage, PAUSE_NAME, PAUSE_TAG, type PushedImage } from '../helpers/images.js';
 import { labReady, podSandboxConfig, useLab } from '../helpers/lab.js';
@@ -124,31 +124,8 @@ test.after.always(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-async function pullAndRun(image: string): Promise<{ id?: string; error?: ServiceError; stage?: string }> {
-  const config = podSandboxConfig(lab(), 'default');
-  const { pod_sandbox_id } = await cri.runPodSandbox({ config });
-  let imageRef: string;
-  try {
-    imageRef = (await cri.pullImage({ image: { image }, sandbox_config: config })).image_ref;
-  } catch (err) {
-    return { error: err as ServiceError, stage: 'pull' };
-  }
-  try {
-    const { container_id } = await cri.createContainer({
-      pod_sandbox_id,
-      config: {
-        metadata: { name: 'app' },
-        image: { image: imageRef },
-        command: ['/bin/sleep', '3600'],
-        log_path: 'a.log',
-      },
-      sandbox_config: config,
-    });
-    await cri.startContainer({ container_id });
-    return { id: container_id };
-  } catch (err) {
-    return { error: err as ServiceError, stage: 'create' };
-  }
+function pullAndRun(image: string): Promise<RunResult> {
+  return runContainer(cri, podSandboxConfig(lab(), 'default'), image, { start: true });
 }
 
 test.serial('upstream down: a signed image resolves and verifies through the mirror, and runs', async (t) => {
