@@ -34,6 +34,8 @@ import { createLogger, type Logger } from '../log/logger.js';
 import { startHttpEndpoint } from '../metrics/http-endpoint.js';
 import { createMetrics } from '../metrics/metrics.js';
 import { createPolicyStore, type PolicyStore } from '../policy-files/policy-store.js';
+import { createSandboxImageFacts } from '../policy-files/sandbox-image-facts.js';
+import type { PolicyWarning } from '../policy/warnings.js';
 import { createPlatformManifestResolver } from '../registry/platform-manifest.js';
 import { createRegistryClient, type RegistryClient } from '../registry/registry-client.js';
 import { ExitCode } from './exit-codes.js';
@@ -106,7 +108,10 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
               { err: r.error.message, revision: r.revision },
               'policy reload failed; keeping the last good policy',
             );
-          } else if (r.changed) logger.info({ revision: r.revision }, 'policy reloaded');
+          } else if (r.changed) {
+            logger.info({ revision: r.revision }, 'policy reloaded');
+            logPolicyWarnings(logger, policyStore?.current().warnings ?? []);
+          }
         },
       });
     } catch (err) {
@@ -116,6 +121,20 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
     const store = policyStore;
     metrics.policyLoaded(store.current().revision, true, Date.now());
     closers.push(() => store.close());
+    // globalPolicyEvaluationMode: ENABLE admits the sandbox image containerd is configured with.
+    const sandbox = createSandboxImageFacts({
+      source: containerd,
+      policy: () => store.current(),
+      intervalMs: 10_000,
+      onChange: (facts) =>
+        logger.info(
+          { sandboxImage: facts?.reference, repoDigests: facts?.repoDigests },
+          'system policy: sandbox image facts from containerd',
+        ),
+      onError: (err) => logger.warn({ err: err.message }, 'system policy: cannot read the sandbox image'),
+    });
+    void sandbox.refresh();
+    closers.push(() => sandbox.stop());
     const stateProblem = preparePrivateDirectory(config.stateDir, process.geteuid?.() ?? 0);
     if (stateProblem !== undefined) {
       metrics.stateRejected('stateDir');
@@ -142,7 +161,7 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
     closers.push(() => registry.close());
     const nodeCredentials = createNodeCredentialsFromConfig(config, logger);
     const control = createAdmission({
-      policy: () => store.current(),
+      policy: () => sandbox.policy(),
       resolver: {
         resolve: async (reference, credentials, signal) =>
           // GET and hash the manifest (never trust a header alone; a GET also keeps the connection).
@@ -176,6 +195,7 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
     admission = control;
     process.on('SIGHUP', () => void store.reload());
     logger.info({ policy: config.policy, revision: store.current().revision }, 'policy loaded');
+    logPolicyWarnings(logger, store.current().warnings);
     const revalidation = startRevalidation({
       lister: containerd,
       revalidate: (facts, signal) => control.revalidate(facts, signal),
@@ -308,6 +328,13 @@ function watchBreakglass(config: ServeConfig, logger: Logger, audit: AuditLog): 
   const initial = monitor.status(Date.now());
   if (initial.state !== 'absent') report(initial);
   return monitor;
+}
+
+/** One warning per policy field that is accepted but has no effect on this node (`policyWarnings`). */
+function logPolicyWarnings(logger: Logger, warnings: readonly PolicyWarning[]): void {
+  for (const w of warnings) {
+    logger.warn({ file: w.source, field: w.path, problem: w.message }, 'policy field has no effect');
+  }
 }
 
 async function closeAll(closers: readonly Closer[]): Promise<void> {
