@@ -85,7 +85,9 @@ async function harness(
       {
         fetch: async (image) => {
           h.fetches.push(image.digest);
-          return (evidence.get(image.digest) ?? []).filter((r) => r.payload.includes(image.name));
+          return (evidence.get(image.digest) ?? []).filter((r) =>
+            Buffer.from(r.payload).toString().includes(image.name),
+          );
         },
       },
     ],

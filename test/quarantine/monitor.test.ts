@@ -141,7 +141,7 @@ for (const [name, code, spoil] of unsafeAfterValid) {
     await spoil(path, dir);
     await within(t, 2000, () => monitor.status(NOW).state === 'invalid');
     const status = monitor.status(NOW);
-    t.is(status.problem?.code, code);
+    t.is(status.problem?.code as string | undefined, code);
     t.false(status.denyAll);
     t.is(status.keptFileSha256, good);
     t.is(status.inForce, 1);
