@@ -13,6 +13,7 @@ import { attestationsExportCommand, attestationsImportCommand } from './attestat
 import { breakglassEnableCommand } from './breakglass-enable.js';
 import { breakglassDisableCommand } from './breakglass-disable.js';
 import { breakglassStatusCommand } from './breakglass-status.js';
+import { quarantineAddCommand, quarantineListCommand, quarantineRemoveCommand } from './quarantine.js';
 
 /** Every subcommand, in the order `criguard --help` lists them. */
 export const commands: readonly Command[] = [
@@ -31,4 +32,7 @@ export const commands: readonly Command[] = [
   breakglassEnableCommand,
   breakglassDisableCommand,
   breakglassStatusCommand,
+  quarantineAddCommand,
+  quarantineListCommand,
+  quarantineRemoveCommand,
 ];

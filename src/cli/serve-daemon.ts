@@ -20,6 +20,12 @@ import {
   type BreakglassStatus,
 } from '../breakglass/index.js';
 import { VerdictCache } from '../cache/verdict-cache.js';
+import {
+  createQuarantineMonitor,
+  type QuarantineListChange,
+  type QuarantineMonitor,
+  type QuarantineStatus,
+} from '../quarantine/index.js';
 import { createVerdictStore } from '../cache/verdict-store.js';
 import type { ServeConfig } from '../config/serve-config.js';
 import { createContainerdClient } from '../cri/containerd-client.js';
@@ -77,6 +83,7 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
   });
   let connections = () => 0;
   let breakglass: BreakglassMonitor | undefined;
+  let quarantine: QuarantineMonitor | undefined;
   const metrics = createMetrics({
     cacheEntries: () => cache.size,
     cacheHits: () => cache.hits,
@@ -86,6 +93,10 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
     breakglass: () => {
       const state = breakglass?.status(Date.now()).state ?? 'absent';
       return { active: state === 'active', invalid: state === 'invalid' || state === 'expired' };
+    },
+    quarantine: () => {
+      const status = quarantine?.status(Date.now());
+      return { entries: status?.inForce ?? 0, invalid: status?.state === 'invalid' };
     },
   });
 
@@ -157,6 +168,11 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
     breakglass = watchBreakglass(config, logger, audit);
     const monitor = breakglass;
     closers.push(() => monitor.close());
+    // Re-validation starts below; a quarantine change asks it to report running containers at once.
+    let revalidateNow = () => {};
+    quarantine = watchQuarantine(config, logger, audit, () => revalidateNow());
+    const quarantineMonitor = quarantine;
+    closers.push(() => quarantineMonitor.close());
     const registry = createRegistry(config, logger);
     closers.push(() => registry.close());
     const nodeCredentials = createNodeCredentialsFromConfig(config, logger);
@@ -190,6 +206,7 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
       clock: Date.now,
       budgetMs: config.verifyTimeoutSeconds * 1000,
       breakglass: monitor,
+      quarantine: quarantineMonitor,
       podBreakglassLabel: config.podBreakglassLabel,
     });
     admission = control;
@@ -202,11 +219,28 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
       intervalMs: config.revalidateIntervalSeconds * 1000,
       onResult: (r) => {
         metrics.setViolations(r.violations);
-        if (r.violations > 0) logger.warn(r, 'running containers the current policy would not admit');
+        metrics.setQuarantinedRunning(r.quarantined);
+        if (r.quarantined > 0) {
+          logger.error(
+            { quarantined: r.quarantined, containers: r.quarantinedContainers },
+            'QUARANTINED IMAGES RUNNING: stop or replace these containers',
+          );
+        }
+        if (r.violations > 0)
+          logger.warn(
+            { checked: r.checked, violations: r.violations },
+            'running containers the current policy would not admit',
+          );
       },
       onError: (err) => logger.warn({ err: err.message }, 're-validation of running containers failed'),
     });
     closers.unshift(() => revalidation.stop());
+    revalidateNow = () =>
+      void revalidation
+        .runNow()
+        .catch((err: unknown) =>
+          logger.warn({ err: (err as Error).message }, 're-validation of running containers failed'),
+        );
   }
 
   let server;
@@ -261,6 +295,7 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
             connections: proxy.connections,
             containerd: (await containerd.ping()) ? 'ok' : 'unreachable',
             breakglass: breakglass?.status(Date.now()) ?? { state: 'absent' },
+            quarantine: quarantine?.status(Date.now()) ?? { state: 'absent' },
           };
         },
       });
@@ -335,6 +370,79 @@ function logPolicyWarnings(logger: Logger, warnings: readonly PolicyWarning[]): 
   for (const w of warnings) {
     logger.warn({ file: w.source, field: w.path, problem: w.message }, 'policy field has no effect');
   }
+}
+
+/**
+ * Watches the quarantine file. Every added and removed entry is written to the audit log (with who made the
+ * change, as `criguard quarantine` recorded it); an invalid or unsafe file is logged as an error and audited
+ * (the last good list stays in force, or every image is refused when there is none). Any change asks
+ * `onListChange` to re-validate running containers now.
+ */
+function watchQuarantine(
+  config: ServeConfig,
+  logger: Logger,
+  audit: AuditLog,
+  onListChange: () => void,
+): QuarantineMonitor {
+  const file = config.quarantineFile;
+  const report = (status: QuarantineStatus, change: QuarantineListChange) => {
+    for (const entry of change.added) {
+      const by = change.lastChange?.action === 'add' && change.lastChange.image === entry.image;
+      const fields = {
+        file,
+        change: 'added',
+        image: entry.image,
+        reason: entry.reason,
+        ticket: entry.ticket,
+        by: entry.addedBy ?? (by ? change.lastChange?.by : undefined),
+        expiresAt: entry.expiresAt,
+        fileSha256: status.fileSha256,
+      };
+      audit.event('quarantine', fields);
+      logger.warn(fields, 'QUARANTINE: image added; pulls and creates are refused');
+    }
+    for (const entry of change.removed) {
+      const last = change.lastChange;
+      const byCli = last?.action === 'remove' && last.image === entry.image;
+      const fields = {
+        file,
+        change: 'removed',
+        image: entry.image,
+        reason: byCli ? last.reason : undefined,
+        ticket: byCli ? last.ticket : undefined,
+        by: byCli ? last.by : undefined,
+        quarantinedFor: entry.reason,
+        fileSha256: status.fileSha256,
+      };
+      audit.event('quarantine', fields);
+      logger.warn(fields, 'quarantine lifted for an image');
+    }
+    const state = {
+      file,
+      state: status.state,
+      entriesInForce: status.inForce,
+      denyAll: status.denyAll,
+      problem: status.problem,
+      fileSha256: status.fileSha256,
+      keptFileSha256: status.keptFileSha256,
+    };
+    audit.event('quarantine', state);
+    if (status.state === 'invalid') {
+      logger.error(
+        state,
+        status.denyAll
+          ? 'quarantine file INVALID and no good list was read: EVERY image is refused until it is fixed'
+          : 'quarantine file INVALID: the last good list stays in force',
+      );
+    } else logger.info(state, 'quarantine list in force');
+    if (change.added.length > 0 || change.removed.length > 0) onListChange();
+  };
+  const monitor = createQuarantineMonitor({ path: file, onChange: report });
+  const initial = monitor.status(Date.now());
+  if (initial.state !== 'absent') {
+    report(initial, { added: [], removed: [], lastChange: undefined });
+  }
+  return monitor;
 }
 
 async function closeAll(closers: readonly Closer[]): Promise<void> {

@@ -9,7 +9,12 @@ export interface MetricsProbes {
   readonly verifications: () => number;
   readonly connections: () => number;
   readonly breakglass: () => { active: boolean; invalid: boolean };
+  /** Quarantine entries in force, and whether the file is invalid (kept list, or every image denied). */
+  readonly quarantine?: () => { entries: number; invalid: boolean };
 }
+
+/** Audit reasons of a quarantine refusal (src/admission/quarantine-check.ts). */
+const QUARANTINE_REASONS = new Set(['QUARANTINED', 'QUARANTINE_INVALID']);
 
 /**
  * criguard's Prometheus metrics, on a registry of its own (no global state). `observe` is the decision
@@ -73,6 +78,33 @@ export function createMetrics(probes: MetricsProbes) {
     name: 'criguard_running_violations',
     help: 'Running containers whose image the current policy would not admit (continuous validation).',
     registers: [registry],
+  });
+  const quarantineHits = new Counter({
+    name: 'criguard_quarantine_hits_total',
+    help: 'Pulls and creates refused by the quarantine list (reason QUARANTINED, or QUARANTINE_INVALID while the file cannot be trusted).',
+    labelNames: ['method', 'reason'] as const,
+    registers: [registry],
+  });
+  const quarantinedRunning = new Gauge({
+    name: 'criguard_quarantined_running_containers',
+    help: 'Running containers whose image is on the quarantine list (continuous validation).',
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'criguard_quarantine_entries',
+    help: 'Quarantine entries in force (not expired); while the file is invalid, those of the last good list.',
+    registers: [registry],
+    collect() {
+      this.set(probes.quarantine?.().entries ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'criguard_quarantine_file_invalid',
+    help: '1 while the quarantine file is invalid or unsafe: the last good list stays in force (or, if none was read since start, every image is refused).',
+    registers: [registry],
+    collect() {
+      this.set(probes.quarantine?.().invalid ? 1 : 0);
+    },
   });
   new Gauge({
     name: 'criguard_verdict_cache_entries',
@@ -142,6 +174,8 @@ export function createMetrics(probes: MetricsProbes) {
       });
       latency.observe({ method: record.method }, record.latencyMs / 1000);
       if (record.errorCode) undecided.inc({ code: record.errorCode });
+      if (record.method !== 'Revalidation' && QUARANTINE_REASONS.has(record.reason))
+        quarantineHits.inc({ method: record.method, reason: record.reason });
     },
     policyLoaded(revision: string, ok: boolean, now: number): void {
       if (ok) {
@@ -155,6 +189,7 @@ export function createMetrics(probes: MetricsProbes) {
     auditFailed: () => auditFailures.inc(),
     stateRejected: (file: string) => stateRejected.inc({ file }),
     setViolations: (n: number) => violations.set(n),
+    setQuarantinedRunning: (n: number) => quarantinedRunning.set(n),
   };
 }
 
