@@ -8,6 +8,7 @@ import { keygenCommand } from './keygen.js';
 import { signCommand } from './sign.js';
 import { verifyCommand } from './verify.js';
 import { policyCheckCommand } from './policy-check.js';
+import { policySimulateCommand } from './policy-simulate.js';
 import { attestationsExportCommand, attestationsImportCommand } from './attestations-archive.js';
 import { breakglassEnableCommand } from './breakglass-enable.js';
 import { breakglassDisableCommand } from './breakglass-disable.js';
@@ -24,6 +25,7 @@ export const commands: readonly Command[] = [
   signCommand,
   verifyCommand,
   policyCheckCommand,
+  policySimulateCommand,
   attestationsExportCommand,
   attestationsImportCommand,
   breakglassEnableCommand,
