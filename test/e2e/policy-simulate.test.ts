@@ -172,7 +172,7 @@ test.serial(
       change: 'none',
     });
     // Allowlisted by name, that pull was decided without a digest: it is replayed by its tag (resolved now).
-  t.like(pick('audit', legacy.ref, 'PullImage')[0], {
+    t.like(pick('audit', legacy.ref, 'PullImage')[0], {
       namespace: 'team-b',
       audit: { recordedOutcome: 'allow', recordedReason: 'ALLOWLISTED' },
       current: { outcome: 'allow', reason: 'ALLOWLISTED' },
