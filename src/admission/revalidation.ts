@@ -33,6 +33,18 @@ export interface ContainerLister {
   listRunning(signal: AbortSignal): Promise<RunningContainer[]>;
 }
 
+/** The facts re-validation judges a running container by: its image id, in its pod's namespace. */
+export function revalidationFacts(c: RunningContainer): CreateFacts {
+  return {
+    image: c.image,
+    userSpecifiedImage: '',
+    volumeImages: [],
+    containerName: c.name,
+    podSandboxId: '',
+    pod: { namespace: c.namespace, name: c.podName, uid: c.podUid, labels: {}, annotations: {} },
+  };
+}
+
 export interface RevalidationResult {
   readonly checked: number;
   readonly violations: number;
@@ -65,17 +77,7 @@ export function startRevalidation(options: {
     const quarantinedContainers: QuarantinedContainer[] = [];
     for (const c of containers) {
       if (controller.signal.aborted) break;
-      const outcome = await options.revalidate(
-        {
-          image: c.image,
-          userSpecifiedImage: '',
-          volumeImages: [],
-          containerName: c.name,
-          podSandboxId: '',
-          pod: { namespace: c.namespace, name: c.podName, uid: c.podUid, labels: {}, annotations: {} },
-        },
-        controller.signal,
-      );
+      const outcome = await options.revalidate(revalidationFacts(c), controller.signal);
       if (!outcome.allowed) violations += 1;
       if (outcome.quarantine?.kind === 'entry') {
         quarantined += 1;

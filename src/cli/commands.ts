@@ -9,6 +9,7 @@ import { signCommand } from './sign.js';
 import { verifyCommand } from './verify.js';
 import { policyCheckCommand } from './policy-check.js';
 import { policyPinNodeImagesCommand } from './policy-pin-node-images.js';
+import { policySimulateCommand } from './policy-simulate.js';
 import { attestationsExportCommand, attestationsImportCommand } from './attestations-archive.js';
 import { breakglassEnableCommand } from './breakglass-enable.js';
 import { breakglassDisableCommand } from './breakglass-disable.js';
@@ -27,6 +28,7 @@ export const commands: readonly Command[] = [
   verifyCommand,
   policyCheckCommand,
   policyPinNodeImagesCommand,
+  policySimulateCommand,
   attestationsExportCommand,
   attestationsImportCommand,
   breakglassEnableCommand,

@@ -189,7 +189,13 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
             })
           ).digest,
       },
-      evidence: createEvidence(config, registry, logger, nodeCredentials, stateProblem === undefined),
+      evidence: createEvidence(
+        config,
+        registry,
+        logger,
+        nodeCredentials,
+        stateProblem === undefined ? 'read-write' : 'off',
+      ),
       platforms: createPlatformManifestResolver(
         registry,
         undefined,
@@ -499,7 +505,6 @@ export function createRegistry(config: ServeConfig, logger: Logger): RegistryCli
   });
 }
 
-/** Evidence in order: the offline directory first (air-gapped nodes need nothing else), then the registry. */
 /**
  * The node's credentials (kubelet credential provider plugins, then its config.json), for fetches the
  * kubelet sends none with. A broken plugin configuration is logged and leaves config.json in use.
@@ -522,12 +527,18 @@ export function createNodeCredentialsFromConfig(config: ServeConfig, logger: Log
   return createNodeCredentials({ providers, dockerConfigFiles: n.dockerConfigFiles, clock: Date.now });
 }
 
-function createEvidence(
+/**
+ * The daemon's evidence sources, in order: the offline directory first (air-gapped nodes need nothing
+ * else), then the registry's cosign signatures and Sigstore bundles, each behind its on-disk cache.
+ * `diskCache`: `read-write` for the daemon; `read-only` for tools that must see what the daemon would
+ * see without changing its state (`policy simulate`); `off` when the state directory is unsafe.
+ */
+export function createEvidence(
   config: ServeConfig,
   registry: RegistryClient,
   logger: Logger,
   nodeCredentials: NodeCredentials,
-  diskCache: boolean,
+  diskCache: 'read-write' | 'read-only' | 'off',
 ): EvidenceSource[] {
   const sources: EvidenceSource[] = [];
   if (config.attestationsDir !== undefined) {
@@ -548,7 +559,7 @@ function createEvidence(
       onSkipped: (where, code) => logger.warn({ where, code }, 'registry attestation skipped'),
     });
     const cacheDir = join(config.stateDir, 'attestations', format);
-    if (!diskCache) {
+    if (diskCache === 'off') {
       // An unsafe state directory: no on-disk evidence is read or written.
       sources.push({
         fetch: async (image, credentials, signal) =>
@@ -571,6 +582,7 @@ function createEvidence(
           emptyIsAuthoritative:
             credentials !== undefined || ((name, digest, s) => remote.servesImage(name, digest, s)),
           onEvent: (event, digest) => logger.info({ event, digest }, 'attestation cache'),
+          readOnly: diskCache === 'read-only',
         }).fetch(image.name, image.digest, signal),
     });
   }

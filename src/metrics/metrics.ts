@@ -15,6 +15,25 @@ export interface MetricsProbes {
 
 /** Audit reasons of a quarantine refusal (src/admission/quarantine-check.ts). */
 const QUARANTINE_REASONS = new Set(['QUARANTINED', 'QUARANTINE_INVALID']);
+/** Distinct namespaces named in `criguard_denials_total`; later ones count as OTHER_NAMESPACE. */
+export const MAX_NAMESPACE_LABELS = 256;
+const OTHER_NAMESPACE = '_other';
+/** A Kubernetes namespace name (RFC 1123 label); anything else a client sends is not echoed into a label. */
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/**
+ * The namespace label of a denial: the namespace itself while fewer than MAX_NAMESPACE_LABELS were seen,
+ * `_none` when the client sent none, `_invalid` for a string no namespace can be, `_other` past the cap:
+ * a CRI client cannot grow the metric without bound.
+ */
+export function namespaceLabel(namespace: string, seen: Set<string>): string {
+  if (namespace === '') return '_none';
+  if (!NAMESPACE.test(namespace)) return '_invalid';
+  if (seen.has(namespace)) return namespace;
+  if (seen.size >= MAX_NAMESPACE_LABELS) return OTHER_NAMESPACE;
+  seen.add(namespace);
+  return namespace;
+}
 
 /**
  * criguard's Prometheus metrics, on a registry of its own (no global state). `observe` is the decision
@@ -29,6 +48,13 @@ export function createMetrics(probes: MetricsProbes) {
     labelNames: ['method', 'outcome', 'reason', 'dry_run'] as const,
     registers: [registry],
   });
+  const denials = new Counter({
+    name: 'criguard_denials_total',
+    help: `Denied PullImage and CreateContainer calls by pod namespace; dry_run="true" counts the would-be denials a dry-run rule admitted. At most ${MAX_NAMESPACE_LABELS} namespaces are named, the rest count as "${OTHER_NAMESPACE}".`,
+    labelNames: ['namespace', 'method', 'dry_run'] as const,
+    registers: [registry],
+  });
+  const namespaces = new Set<string>();
   const latency = new Histogram({
     name: 'criguard_decision_duration_seconds',
     help: 'Time to decide, including registry and verification work.',
@@ -172,6 +198,14 @@ export function createMetrics(probes: MetricsProbes) {
         reason: record.reason,
         dry_run: record.dryRun ? 'true' : 'false',
       });
+      const wouldDeny = record.dryRun && record.wouldBe !== undefined && record.wouldBe !== 'allow';
+      if (record.method !== 'Revalidation' && (record.outcome === 'deny' || wouldDeny)) {
+        denials.inc({
+          namespace: namespaceLabel(record.pod.namespace, namespaces),
+          method: record.method,
+          dry_run: record.outcome === 'deny' ? 'false' : 'true',
+        });
+      }
       latency.observe({ method: record.method }, record.latencyMs / 1000);
       if (record.errorCode) undecided.inc({ code: record.errorCode });
       if (record.method !== 'Revalidation' && QUARANTINE_REASONS.has(record.reason))
