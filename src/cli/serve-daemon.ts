@@ -35,6 +35,7 @@ import { startHttpEndpoint } from '../metrics/http-endpoint.js';
 import { createMetrics } from '../metrics/metrics.js';
 import { createPolicyStore, type PolicyStore } from '../policy-files/policy-store.js';
 import { createPlatformManifestResolver } from '../registry/platform-manifest.js';
+import { createManifestStore } from '../attestations/manifest-store.js';
 import { createRegistryClient, type RegistryClient } from '../registry/registry-client.js';
 import { ExitCode } from './exit-codes.js';
 import { createServiceNotifier } from './service-notify.js';
@@ -159,6 +160,8 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
         registry,
         undefined,
         stateProblem === undefined ? join(config.stateDir, 'platforms.json') : undefined,
+        // Imported manifests (criguard attestations import): an air-gapped node finds its platform there.
+        config.attestationsDir === undefined ? undefined : createManifestStore(config.attestationsDir),
       ),
       images: containerd,
       cache,
