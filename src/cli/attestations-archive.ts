@@ -58,8 +58,8 @@ export const attestationsExportCommand: Command = {
       }
     }
     const logger = createLogger('error', process.stderr);
-    const registry = createRegistry(config, logger);
     const nodeCredentials = createNodeCredentialsFromConfig(config, logger);
+    const registry = createRegistry(config, logger, nodeCredentials);
     const local =
       values['attestations-dir'] === undefined
         ? undefined

@@ -139,9 +139,9 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
     breakglass = watchBreakglass(config, logger, audit);
     const monitor = breakglass;
     closers.push(() => monitor.close());
-    const registry = createRegistry(config, logger);
-    closers.push(() => registry.close());
     const nodeCredentials = createNodeCredentialsFromConfig(config, logger);
+    const registry = createRegistry(config, logger, nodeCredentials);
+    closers.push(() => registry.close());
     const control = createAdmission({
       policy: () => store.current(),
       resolver: {
@@ -350,7 +350,15 @@ function persistVerdicts(
   };
 }
 
-export function createRegistry(config: ServeConfig, logger: Logger): RegistryClient {
+/**
+ * The registry client of the serve settings. With `nodeCredentials`, a mirror of hosts.toml is asked with
+ * the node's credentials for the mirror's own host (containerd's per-host auth).
+ */
+export function createRegistry(
+  config: ServeConfig,
+  logger: Logger,
+  nodeCredentials?: NodeCredentials,
+): RegistryClient {
   const caCertificates = config.registryCaFiles.map((file) => {
     try {
       return readRegularFileSync(file, { maxBytes: 1024 * 1024 }).bytes.toString('utf8');
@@ -364,6 +372,8 @@ export function createRegistry(config: ServeConfig, logger: Logger): RegistryCli
     caCertificates: caCertificates.filter((c) => c !== ''),
     timeoutMs: config.verifyTimeoutSeconds * 1000,
     registryHostsDir: config.registryHostsDir,
+    mirrorCredentials:
+      nodeCredentials === undefined ? undefined : (image, signal) => nodeCredentials.lookup(image, signal),
   });
 }
 

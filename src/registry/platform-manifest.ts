@@ -153,7 +153,7 @@ export interface LocalManifests {
  * for what it lacks: a node that never reaches a registry finds the platform of an imported index.
  */
 export function createPlatformManifestResolver(
-  client: RegistryClient,
+  client: Pick<RegistryClient, 'getManifest'>,
   platform: Platform = nodePlatform(),
   persistPath?: string,
   local?: LocalManifests,
