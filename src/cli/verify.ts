@@ -21,7 +21,6 @@ import { printIssues } from './policy-check.js';
 import { runVerifyBundle, VERIFY_BUNDLE_USAGE } from './verify-bundle.js';
 import { createNodeCredentialsFromConfig, createRegistry } from './serve-daemon.js';
 import { createManifestStore } from '../attestations/manifest-store.js';
-import { RegistryError } from '../registry/errors.js';
 import { createPlatformManifestResolver } from '../registry/platform-manifest.js';
 
 /**
@@ -142,12 +141,7 @@ export const verifyCommand: Command = {
         registry === undefined && dir === undefined
           ? undefined
           : createPlatformManifestResolver(
-              registry ?? {
-                getManifest: () =>
-                  Promise.reject(
-                    new RegistryError('CG_ERR_REGISTRY_UNAVAILABLE', 'offline: no registry asked'),
-                  ),
-              },
+              registry,
               undefined,
               undefined,
               dir === undefined ? undefined : createManifestStore(dir),

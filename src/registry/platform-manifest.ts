@@ -150,10 +150,11 @@ export interface LocalManifests {
  * (`CG_ERR_REGISTRY_PROTOCOL` for an ambiguous or malformed index, or the client's codes). Found
  * manifests are cached by index digest: content-addressed, they never change. With `local`, the index
  * and platform manifest are read there first (bytes that hash to the digest asked for), the registry only
- * for what it lacks: a node that never reaches a registry finds the platform of an imported index.
+ * for what it lacks: a node that never reaches a registry finds the platform of an imported index. Without
+ * `client` (offline), a manifest missing from `local` resolves to undefined (no platform known).
  */
 export function createPlatformManifestResolver(
-  client: Pick<RegistryClient, 'getManifest'>,
+  client: Pick<RegistryClient, 'getManifest'> | undefined,
   platform: Platform = nodePlatform(),
   persistPath?: string,
   local?: LocalManifests,
@@ -180,9 +181,10 @@ export function createPlatformManifestResolver(
     digest: string,
     credentials: RegistryCredentials | undefined,
     signal: AbortSignal,
-  ): Promise<Uint8Array> => {
+  ): Promise<Uint8Array | undefined> => {
     const stored = await local?.get(digest).catch(() => undefined);
     if (stored !== undefined && digestOf(stored, parseDigest(digest).algorithm) === digest) return stored;
+    if (client === undefined) return undefined;
     return (await client.getManifest(name, digest, { credentials, signal })).bytes;
   };
   return {
@@ -195,6 +197,7 @@ export function createPlatformManifestResolver(
       const known = cache.get(key);
       if (known !== undefined) return known;
       const index = await manifestBytes(image.name, image.digest, credentials, signal);
+      if (index === undefined) return undefined;
       // Decided from the verified bytes, not the Content-Type header: an index lists manifests and has
       // neither layers nor config; anything ambiguous is refused.
       const document = parse(index) as IndexDocument & { layers?: unknown; config?: unknown };
@@ -231,6 +234,7 @@ export function createPlatformManifestResolver(
         throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `${key}: an index entry with a bad digest`);
       }
       const manifest = await manifestBytes(image.name, digest, credentials, signal);
+      if (manifest === undefined) return undefined;
       const platformDocument = parse(manifest) as {
         config?: { digest?: unknown };
         manifests?: unknown;

@@ -93,7 +93,11 @@ test.serial('an invalid archive imports nothing', async (t) => {
 async function offlineNode(
   t: ExecutionContext,
   file: string,
-): Promise<(image: PushedImage) => Promise<{ id?: string; error?: string }>> {
+): Promise<{
+  create: (image: PushedImage) => Promise<{ id?: string; error?: string }>;
+  dir: string;
+  policy: string;
+}> {
   const dir = join(work, `attestations-${randomUUID()}`);
   const imported = await criguardCli(['attestations', 'import', '--attestations-dir', dir, file]);
   t.is(imported.code, 0, imported.stderr);
@@ -129,7 +133,7 @@ async function offlineNode(
     cri.close();
     await criguard.dispose();
   });
-  return async (image) => {
+  const create = async (image: PushedImage): Promise<{ id?: string; error?: string }> => {
     const config = podSandboxConfig(lab(), 'default');
     const { pod_sandbox_id } = await cri.runPodSandbox({ config });
     try {
@@ -148,6 +152,7 @@ async function offlineNode(
       return { error: (err as ServiceError).details };
     }
   };
+  return { create, dir, policy };
 }
 
 test.serial('an archive whose manifest bytes do not match their digest imports nothing', async (t) => {
@@ -189,7 +194,7 @@ test.serial('a node that never reaches a registry admits imported images and den
     archived.attestations.some((a) => a.digest === perPlatform.digest),
     'the per-platform index itself carries no signature',
   );
-  const create = await offlineNode(t, archive);
+  const { create, dir, policy } = await offlineNode(t, archive);
   const one = await create(signed);
   t.truthy(one.id, one.error);
   const multi = await create(index);
@@ -201,6 +206,12 @@ test.serial('a node that never reaches a registry admits imported images and den
   t.regex(other.error ?? '', /^(SignatureValidationFailed|RegistryUnavailable): /);
   const otherIndex = await create(unsignedIndex);
   t.truthy(otherIndex.error, 'an imported index without signatures is still denied');
+  // criguard verify, offline, decides the same from the same directory (the imported manifests too).
+  const verify = (image: PushedImage) =>
+    criguardCli(['verify', '--offline', '--policy', policy, '--attestations-dir', dir, image.digestRef]);
+  const verified = await verify(perPlatform);
+  t.is(verified.code, 0, verified.stdout + verified.stderr);
+  t.is((await verify(unsignedIndex)).code, 1);
 });
 
 test.serial(
@@ -210,7 +221,7 @@ test.serial(
     delete doc.manifests;
     const file = join(work, 'no-manifests.json');
     writeFileSync(file, JSON.stringify(doc));
-    const create = await offlineNode(t, file);
+    const { create } = await offlineNode(t, file);
     const platformSigned = await create(perPlatform);
     t.truthy(platformSigned.error, 'the node cannot know which platform manifest the index runs');
     const multi = await create(index);

@@ -198,7 +198,9 @@ test('header entries are read as containerd reads them; reserved names and contr
 });
 
 test('a hosts.toml header goes to its own host only: not to the next endpoint, not after a redirect elsewhere', async (t) => {
-  const elsewhere = await startFakeServer((_req, res) => res.end(BLOB));
+  const elsewhere = await startFakeServer((_req, res) => {
+    res.end(BLOB);
+  });
   const mirror = await startFakeServer((req, res) => {
     if (req.url?.includes('/redirect/')) {
       res.statusCode = 307;
@@ -209,7 +211,9 @@ test('a hosts.toml header goes to its own host only: not to the next endpoint, n
       res.end();
     }
   });
-  const upstream = await startFakeServer((_req, res) => res.end(BLOB));
+  const upstream = await startFakeServer((_req, res) => {
+    res.end(BLOB);
+  });
   t.teardown(async () =>
     Promise.all([elsewhere.close(), mirror.close(), upstream.close()]).then(() => undefined),
   );
