@@ -43,6 +43,7 @@ import { createPolicyStore, type PolicyStore } from '../policy-files/policy-stor
 import { createSandboxImageFacts } from '../policy-files/sandbox-image-facts.js';
 import type { PolicyWarning } from '../policy/warnings.js';
 import { createPlatformManifestResolver } from '../registry/platform-manifest.js';
+import { createManifestStore } from '../attestations/manifest-store.js';
 import { createRegistryClient, type RegistryClient } from '../registry/registry-client.js';
 import { ExitCode } from './exit-codes.js';
 import { createServiceNotifier } from './service-notify.js';
@@ -173,9 +174,9 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
     quarantine = watchQuarantine(config, logger, audit, () => revalidateNow());
     const quarantineMonitor = quarantine;
     closers.push(() => quarantineMonitor.close());
-    const registry = createRegistry(config, logger);
-    closers.push(() => registry.close());
     const nodeCredentials = createNodeCredentialsFromConfig(config, logger);
+    const registry = createRegistry(config, logger, nodeCredentials);
+    closers.push(() => registry.close());
     const control = createAdmission({
       policy: () => sandbox.policy(),
       resolver: {
@@ -200,6 +201,8 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
         registry,
         undefined,
         stateProblem === undefined ? join(config.stateDir, 'platforms.json') : undefined,
+        // Imported manifests (criguard attestations import): an air-gapped node finds its platform there.
+        config.attestationsDir === undefined ? undefined : createManifestStore(config.attestationsDir),
       ),
       images: containerd,
       cache,
@@ -488,7 +491,15 @@ function persistVerdicts(
   };
 }
 
-export function createRegistry(config: ServeConfig, logger: Logger): RegistryClient {
+/**
+ * The registry client of the serve settings. With `nodeCredentials`, a mirror of hosts.toml is asked with
+ * the node's credentials for the mirror's own host (containerd's per-host auth).
+ */
+export function createRegistry(
+  config: ServeConfig,
+  logger: Logger,
+  nodeCredentials?: NodeCredentials,
+): RegistryClient {
   const caCertificates = config.registryCaFiles.map((file) => {
     try {
       return readRegularFileSync(file, { maxBytes: 1024 * 1024 }).bytes.toString('utf8');
@@ -502,6 +513,8 @@ export function createRegistry(config: ServeConfig, logger: Logger): RegistryCli
     caCertificates: caCertificates.filter((c) => c !== ''),
     timeoutMs: config.verifyTimeoutSeconds * 1000,
     registryHostsDir: config.registryHostsDir,
+    mirrorCredentials:
+      nodeCredentials === undefined ? undefined : (image, signal) => nodeCredentials.lookup(image, signal),
   });
 }
 
