@@ -7,7 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { fromJSON } from '@grpc/proto-loader';
 import type { INamespace } from 'protobufjs';
-import { runtimeV1Descriptor } from './generated/runtime-v1.js';
+import { runtimeV1Descriptor } from '../../src/cri/generated/runtime-v1.js';
 
 /** The kubelet and containerd both allow 16 MiB messages; grpc-js defaults to 4 MiB for receiving. */
 export const CRI_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
