@@ -50,6 +50,21 @@ module.exports = {
       to: { path: '^src/', pathNot: '^src/errors/' },
     },
     {
+      name: 'reachable-from-main',
+      comment:
+        'Every module in src/ is part of the daemon or the CLI: reachable from src/main.ts. Test-only code lives in test/helpers/.',
+      severity: 'error',
+      from: { path: '^src/main\\.ts$' },
+      to: { path: '^src/.+\\.ts$', pathNot: ['^src/main\\.ts$', '\\.d\\.ts$'], reachable: false },
+    },
+    {
+      name: 'no-index-barrels',
+      comment: 'Modules import the module that declares what they use, never an index.ts that re-exports it.',
+      severity: 'error',
+      from: {},
+      to: { path: '(^|/)index\\.ts$', pathNot: 'node_modules' },
+    },
+    {
       name: 'domain-does-not-know-transport',
       severity: 'error',
       from: {
