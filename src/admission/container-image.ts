@@ -4,6 +4,7 @@ import type { Verdict } from '../policy/verdict.js';
 import { parseImageReference, type ImageIdentity } from '../reference/image-reference.js';
 import { budgeted } from './deadline.js';
 import type { DecisionContext } from './dependencies.js';
+import { AdmissionError } from './errors.js';
 import type { ImageFacts } from './ports.js';
 import { UndecidedImage } from './evaluation.js';
 
@@ -24,12 +25,12 @@ export async function lookupContainerImage(
 ): Promise<ImageFacts> {
   const { deps } = ctx;
   const facts = await budgeted(deps.budgetMs, signal, (budget) => deps.images.lookup(image, budget));
-  if (!facts)
-    throw Object.assign(new Error(`image ${image} is not present`), { code: 'CG_ERR_IMAGE_NOT_PRESENT' });
+  if (!facts) throw new AdmissionError('CG_ERR_IMAGE_NOT_PRESENT', `image ${image} is not present`);
   if (IMAGE_ID.test(image) && facts.id !== image)
-    throw Object.assign(new Error(`containerd answered image ${facts.id} for ${image}`), {
-      code: 'CG_ERR_IMAGE_ID_MISMATCH',
-    });
+    throw new AdmissionError(
+      'CG_ERR_IMAGE_ID_MISMATCH',
+      `containerd answered image ${facts.id} for ${image}`,
+    );
   return facts;
 }
 
@@ -60,9 +61,7 @@ export async function containerImageVerdict(
       !plan.verdict.rule.key?.includes('@');
     if (plan.kind === 'decided' && !byNameOnly)
       return { verdict: plan.verdict, cacheHit: false, identity: { name, digest: facts.id } };
-    throw Object.assign(new Error(`image ${facts.id} has no registry digest`), {
-      code: 'CG_ERR_NO_REGISTRY_DIGEST',
-    });
+    throw new AdmissionError('CG_ERR_NO_REGISTRY_DIGEST', `image ${facts.id} has no registry digest`);
   }
   return judgeNames(ctx, policy, namespace, facts.id, identities, safeName(userSpecified), signal, digests);
 }

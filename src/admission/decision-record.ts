@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../errors/catalog.js';
 import type { Verdict } from '../policy/verdict.js';
 
 /** Version of the audit record schema (docs/audit.md). Bump on any incompatible change. */
@@ -29,7 +30,7 @@ export interface DecisionRecord {
   /** The verdict a dry-run rule would have enforced. */
   readonly wouldBe: 'allow' | 'deny' | 'undecided' | undefined;
   /** Error code when the decision could not be made (the call was then handled by the rule's onUndecided). */
-  readonly errorCode: string | undefined;
+  readonly errorCode: ErrorCode | undefined;
   /** Set when a breakglass (file or pod label) turned a deny into an allow. */
   readonly breakglass:
     | (OverrideGrant & {
@@ -58,7 +59,7 @@ export interface ImageDecision {
   readonly digests: readonly string[];
   readonly outcome: 'allow' | 'deny';
   readonly reason: string;
-  readonly errorCode: string | undefined;
+  readonly errorCode: ErrorCode | undefined;
   /** Set when a breakglass admitted this image: where the grant came from and what it matched. */
   readonly breakglass:
     { readonly source: 'file' | 'pod-label'; readonly matched: readonly string[] } | undefined;

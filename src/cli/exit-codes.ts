@@ -1,3 +1,5 @@
+import { CriguardError } from '../errors/criguard-error.js';
+
 /**
  * Process exit codes of every criguard command. Documented in docs/cli.md; stable across releases.
  */
@@ -16,10 +18,9 @@ export const ExitCode = Object.freeze({
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** Thrown by command parsers for a bad command line; the router prints `message` plus a hint and exits 64. */
-export class UsageError extends Error {
-  readonly code = 'CG_ERR_USAGE';
+export class UsageError extends CriguardError<'CG_ERR_USAGE'> {
   constructor(message: string) {
-    super(message);
+    super('CG_ERR_USAGE', message);
     this.name = 'UsageError';
   }
 }

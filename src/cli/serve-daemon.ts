@@ -14,11 +14,8 @@ import { createDiskCacheSource } from '../attestations/disk-cache-source.js';
 import { createLocalDirectorySource } from '../attestations/local-directory-source.js';
 import { createRegistrySource } from '../attestations/registry-source.js';
 import { createAuditLog, type AuditLog } from '../audit/audit-log.js';
-import {
-  createBreakglassMonitor,
-  type BreakglassMonitor,
-  type BreakglassStatus,
-} from '../breakglass/index.js';
+import { createBreakglassMonitor, type BreakglassMonitor } from '../breakglass/monitor.js';
+import type { BreakglassStatus } from '../breakglass/status.js';
 import { VerdictCache } from '../cache/verdict-cache.js';
 import {
   createQuarantineMonitor,

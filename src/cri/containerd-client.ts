@@ -2,6 +2,7 @@ import type { ImageFacts, ImageLookup } from '../admission/ports.js';
 import type { ContainerLister, RunningContainer } from '../admission/revalidation.js';
 import { decodeCriMessage, encodeCriMessage } from './proto.js';
 import { createUnaryCaller } from './unary-call.js';
+import { CriguardError } from '../errors/criguard-error.js';
 
 const MAX_MESSAGE = 16 * 1024 * 1024;
 const TIMEOUT_MS = 30_000;
@@ -48,6 +49,8 @@ export function sandboxImageOf(info: Record<string, string>): string | undefined
   const found = config?.['sandboxImage'] ?? pinned(config) ?? pinned(parse(info['imageConfig']));
   return typeof found === 'string' && found.length > 0 && found.length <= 4096 ? found : undefined;
 }
+/** Why a call of criguard's own to containerd gave no answer. */
+export type ContainerdErrorCode = 'CG_ERR_UPSTREAM' | 'CG_ERR_CANCELLED';
 
 /**
  * criguard's own calls to containerd, on a connection of its own: image look-ups (ImageStatus; undefined
@@ -71,9 +74,10 @@ export function createContainerdClient(upstreamSocket: string): ImageLookup &
     responseType: string,
   ) => {
     const failed = (what: string, err: unknown) =>
-      Object.assign(new Error(`containerd ${method.split('/').pop()} ${what}: ${(err as Error).message}`), {
-        code: 'CG_ERR_UPSTREAM',
-      });
+      new CriguardError<ContainerdErrorCode>(
+        'CG_ERR_UPSTREAM',
+        `containerd ${method.split('/').pop()} ${what}: ${(err as Error).message}`,
+      );
     let bytes: Buffer;
     try {
       bytes = await caller.call(method, encodeCriMessage(requestType, request), TIMEOUT_MS);
@@ -88,7 +92,7 @@ export function createContainerdClient(upstreamSocket: string): ImageLookup &
   };
   return {
     async lookup(image, signal) {
-      if (signal.aborted) throw Object.assign(new Error('cancelled'), { code: 'CG_ERR_CANCELLED' });
+      if (signal.aborted) throw new CriguardError<ContainerdErrorCode>('CG_ERR_CANCELLED', 'cancelled');
       const response = await call<ImageStatusResponse>(
         '/runtime.v1.ImageService/ImageStatus',
         'ImageStatusRequest',
