@@ -1,8 +1,7 @@
 import { lstatSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createCriClient, type CriClient } from '../cri/client.js';
-import { sandboxImageOf } from '../cri/containerd-client.js';
+import { createContainerdClient } from '../cri/containerd-client.js';
 import { readRegularFileSync } from '../files/read-regular-file.js';
 import { formatNodeImagePins, nodeImagePins, staticPodImages } from '../policy/node-image-pins.js';
 import type { NodeImage } from '../policy/node-image-pins.js';
@@ -64,17 +63,15 @@ export const policyPinNodeImagesCommand: Command = {
       io.stderr(`criguard policy pin-node-images: ${(err as Error).message}\n`);
       return ExitCode.DENIED_OR_FAILED;
     }
-    const cri = createCriClient(socket, { deadlineMs: 15_000 });
+    const containerd = createContainerdClient(socket);
     let images: NodeImage[];
     try {
-      images = [...(await fromContainerd(cri)), ...(await withDigests(cri, staticPods))];
+      images = [...(await fromContainerd(containerd)), ...(await withDigests(containerd, staticPods))];
     } catch (err) {
-      io.stderr(
-        `criguard policy pin-node-images: containerd at ${socket}: ${(err as { details?: string }).details ?? (err as Error).message}\n`,
-      );
+      io.stderr(`criguard policy pin-node-images: containerd at ${socket}: ${(err as Error).message}\n`);
       return ExitCode.DENIED_OR_FAILED;
     } finally {
-      cri.close();
+      containerd.close();
     }
     const result = nodeImagePins(images);
     const text = formatNodeImagePins(result, { host: hostname(), time: new Date().toISOString() });
@@ -100,48 +97,51 @@ export const policyPinNodeImagesCommand: Command = {
   },
 };
 
-/** Running containers (ContainerStatus names their image) and the configured sandbox image. */
-async function fromContainerd(cri: CriClient): Promise<NodeImage[]> {
+type Containerd = ReturnType<typeof createContainerdClient>;
+
+/**
+ * Running containers and the configured sandbox image, as containerd holds them. A container's image is
+ * named by its only tag when it has one (pins stay under that name), else by its image id (every
+ * repository digest containerd knows for it is pinned).
+ */
+async function fromContainerd(containerd: Containerd): Promise<NodeImage[]> {
+  const signal = AbortSignal.timeout(15_000);
   const images: NodeImage[] = [];
-  const { containers } = await cri.listContainers({ filter: { state: { state: 'CONTAINER_RUNNING' } } });
-  const { items } = await cri.listPodSandbox({});
-  const pods = new Map(items.map((p) => [p.id, p.metadata]));
-  for (const c of containers.slice(0, 4096)) {
-    const pod = pods.get(c.pod_sandbox_id);
-    const status = (await cri.containerStatus({ container_id: c.id })).status;
-    const id = c.image_ref || c.image?.image || '';
-    const named = status?.image?.image ?? '';
-    const held = id === '' ? null : (await cri.imageStatus({ image: { image: id } })).image;
+  for (const c of (await containerd.listRunning(signal)).slice(0, 4096)) {
+    const held = c.image === '' ? undefined : await containerd.lookup(c.image, signal);
+    const tag = held?.repoTags.length === 1 ? held.repoTags[0] : undefined;
     images.push({
-      why: `container ${pod?.namespace ?? c.labels['io.kubernetes.pod.namespace'] ?? '?'}/${pod?.name ?? c.labels['io.kubernetes.pod.name'] ?? '?'}/${c.metadata?.name ?? c.id}`,
-      reference: named !== '' && !named.startsWith('sha256:') ? named : id,
-      repoDigests: held?.repo_digests ?? [],
+      why: `container ${c.namespace || '?'}/${c.podName || '?'}/${c.name || c.id}`,
+      reference: tag ?? c.image,
+      repoDigests: held?.repoDigests ?? [],
     });
   }
-  const sandbox = sandboxImageOf((await cri.status({ verbose: true })).info);
+  const sandbox = await containerd.sandboxImage(signal);
   if (sandbox !== undefined) {
-    const held = (await cri.imageStatus({ image: { image: sandbox } })).image;
     images.push({
       why: 'sandbox image (containerd config)',
-      reference: sandbox,
-      repoDigests: held?.repo_digests ?? [],
+      reference: sandbox.reference,
+      repoDigests: sandbox.repoDigests,
     });
   }
   return images;
 }
 
-/** Static pod images with what containerd holds for them (a digest reference needs nothing). */
-async function withDigests(cri: CriClient, images: readonly NodeImage[]): Promise<NodeImage[]> {
+/**
+ * Static pod images with what containerd holds for them (a digest reference needs nothing). A reference
+ * containerd refuses is reported as not pinned; containerd being down is an error.
+ */
+async function withDigests(containerd: Containerd, images: readonly NodeImage[]): Promise<NodeImage[]> {
+  const signal = AbortSignal.timeout(15_000);
   const out: NodeImage[] = [];
   for (const image of images) {
-    let held = null;
+    let held;
     try {
-      held = (await cri.imageStatus({ image: { image: image.reference } })).image;
+      held = await containerd.lookup(image.reference, signal);
     } catch (err) {
-      // An unparsable reference is reported as not pinned; containerd being down is not.
-      if ((err as { code?: number }).code === 14) throw err;
+      if (!(await containerd.ping())) throw err;
     }
-    out.push({ ...image, repoDigests: held?.repo_digests ?? [] });
+    out.push({ ...image, repoDigests: held?.repoDigests ?? [] });
   }
   return out;
 }

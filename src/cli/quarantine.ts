@@ -1,17 +1,18 @@
 import { parseDuration } from '../breakglass/duration.js';
 import { parseRfc3339 } from '../breakglass/rfc3339.js';
+import { DEFAULT_QUARANTINE_PATH } from '../quarantine/defaults.js';
 import {
   compileQuarantineImage,
-  DEFAULT_QUARANTINE_PATH,
+  parseQuarantineDocument,
+  type QuarantineFileContent,
+} from '../quarantine/document.js';
+import {
   entryStatuses,
   loadQuarantine,
-  parseQuarantineDocument,
-  quarantineFileText,
-  writeQuarantineFileAtomically,
   type LoadedQuarantine,
   type QuarantineEntryStatus,
-  type QuarantineFileContent,
-} from '../quarantine/index.js';
+} from '../quarantine/state.js';
+import { quarantineFileText, writeQuarantineFileAtomically } from '../quarantine/write-file.js';
 import type { Command, CommandIo } from './command.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { parseOptions, requireOption } from './parse-options.js';

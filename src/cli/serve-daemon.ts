@@ -21,8 +21,8 @@ import {
   createQuarantineMonitor,
   type QuarantineListChange,
   type QuarantineMonitor,
-  type QuarantineStatus,
-} from '../quarantine/index.js';
+} from '../quarantine/monitor.js';
+import type { QuarantineStatus } from '../quarantine/state.js';
 import { createVerdictStore } from '../cache/verdict-store.js';
 import type { ServeConfig } from '../config/serve-config.js';
 import { createContainerdClient } from '../cri/containerd-client.js';

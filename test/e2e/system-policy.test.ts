@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { createCriClient, type CriClient } from '../../src/cri/client.js';
+import { createCriClient, type CriClient } from '../helpers/cri-client.js';
 import { createSimpleSigningPayload } from '../../src/verify/simple-signing.js';
 import { startCriguard, type Criguard } from '../helpers/criguard.js';
 import { pushImage, PAUSE_NAME, PAUSE_TAG, type PushedImage } from '../helpers/images.js';
