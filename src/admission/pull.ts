@@ -1,3 +1,4 @@
+import { AdmissionError } from './errors.js';
 import { planDecision, selectRule } from '../policy/evaluate.js';
 import {
   parseImageReference,
@@ -120,9 +121,7 @@ async function judgeReference(
     identity = { name: reference.name, digest };
     // A quarantined digest is not worth verifying: admitPull refuses it once this settles.
     if (quarantined(ctx, policy, pullSubject(reference.name, [digest]), identity))
-      throw Object.assign(new Error(`${reference.name}@${digest} is quarantined`), {
-        code: 'CG_ERR_QUARANTINED',
-      });
+      throw new AdmissionError('CG_ERR_QUARANTINED', `${reference.name}@${digest} is quarantined`);
     const result = await ctx.judge.judge(
       { policy, identity, namespace, credentials: facts.credentials },
       signal,
