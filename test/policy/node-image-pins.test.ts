@@ -66,7 +66,7 @@ test('the fragment says it must be reviewed, loads into a policy, and its pins a
   ]);
   const text = formatNodeImagePins(result, { host: 'node-1', time: '2026-12-01T00:00:00Z' });
   t.regex(text, /REVIEW BY A HUMAN BEFORE USE/);
-  t.regex(text, /# Not pinned.*\n#   static pod \/m\/x\.yaml: registry\.example\/x:1/);
+  t.regex(text, /# Not pinned.*\n# {3}static pod \/m\/x\.yaml: registry\.example\/x:1/);
   t.notRegex(text, /^EVIL/m);
   const fragment = parse(text) as { criguard: { nodeCriticalImages: string[] } };
   t.deepEqual(fragment, { criguard: { nodeCriticalImages: [`docker.io/calico/node@${CALICO}`] } });
