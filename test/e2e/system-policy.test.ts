@@ -248,5 +248,8 @@ test.serial(
     }
     t.truthy((await runContainer(cri, podSandboxConfig(lab(), 'kube-system'), cni.ref)).id);
     t.true(readAudit(auditLog).length > before);
+    // With the system policy off, the lab's trusted root serves no attestor: serve says so, with the path.
+    const log = readFileSync(criguard.logFile, 'utf8');
+    t.regex(log, /"field":"criguard\.trustedRoot"[^\n]*policy field has no effect/);
   },
 );
