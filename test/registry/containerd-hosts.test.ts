@@ -169,3 +169,18 @@ test('a tag is resolved only through endpoints with the resolve capability', asy
   t.is(resolved.digest, `sha256:${createHash('sha256').update(manifest).digest('hex')}`);
   t.is(pullOnly.seen.length, 0, 'a pull-only mirror is not asked for a tag');
 });
+
+test('a server naming another host is where the registry is reached (as containerd does), not the registry name', async (t) => {
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, config: {}, layers: [] }));
+  const server = await startFakeServer((_req, res) => {
+    res.setHeader('content-type', 'application/vnd.oci.image.manifest.v1+json');
+    res.end(manifest);
+  });
+  t.teardown(() => server.close());
+  const dir = hostsDir(t, { 'registry.k8s.io': `server = "http://${server.host}"\n` });
+  const client = createRegistryClient({ registryHostsDir: dir, timeoutMs: 5000 });
+  t.teardown(() => client.close());
+  const resolved = await client.resolve('registry.k8s.io/kube-proxy:v1.31.0', { verifyContent: true });
+  t.is(resolved.digest, `sha256:${createHash('sha256').update(manifest).digest('hex')}`);
+  t.is(server.seen.length, 1);
+});
