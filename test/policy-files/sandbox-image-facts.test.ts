@@ -22,13 +22,14 @@ test('sandboxImageOf: containerd 1.x config.sandboxImage, 2.x pinnedImages.sandb
     sandboxImageOf({ imageConfig: JSON.stringify({ pinnedImages: { sandbox: `${PAUSE}:3.10` } }) }),
     `${PAUSE}:3.10`,
   );
-  for (const info of [
+  const infos: Record<string, string>[] = [
     {},
     { config: 'not json' },
     { config: JSON.stringify({ sandboxImage: 42 }) },
     { config: JSON.stringify({ sandboxImage: '' }) },
     { config: JSON.stringify({ sandboxImage: 'x'.repeat(5000) }) },
-  ]) {
+  ];
+  for (const info of infos) {
     t.is(sandboxImageOf(info), undefined, JSON.stringify(info).slice(0, 60));
   }
 });
