@@ -199,7 +199,13 @@ test.serial(
       start: true,
     });
     t.truthy(result.id, result.error?.details);
-    t.like(lastRecord('PullImage', sandboxRef), { outcome: 'allow', reason: 'SYSTEM_POLICY' });
+    const pull = lastRecord('PullImage', sandboxRef);
+    t.like(pull, { outcome: 'allow', reason: 'SYSTEM_POLICY' });
+    // The revision in force covers the sandbox facts; status and audit agree on it.
+    const status = (await (await fetch(`${criguard.metricsUrl}/status`)).json()) as {
+      policy: { revision: string };
+    };
+    t.is(status.policy.revision, pull?.policyRevision);
     t.like(lastRecord('CreateContainer', ''), { outcome: 'allow', reason: 'SYSTEM_POLICY' });
   },
 );
