@@ -75,8 +75,14 @@ test('policy check of Google’s block-all example: the system policy is enabled
 test('pin-node-images: usage errors (64), an unreachable containerd or a bad manifest (1), nothing written', async (t) => {
   t.is((await pin(['extra'])).code, 64);
   t.is((await pin(['--output', ''])).code, 64);
+  t.is((await pin(['--containerd-socket', 'tcp://127.0.0.1:1'])).code, 64);
   const dir = await tempDir(t);
-  const down = await pin(['--containerd-socket', join(dir, 'none.sock'), '--static-pod-dir', dir]);
+  const down = await pin([
+    '--containerd-socket',
+    `unix://${join(dir, 'none.sock')}`,
+    '--static-pod-dir',
+    dir,
+  ]);
   t.is(down.code, 1);
   t.regex(down.err, /containerd at .*none\.sock/);
   t.is(down.out, '');

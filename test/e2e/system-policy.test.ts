@@ -205,7 +205,7 @@ test.serial(
     const status = (await (await fetch(`${criguard.metricsUrl}/status`)).json()) as {
       policy: { revision: string };
     };
-    t.is(status.policy.revision, pull?.policyRevision);
+    t.is(status.policy.revision, String(pull?.policyRevision));
     t.like(lastRecord('CreateContainer', ''), { outcome: 'allow', reason: 'SYSTEM_POLICY' });
   },
 );
