@@ -1,10 +1,14 @@
 /**
  * Policy evaluation cost without signature checks: 1,000 namespace rules and 1,000 allowlist patterns.
- * Run: npm run bench:policy. Prints µs per decision; the budget is 20 µs.
+ * Run: npm run bench:policy. Prints µs per decision; the budget is 20 µs. Measured twice in the same run:
+ * the policy as is (baseline), and with `globalPolicyEvaluationMode: ENABLE` and a sandbox image (the
+ * system policy, ADR 0017), over the same images plus two system images.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { evaluatePolicy } from '../src/policy/evaluate.js';
 import { loadPolicy } from '../src/policy/load-policy.js';
+import { withSandboxImage } from '../src/policy/system-policy.js';
+import type { CompiledPolicy } from '../src/policy/types.js';
 
 const N = 1000;
 const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' })
@@ -25,27 +29,35 @@ const patterns = Array.from({ length: N }, (_, i) => {
   if (kind === 2) return { namePattern: `gcr.io/org/app-${i}` };
   return { namePattern: `gcr.io/pinned/app-${i}@sha256:${i.toString(16).padStart(64, '0')}` };
 });
-const policy = loadPolicy({
-  policy: {
-    source: 'bench',
-    text: JSON.stringify({
-      defaultAdmissionRule: rule(1),
-      kubernetesNamespaceAdmissionRules: Object.fromEntries(
-        Array.from({ length: N }, (_, i) => [`ns-${i}`, rule(i)]),
-      ),
-      admissionWhitelistPatterns: patterns,
-      attestors: [
-        {
-          name: 'built',
-          userOwnedGrafeasNote: {
-            publicKeys: [
-              { id: 'k', pkixPublicKey: { publicKeyPem: pem, signatureAlgorithm: 'ECDSA_P256_SHA256' } },
-            ],
+const policyOf = (extra: object): CompiledPolicy =>
+  loadPolicy({
+    policy: {
+      source: 'bench',
+      text: JSON.stringify({
+        ...extra,
+        defaultAdmissionRule: rule(1),
+        kubernetesNamespaceAdmissionRules: Object.fromEntries(
+          Array.from({ length: N }, (_, i) => [`ns-${i}`, rule(i)]),
+        ),
+        admissionWhitelistPatterns: patterns,
+        attestors: [
+          {
+            name: 'built',
+            userOwnedGrafeasNote: {
+              publicKeys: [
+                { id: 'k', pkixPublicKey: { publicKeyPem: pem, signatureAlgorithm: 'ECDSA_P256_SHA256' } },
+              ],
+            },
           },
-        },
-      ],
-    }),
-  },
+        ],
+      }),
+    },
+  });
+const baseline = policyOf({});
+const pause = `sha256:${'cd'.repeat(32)}`;
+const enabled = withSandboxImage(policyOf({ globalPolicyEvaluationMode: 'ENABLE' }), {
+  reference: 'registry.k8s.io/pause:3.10',
+  repoDigests: [`registry.k8s.io/pause@${pause}`],
 });
 
 const digest = `sha256:${'ab'.repeat(32)}`;
@@ -56,12 +68,14 @@ const images = [
   { name: 'gcr.io/org/app-999', digest },
   { name: 'gcr.io/team-4000/deep/er/path', digest },
   { name: 'gcr.io/pinned/app-3', digest: `sha256:${(3).toString(16).padStart(64, '0')}` },
+  { name: 'registry.k8s.io/kube-proxy', digest },
+  { name: 'registry.k8s.io/pause', digest: pause },
 ];
 const namespaces = Array.from({ length: 64 }, (_, i) =>
   i % 8 === 7 ? 'unknown' : `ns-${(i * 37) % (N + 100)}`,
 );
 
-async function run(iterations: number): Promise<number> {
+async function run(policy: CompiledPolicy, iterations: number): Promise<number> {
   let allowed = 0;
   for (let i = 0; i < iterations; i++) {
     const v = await evaluatePolicy(policy, images[i % images.length]!, namespaces[i % namespaces.length], []);
@@ -70,13 +84,20 @@ async function run(iterations: number): Promise<number> {
   return allowed;
 }
 
-await run(50_000);
 const iterations = 500_000;
-const start = process.hrtime.bigint();
-const allowed = await run(iterations);
-const micros = Number(process.hrtime.bigint() - start) / 1000 / iterations;
-console.log(
-  `policy-eval: ${micros.toFixed(3)} µs/decision (${N} namespace rules, ${N} allowlist patterns, ` +
-    `${iterations} decisions, ${allowed} allowed, no signature checks; budget 20 µs)`,
-);
-process.exitCode = micros <= 20 ? 0 : 1;
+let worst = 0;
+for (const [label, policy] of [
+  ['baseline', baseline],
+  ['system policy on', enabled],
+] as const) {
+  await run(policy, 50_000);
+  const start = process.hrtime.bigint();
+  const allowed = await run(policy, iterations);
+  const micros = Number(process.hrtime.bigint() - start) / 1000 / iterations;
+  worst = Math.max(worst, micros);
+  console.log(
+    `policy-eval (${label}): ${micros.toFixed(3)} µs/decision (${N} namespace rules, ${N} allowlist ` +
+      `patterns, ${iterations} decisions, ${allowed} allowed, no signature checks; budget 20 µs)`,
+  );
+}
+process.exitCode = worst <= 20 ? 0 : 1;

@@ -1,6 +1,7 @@
 import { lstatSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
+import { toSocketPath } from '../config/socket-address.js';
 import { createContainerdClient } from '../cri/containerd-client.js';
 import { readRegularFileSync } from '../files/read-regular-file.js';
 import { formatNodeImagePins, nodeImagePins, staticPodImages } from '../policy/node-image-pins.js';
@@ -33,7 +34,7 @@ export const policyPinNodeImagesCommand: Command = {
     'YAML fragment (criguard.nodeCriticalImages) to REVIEW and merge into the policy: every pin is',
     'admitted without a signature check.',
     '',
-    `  --containerd-socket PATH  containerd's CRI socket (default ${DEFAULT_SOCKET})`,
+    `  --containerd-socket PATH  containerd's CRI socket, a path or unix:// URL (default ${DEFAULT_SOCKET})`,
     `  --static-pod-dir DIR      the kubelet's staticPodPath (default ${DEFAULT_STATIC_POD_DIR}; skipped`,
     '                            when the default does not exist)',
     '  --output FILE|-           where to write the fragment (default -, stdout)',
@@ -51,7 +52,12 @@ export const policyPinNodeImagesCommand: Command = {
       true,
     );
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0] ?? ''}`);
-    const socket = values['containerd-socket'] ?? DEFAULT_SOCKET;
+    let socket: string;
+    try {
+      socket = toSocketPath(values['containerd-socket'] ?? DEFAULT_SOCKET, process.cwd());
+    } catch (err) {
+      throw new UsageError(`--containerd-socket: ${(err as Error).message}`);
+    }
     const output = values.output ?? '-';
     if (output === '') throw new UsageError('--output needs a file or -');
     let staticPods: NodeImage[];

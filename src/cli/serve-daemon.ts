@@ -39,6 +39,7 @@ import { createMetrics } from '../metrics/metrics.js';
 import { createPolicyStore, type PolicyStore } from '../policy-files/policy-store.js';
 import { createSandboxImageFacts } from '../policy-files/sandbox-image-facts.js';
 import type { PolicyWarning } from '../policy/warnings.js';
+import type { CompiledPolicy } from '../policy/types.js';
 import { createPlatformManifestResolver } from '../registry/platform-manifest.js';
 import { createManifestStore } from '../attestations/manifest-store.js';
 import { createRegistryClient, type RegistryClient } from '../registry/registry-client.js';
@@ -99,6 +100,8 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
   });
 
   let policyStore: PolicyStore | undefined;
+  // The policy in force: the store's, with the node's sandbox image facts applied (system policy).
+  let policyInForce: (() => CompiledPolicy) | undefined;
   let admission: Admission = admitEverything;
   if (config.policy === undefined) {
     logger.warn({}, 'no policy configured: criguard forwards every call and enforces nothing');
@@ -143,6 +146,7 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
       onError: (err) => logger.warn({ err: err.message }, 'system policy: cannot read the sandbox image'),
     });
     void sandbox.refresh();
+    policyInForce = () => sandbox.policy();
     closers.push(() => sandbox.stop());
     const stateProblem = preparePrivateDirectory(config.stateDir, process.geteuid?.() ?? 0);
     if (stateProblem !== undefined) {
@@ -295,7 +299,8 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
         async status() {
           return {
             version: criguardVersion,
-            policy: store ? { file: config.policy, revision: store.current().revision } : null,
+            policy:
+              store && policyInForce ? { file: config.policy, revision: policyInForce().revision } : null,
             enforcing: store !== undefined,
             verdictCache: { entries: cache.size, hits: cache.hits, misses: cache.misses },
             connections: proxy.connections,

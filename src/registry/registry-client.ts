@@ -272,8 +272,13 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       endpoints = [upstreamEndpoint(ref.domain)];
     } else {
       try {
+        // The registry's own default endpoint keeps the registry's own rules; a `server` naming another
+        // host (containerd then sends everything there) is used as written.
         endpoints = registryEndpoints(options.registryHostsDir, ref.domain).map((e) =>
-          e.upstream && e.api === `${schemeOf(e)}://${e.host}/v2` && e.tls === undefined
+          e.upstream &&
+          e.api === `${schemeOf(e)}://${e.host}/v2` &&
+          e.tls === undefined &&
+          e.host.toLowerCase() === apiHostOf(ref.domain).toLowerCase()
             ? { ...upstreamEndpoint(ref.domain), capabilities: e.capabilities, headers: e.headers }
             : e,
         );

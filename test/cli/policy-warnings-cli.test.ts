@@ -50,18 +50,39 @@ test('policy check: a field without effect is a warning with its path; the polic
   t.is(summary.systemPolicy, null);
 });
 
-test('policy check of Google’s block-all example: the system policy is enabled, no warnings', async (t) => {
+test('policy check of Google’s block-all example: the system policy is enabled, no warnings, explained per image', async (t) => {
   const result = await cli(['policy', 'check', 'deploy/examples/block-all-but-system.yaml']);
   t.is(result.code, 0, result.err);
   t.regex(result.out, /^system policy: enabled \(built-in version [0-9.]+;/m);
   t.is(result.err, '');
+  const digest = `sha256:${'a'.repeat(64)}`;
+  const explained = await cli([
+    'policy',
+    'check',
+    '--image',
+    `registry.k8s.io/kube-proxy@${digest}`,
+    '--namespace',
+    'kube-system',
+    'deploy/examples/block-all-but-system.yaml',
+  ]);
+  t.regex(
+    explained.out,
+    /^system: +registry\.k8s\.io\/kube-proxy: admitted if signed by system:kubernetes-release, else:$/m,
+  );
+  t.regex(explained.out, /^decided: +DENY ALWAYS_DENY$/m);
 });
 
 test('pin-node-images: usage errors (64), an unreachable containerd or a bad manifest (1), nothing written', async (t) => {
   t.is((await pin(['extra'])).code, 64);
   t.is((await pin(['--output', ''])).code, 64);
+  t.is((await pin(['--containerd-socket', 'tcp://127.0.0.1:1'])).code, 64);
   const dir = await tempDir(t);
-  const down = await pin(['--containerd-socket', join(dir, 'none.sock'), '--static-pod-dir', dir]);
+  const down = await pin([
+    '--containerd-socket',
+    `unix://${join(dir, 'none.sock')}`,
+    '--static-pod-dir',
+    dir,
+  ]);
   t.is(down.code, 1);
   t.regex(down.err, /containerd at .*none\.sock/);
   t.is(down.out, '');

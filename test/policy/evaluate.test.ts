@@ -5,6 +5,7 @@ import type { AttestationRecord } from '../../src/verify/attestation.js';
 import { attestorDoc, digestOf, makeKey, payloadFor, rule, signWith } from '../verify/fixtures.js';
 import type { TestKey } from '../verify/fixtures.js';
 import { policyFrom } from './policy-fixtures.js';
+import { denyMessage } from '../../src/admission/deny-message.js';
 
 const built = makeKey('ECDSA_P256_SHA256');
 const scanned = makeKey('ED25519');
@@ -110,6 +111,15 @@ test('two_attestors_one_evidence_fail', async (t) => {
   // The other attestor's signature (naming its own key id) is not "an unknown key" for this one: it has
   // simply not attested (issue 11's sibling).
   t.deepEqual(v.missing, [{ attestor: 'projects/p/attestors/scanned', reason: 'NO_ATTESTATION' }]);
+});
+
+test('issue 11: one attestor unattested, the other signer’s attestation without publicKeyId: NO_ATTESTATION in the message', async (t) => {
+  const v = await evaluatePolicy(policyFrom(doc()), image, 'prod', [attest(built, undefined)]);
+  t.deepEqual(v.satisfied, [{ attestor: 'built', keyIds: ['b1'] }]);
+  t.deepEqual(v.missing, [{ attestor: 'projects/p/attestors/scanned', reason: 'NO_ATTESTATION' }]);
+  const message = denyMessage(v, image);
+  t.regex(message, /lacks a valid attestation by projects\/p\/attestors\/scanned \(NO_ATTESTATION\)/);
+  t.notRegex(message, /SIGNATURE_INVALID/);
 });
 
 test('dry run admits and carries the would-be deny', async (t) => {

@@ -278,3 +278,18 @@ test('a mirror gets the node credentials looked up for its own host, never the c
   const err = await t.throwsAsync(anonymous.getBlob(`${upstream.host}/team/app`, BLOB_DIGEST));
   t.regex(err!.message, new RegExp(`${mirror.host} \\(denied\\)`));
 });
+
+test('a server naming another host is where the registry is reached (as containerd does), not the registry name', async (t) => {
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, config: {}, layers: [] }));
+  const server = await startFakeServer((_req, res) => {
+    res.setHeader('content-type', 'application/vnd.oci.image.manifest.v1+json');
+    res.end(manifest);
+  });
+  t.teardown(() => server.close());
+  const dir = hostsDir(t, { 'registry.k8s.io': `server = "http://${server.host}"\n` });
+  const client = createRegistryClient({ registryHostsDir: dir, timeoutMs: 5000 });
+  t.teardown(() => client.close());
+  const resolved = await client.resolve('registry.k8s.io/kube-proxy:v1.31.0', { verifyContent: true });
+  t.is(resolved.digest, `sha256:${createHash('sha256').update(manifest).digest('hex')}`);
+  t.is(server.seen.length, 1);
+});
