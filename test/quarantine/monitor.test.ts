@@ -143,8 +143,10 @@ for (const [name, code, spoil] of unsafeAfterValid) {
     const { path, dir, monitor, changes } = await setup(t, quarantineYaml(entry(BAD)));
     const good = monitor.status(NOW).fileSha256;
     await spoil(path, dir);
-    await within(t, 2000, () => monitor.status(NOW).state === 'invalid');
+    // Written in place, the file may first be seen empty (a parse error): wait for the final problem.
+    await within(t, 2000, () => monitor.status(NOW).problem?.code === code);
     const status = monitor.status(NOW);
+    t.is(status.state, 'invalid');
     t.is(status.problem?.code as string | undefined, code);
     t.false(status.denyAll);
     t.is(status.keptFileSha256, good);
