@@ -432,6 +432,11 @@ function watchQuarantine(
       file,
       state: status.state,
       entriesInForce: status.inForce,
+      // What is in force, also at start (changes made while the daemon was stopped are not diffed).
+      images: status.entries
+        .filter((e) => e.inForce)
+        .slice(0, 100)
+        .map((e) => e.image),
       denyAll: status.denyAll,
       problem: status.problem,
       fileSha256: status.fileSha256,

@@ -81,8 +81,8 @@ test.after.always(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-async function signedImage(): Promise<PushedImage> {
-  const image = await pushImage(lab().registry, { variant: `q-${randomUUID()}` });
+async function signedImage(variant = `q-${randomUUID()}`): Promise<PushedImage> {
+  const image = await pushImage(lab().registry, { variant });
   await sign(builder, attestations, image.digestRef);
   return image;
 }
@@ -143,7 +143,8 @@ async function metric(name: string): Promise<number | undefined> {
 test.serial(
   'a signed, running image quarantined: refused within 2 s, reported running, not reopened by a breakglass, restored by removal',
   async (t) => {
-    const image = await signedImage();
+    const variant = `q-${randomUUID()}`;
+    const image = await signedImage(variant);
     const running = await run(image.digestRef);
     t.truthy(running.id, running.error?.message);
 
@@ -175,6 +176,11 @@ test.serial(
       'creates from the image already on the node are refused',
     );
     t.regex((await pullError(image.ref))?.details ?? '', /QUARANTINED/, 'by tag too');
+    // The same bytes under another repository name (same digest), signed for that name too.
+    const copy = await pushImage(lab().registry, { name: 'criguard-test/mirror-copy', variant });
+    await sign(builder, attestations, copy.digestRef);
+    t.is(copy.digest, image.digest, 'the copy has the same digest');
+    t.regex((await pullError(copy.digestRef))?.details ?? '', /QUARANTINED/, 'under another name too');
 
     // The running container is reported: a Revalidation record and the metric, without waiting for the timer.
     t.true(

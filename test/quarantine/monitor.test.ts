@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { chmod, chown, link, symlink, unlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, link, rename, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   createQuarantineMonitor,
@@ -90,33 +90,37 @@ const unsafeAfterValid: [string, string, (path: string, dir: string) => Promise<
     'symlinked_quarantine_fail',
     'CG_ERR_QUARANTINE_SYMLINK',
     async (path, dir) => {
-      await writeFile(join(dir, 'elsewhere.yaml'), quarantineYaml([]));
-      await unlink(path);
-      await symlink(join(dir, 'elsewhere.yaml'), path);
+      await writeFile(join(dir, 'elsewhere.yaml'), quarantineYaml([]), { mode: 0o600 });
+      await symlink(join(dir, 'elsewhere.yaml'), `${path}.new`);
+      await rename(`${path}.new`, path);
     },
   ],
   [
     'hardlinked_quarantine_fail',
     'CG_ERR_QUARANTINE_HARDLINK',
     async (path, dir) => {
-      await atomicWrite(path, quarantineYaml([]));
-      await link(path, join(dir, 'second-name'));
+      // Each spoiled file is prepared aside and renamed in whole: the monitor never sees a valid middle state.
+      await writeFile(`${path}.new`, quarantineYaml([]), { mode: 0o600 });
+      await link(`${path}.new`, join(dir, 'second-name'));
+      await rename(`${path}.new`, path);
     },
   ],
   [
     'non_root_owned_quarantine_fail',
     'CG_ERR_QUARANTINE_OWNER',
     async (path) => {
-      await atomicWrite(path, quarantineYaml([]));
-      await chown(path, 1000, 1000);
+      await writeFile(`${path}.new`, quarantineYaml([]), { mode: 0o600 });
+      await chown(`${path}.new`, 1000, 1000);
+      await rename(`${path}.new`, path);
     },
   ],
   [
     'writable_by_others_quarantine_fail',
     'CG_ERR_QUARANTINE_MODE',
     async (path) => {
-      await atomicWrite(path, quarantineYaml([]));
-      await chmod(path, 0o666);
+      await writeFile(`${path}.new`, quarantineYaml([]));
+      await chmod(`${path}.new`, 0o666);
+      await rename(`${path}.new`, path);
     },
   ],
   [
@@ -139,8 +143,10 @@ for (const [name, code, spoil] of unsafeAfterValid) {
     const { path, dir, monitor, changes } = await setup(t, quarantineYaml(entry(BAD)));
     const good = monitor.status(NOW).fileSha256;
     await spoil(path, dir);
-    await within(t, 2000, () => monitor.status(NOW).state === 'invalid');
+    // Written in place, the file may first be seen empty (a parse error): wait for the final problem.
+    await within(t, 2000, () => monitor.status(NOW).problem?.code === code);
     const status = monitor.status(NOW);
+    t.is(status.state, 'invalid');
     t.is(status.problem?.code as string | undefined, code);
     t.false(status.denyAll);
     t.is(status.keptFileSha256, good);
