@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { RunningContainer } from '../admission/revalidation.js';
 import { readAuditLog } from '../audit/audit-reader.js';
 import { parseDuration } from '../breakglass/duration.js';
@@ -127,8 +128,13 @@ export const policySimulateCommand: Command = {
             ).digest,
         },
         evidence: createEvidence(config, registry, logger, nodeCredentials, stateSafe ? 'read-only' : 'off'),
-        // In memory only: the daemon's persisted platform mappings are its state, not read or written.
-        platforms: createPlatformManifestResolver(registry),
+        // The daemon's persisted platform mappings, read-only (where it would trust them).
+        platforms: createPlatformManifestResolver(
+          registry,
+          undefined,
+          stateSafe ? join(config.stateDir, 'platforms.json') : undefined,
+          true,
+        ),
         images: containerd,
         clock: Date.now,
         budgetMs: config.verifyTimeoutSeconds * 1000,
