@@ -15,7 +15,7 @@ import { createPlatformManifestResolver } from '../registry/platform-manifest.js
 import { createAuditSubjects, DEFAULT_MAX_AUDIT_SUBJECTS } from '../simulate/audit-subjects.js';
 import type { SimulationEntry } from '../simulate/compare.js';
 import { buildReport, formatReport, type SimulationReport } from '../simulate/report.js';
-import { createSimulator } from '../simulate/simulator.js';
+import { createSimulator, judgeAll } from '../simulate/simulator.js';
 import type { Command, CommandIo } from './command.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { parseOptions, requireOption } from './parse-options.js';
@@ -26,6 +26,8 @@ import { createEvidence, createNodeCredentialsFromConfig, createRegistry } from 
 export const DEFAULT_CONFIG_FILE = '/etc/criguard/config.yaml';
 const DEFAULT_SINCE = '24h';
 const DAYS = /^(\d{1,4})d$/;
+/** Subjects judged at once: registry round trips overlap, the node is not flooded. */
+const CONCURRENCY = 4;
 
 /**
  * `criguard policy simulate`: what a candidate policy would change on this node. Running containers
@@ -157,7 +159,7 @@ export const policySimulateCommand: Command = {
         }
         if (containers !== undefined) {
           running = { listed: containers.length };
-          for (const c of containers) entries.push(await simulator.running(c, signal));
+          entries.push(...(await judgeAll(containers, CONCURRENCY, (c) => simulator.running(c, signal))));
         }
       }
       if (!values['skip-audit']) {
@@ -180,7 +182,9 @@ export const policySimulateCommand: Command = {
             subjects: subjects.subjects.length,
             droppedSubjects: subjects.dropped,
           };
-          for (const s of subjects.subjects) entries.push(await simulator.audit(s, signal));
+          entries.push(
+            ...(await judgeAll(subjects.subjects, CONCURRENCY, (s) => simulator.audit(s, signal))),
+          );
         } catch (err) {
           // The default log may simply not exist (yet); one the operator named must be readable.
           if (values['audit-log'] !== undefined) failed = true;
