@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { RunningContainer } from '../admission/revalidation.js';
 import { readAuditLog } from '../audit/audit-reader.js';
 import { parseDuration } from '../breakglass/duration.js';
@@ -10,11 +11,12 @@ import { createLogger } from '../log/logger.js';
 import { PolicyLoadError } from '../policy/errors.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import { loadPolicyFiles } from '../policy-files/load-policy-files.js';
+import { createManifestStore } from '../attestations/manifest-store.js';
 import { createPlatformManifestResolver } from '../registry/platform-manifest.js';
 import { createAuditSubjects, DEFAULT_MAX_AUDIT_SUBJECTS } from '../simulate/audit-subjects.js';
 import type { SimulationEntry } from '../simulate/compare.js';
 import { buildReport, formatReport, type SimulationReport } from '../simulate/report.js';
-import { createSimulator } from '../simulate/simulator.js';
+import { createSimulator, judgeAll } from '../simulate/simulator.js';
 import type { Command, CommandIo } from './command.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { parseOptions, requireOption } from './parse-options.js';
@@ -25,6 +27,8 @@ import { createEvidence, createNodeCredentialsFromConfig, createRegistry } from 
 export const DEFAULT_CONFIG_FILE = '/etc/criguard/config.yaml';
 const DEFAULT_SINCE = '24h';
 const DAYS = /^(\d{1,4})d$/;
+/** Subjects judged at once: registry round trips overlap, the node is not flooded. */
+const CONCURRENCY = 4;
 
 /**
  * `criguard policy simulate`: what a candidate policy would change on this node. Running containers
@@ -127,8 +131,14 @@ export const policySimulateCommand: Command = {
             ).digest,
         },
         evidence: createEvidence(config, registry, logger, nodeCredentials, stateSafe ? 'read-only' : 'off'),
-        // In memory only: the daemon's persisted platform mappings are its state, not read or written.
-        platforms: createPlatformManifestResolver(registry),
+        // The daemon's persisted platform mappings, read-only (where it would trust them).
+        platforms: createPlatformManifestResolver(
+          registry,
+          undefined,
+          stateSafe ? join(config.stateDir, 'platforms.json') : undefined,
+          config.attestationsDir === undefined ? undefined : createManifestStore(config.attestationsDir),
+          true,
+        ),
         images: containerd,
         clock: Date.now,
         budgetMs: config.verifyTimeoutSeconds * 1000,
@@ -151,7 +161,7 @@ export const policySimulateCommand: Command = {
         }
         if (containers !== undefined) {
           running = { listed: containers.length };
-          for (const c of containers) entries.push(await simulator.running(c, signal));
+          entries.push(...(await judgeAll(containers, CONCURRENCY, (c) => simulator.running(c, signal))));
         }
       }
       if (!values['skip-audit']) {
@@ -174,7 +184,9 @@ export const policySimulateCommand: Command = {
             subjects: subjects.subjects.length,
             droppedSubjects: subjects.dropped,
           };
-          for (const s of subjects.subjects) entries.push(await simulator.audit(s, signal));
+          entries.push(
+            ...(await judgeAll(subjects.subjects, CONCURRENCY, (s) => simulator.audit(s, signal))),
+          );
         } catch (err) {
           // The default log may simply not exist (yet); one the operator named must be readable.
           if (values['audit-log'] !== undefined) failed = true;

@@ -148,16 +148,18 @@ export interface LocalManifests {
  * report. Resolves to undefined when
  * `digest` is not an index or has no entry for the platform; rejects with RegistryError
  * (`CG_ERR_REGISTRY_PROTOCOL` for an ambiguous or malformed index, or the client's codes). Found
- * manifests are cached by index digest: content-addressed, they never change. With `local`, the index
- * and platform manifest are read there first (bytes that hash to the digest asked for), the registry only
- * for what it lacks: a node that never reaches a registry finds the platform of an imported index. Without
- * `client` (offline), a manifest missing from `local` resolves to undefined (no platform known).
+ * manifests are cached by index digest: content-addressed, they never change. With `persistPath` they
+ * are loaded from and saved to that file; `readOnly` loads them and never writes (`policy simulate`).
+ * With `local`, the index and platform manifest are read there first (bytes that hash to the digest asked
+ * for), the registry only for what it lacks: a node that never reaches a registry finds the platform of an
+ * imported index. Without `client` (offline), a manifest missing from `local` resolves to undefined.
  */
 export function createPlatformManifestResolver(
   client: Pick<RegistryClient, 'getManifest'> | undefined,
   platform: Platform = nodePlatform(),
   persistPath?: string,
   local?: LocalManifests,
+  readOnly = false,
 ) {
   const cache = new LRUCache<string, PlatformManifest>({ max: 4096 });
   // Found mappings are kept across restarts: CreateContainer carries no registry credentials, so after a
@@ -166,7 +168,7 @@ export function createPlatformManifestResolver(
   // which entry runs is bound separately (the image id containerd reports must be its config).
   if (persistPath !== undefined) for (const [key, value] of loadMappings(persistPath)) cache.set(key, value);
   const persist = () => {
-    if (persistPath === undefined) return;
+    if (persistPath === undefined || readOnly) return;
     try {
       mkdirSync(dirname(persistPath), { recursive: true, mode: 0o700 });
       const temp = `${persistPath}.${process.pid}.tmp`;

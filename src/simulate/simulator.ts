@@ -32,7 +32,8 @@ const SIMULATED_POD_NAME = 'criguard-simulate';
  * current policy and once under the candidate, and compares. Both see the same evidence: every port is
  * memoised for the run, so the registry is asked once per image and a flaky answer cannot masquerade as
  * a policy change. No breakglass is applied (re-validation semantics: what the policy alone says), each
- * policy has its own in-memory verdict cache, and nothing is written anywhere. Calls are sequential.
+ * policy has its own in-memory verdict cache, and nothing is written anywhere. Subjects may be judged
+ * concurrently (see `judgeAll`).
  */
 export function createSimulator(
   ports: SimulationPorts,
@@ -40,38 +41,38 @@ export function createSimulator(
 ) {
   const shared = memoisePorts(ports);
   const judge = (policy: CompiledPolicy) => {
-    let last: DecisionRecord | undefined;
-    const admission = createAdmission({
-      policy: () => policy,
-      resolver: shared.resolver,
-      evidence: shared.evidence,
-      platforms: shared.platforms,
-      images: shared.images,
-      cache: new VerdictCache({
-        maxEntries: 4096,
-        allowTtlMs: 3_600_000,
-        denyTtlMs: 3_600_000,
-        now: ports.clock,
-      }),
-      sink: { record: (r) => void (last = r) },
-      clock: ports.clock,
-      budgetMs: ports.budgetMs,
+    const cache = new VerdictCache({
+      maxEntries: 4096,
+      allowTtlMs: 3_600_000,
+      denyTtlMs: 3_600_000,
+      now: ports.clock,
     });
-    const take = (): DecisionRecord => {
-      const record = last;
-      last = undefined;
+    // One admission per question, sharing the policy's verdict cache and the memoised ports: each call's
+    // record is its own, so questions can be asked concurrently.
+    const ask = async (
+      question: (admission: ReturnType<typeof createAdmission>) => Promise<unknown>,
+    ): Promise<DecisionRecord> => {
+      let record: DecisionRecord | undefined;
+      const admission = createAdmission({
+        policy: () => policy,
+        resolver: shared.resolver,
+        evidence: shared.evidence,
+        platforms: shared.platforms,
+        images: shared.images,
+        cache,
+        sink: { record: (r) => void (record = r) },
+        clock: ports.clock,
+        budgetMs: ports.budgetMs,
+      });
+      await question(admission);
       if (record === undefined) throw new Error('admission wrote no record');
       return record;
     };
     return {
-      async pull(image: string, namespace: string, signal: AbortSignal): Promise<DecisionRecord> {
-        await admission.admitPull({ image, pod: pod(namespace), credentials: undefined }, signal);
-        return take();
-      },
-      async container(c: RunningContainer, signal: AbortSignal): Promise<DecisionRecord> {
-        await admission.revalidate(revalidationFacts(c), signal);
-        return take();
-      },
+      pull: (image: string, namespace: string, signal: AbortSignal) =>
+        ask((a) => a.admitPull({ image, pod: pod(namespace), credentials: undefined }, signal)),
+      container: (c: RunningContainer, signal: AbortSignal) =>
+        ask((a) => a.revalidate(revalidationFacts(c), signal)),
     };
   };
   const current = judge(policies.current);
@@ -193,4 +194,25 @@ function memoisePorts(ports: SimulationPorts): Omit<SimulationPorts, 'clock' | '
           },
     images: { lookup: (image, signal) => once(looked, image, () => ports.images.lookup(image, signal)) },
   };
+}
+
+/**
+ * Runs `judge` over `items` with at most `concurrency` in flight; results keep the order of `items`.
+ * The first rejection rejects the whole run (the simulator's judgements never reject for a decision).
+ */
+export async function judgeAll<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  judge: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await judge(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
+  return results;
 }

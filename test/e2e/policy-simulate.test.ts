@@ -246,6 +246,39 @@ test.serial('the current policy as candidate changes nothing: exit 0', async (t)
 });
 
 test.serial(
+  'switching a dry run to enforcement: the would-be denials of running containers are reported as breaking',
+  async (t) => {
+    const dryRun = join(work, 'dry-run.json');
+    const enforcedFile = join(work, 'enforced.json');
+    const enforced = policy([]) as { defaultAdmissionRule: object };
+    writePolicy(dryRun, {
+      ...enforced,
+      defaultAdmissionRule: { ...enforced.defaultAdmissionRule, enforcementMode: 'DRYRUN_AUDIT_LOG_ONLY' },
+    });
+    writePolicy(enforcedFile, enforced);
+    const result = await simulate([
+      '--current-policy',
+      dryRun,
+      '--policy',
+      enforcedFile,
+      '--skip-audit',
+      '--output',
+      'json',
+    ]);
+    t.is(result.code, 3, result.stderr);
+    const report = JSON.parse(result.stdout) as SimulationReport;
+    t.is(report.auditLog, undefined);
+    const byImage = new Map(report.entries.map((e) => [e.image, e]));
+    t.like(byImage.get(`${legacy.host}/${legacy.name}@${legacy.digest}`), {
+      current: { outcome: 'allow', wouldBe: 'deny', dryRun: true, reason: 'ATTESTOR_MISSING' },
+      candidate: { outcome: 'deny', wouldBe: 'deny', dryRun: false, reason: 'ATTESTOR_MISSING' },
+      change: 'allow-to-deny',
+    });
+    t.like(byImage.get(`${signed.host}/${signed.name}@${signed.digest}`), { change: 'none' });
+  },
+);
+
+test.serial(
   'an invalid candidate is refused with its problems (exit 2); containerd missing is exit 1',
   async (t) => {
     const bad = join(work, 'bad.json');

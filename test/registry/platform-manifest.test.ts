@@ -215,3 +215,50 @@ test('found mappings survive a restart, so a later look-up needs no registry acc
     first,
   );
 });
+
+test('readOnly (policy simulate): persisted mappings are used, new ones never written', async (t) => {
+  const { mkdtempSync, readFileSync, rmSync, existsSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const tmp = mkdtempSync(join(tmpdir(), 'cgpm-'));
+  t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
+  const path = join(tmp, 'platforms.json');
+  const platform = { os: 'linux', architecture: 'amd64' };
+  const known = await pushIndex(registry!, { name: 'cg/ro-known', variant: 'ro-known' });
+  const fresh = await pushIndex(registry!, { name: 'cg/ro-fresh', variant: 'ro-fresh' });
+  const knownImage = { name: `${known.host}/${known.name}`, digest: known.digest };
+  const first = await createPlatformManifestResolver(client, platform, path).platformManifest(
+    knownImage,
+    undefined,
+    signal(),
+  );
+  const before = readFileSync(path);
+  const reader = createPlatformManifestResolver(client, platform, path, undefined, true);
+  t.truthy(
+    await reader.platformManifest(
+      { name: `${fresh.host}/${fresh.name}`, digest: fresh.digest },
+      undefined,
+      signal(),
+    ),
+  );
+  t.deepEqual(readFileSync(path), before, 'the new mapping is not written');
+  const offline = {
+    getManifest: () => Promise.reject(new RegistryError('CG_ERR_REGISTRY_DENIED', 'no credentials')),
+  } as unknown as Parameters<typeof createPlatformManifestResolver>[0];
+  t.deepEqual(
+    await createPlatformManifestResolver(offline, platform, path, undefined, true).platformManifest(
+      knownImage,
+      undefined,
+      signal(),
+    ),
+    first,
+    'the persisted one is used',
+  );
+  const elsewhere = join(tmp, 'sub', 'platforms.json');
+  await createPlatformManifestResolver(client, platform, elsewhere, undefined, true).platformManifest(
+    knownImage,
+    undefined,
+    signal(),
+  );
+  t.false(existsSync(join(tmp, 'sub')), 'no directory is created');
+});

@@ -5,7 +5,7 @@
 import test from 'ava';
 import type { ImageFacts } from '../../src/admission/ports.js';
 import type { RunningContainer } from '../../src/admission/revalidation.js';
-import { createSimulator, type SimulationPorts } from '../../src/simulate/simulator.js';
+import { createSimulator, judgeAll, type SimulationPorts } from '../../src/simulate/simulator.js';
 import type { AttestationRecord } from '../../src/verify/attestation.js';
 import { policyFrom } from '../policy/policy-fixtures.js';
 import { attestorDoc, digestOf, makeKey, payloadFor, rule, signWith } from '../verify/fixtures.js';
@@ -187,4 +187,36 @@ test('audit replays: a tag is resolved (once); a container image gone from conta
     current: { reason: 'ATTESTATIONS_SATISFIED' },
     change: 'none',
   });
+});
+
+test('judgeAll: at most N in flight, results in input order', async (t) => {
+  let inFlight = 0;
+  let most = 0;
+  const results = await judgeAll([5, 1, 4, 2, 3, 0, 6], 3, async (n) => {
+    inFlight += 1;
+    most = Math.max(most, inFlight);
+    await new Promise((r) => setTimeout(r, n * 3));
+    inFlight -= 1;
+    return n * 10;
+  });
+  t.deepEqual(results, [50, 10, 40, 20, 30, 0, 60]);
+  t.is(most, 3);
+  t.deepEqual(await judgeAll([], 4, async () => 1), []);
+});
+
+test('concurrent judgements keep each record with its own subject', async (t) => {
+  const { p } = ports();
+  const sim = createSimulator(p, { current: policy([LEGACY_NAME]), candidate: policy([]) });
+  const signal = new AbortController().signal;
+  const subjects = [SIGNED_ID, LEGACY_ID, SIGNED_ID, LEGACY_ID].map((id, i) => container(id, `ns${i}`));
+  const entries = await judgeAll(subjects, 4, (c) => sim.running(c, signal));
+  t.deepEqual(
+    entries.map((e) => [e.namespace, e.container?.imageId, e.change]),
+    [
+      ['ns0', SIGNED_ID, 'none'],
+      ['ns1', LEGACY_ID, 'allow-to-deny'],
+      ['ns2', SIGNED_ID, 'none'],
+      ['ns3', LEGACY_ID, 'allow-to-deny'],
+    ],
+  );
 });
