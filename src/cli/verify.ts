@@ -31,6 +31,7 @@ export const verifyCommand: Command = {
   summary: 'decide whether the policy admits an image, as the daemon would',
   usage: [
     'Usage: criguard verify --policy FILE [--attestors-dir DIR] [--attestations-dir DIR] [--config FILE]',
+    '                       [--trusted-root FILE]',
     '                       [--online | --offline] [--namespace NS] [--cluster LOCATION.CLUSTER]',
     '                       [--output text|json] IMAGE[:TAG | @sha256:DIGEST]',
     '',
@@ -50,6 +51,7 @@ export const verifyCommand: Command = {
         policy: { type: 'string' },
         'attestors-dir': { type: 'string' },
         'attestations-dir': { type: 'string' },
+        'trusted-root': { type: 'string' },
         config: { type: 'string' },
         online: { type: 'boolean' },
         offline: { type: 'boolean' },
@@ -83,6 +85,7 @@ export const verifyCommand: Command = {
       policy = await loadPolicyFiles({
         policyPath,
         attestorsDir: values['attestors-dir'],
+        trustedRootPath: values['trusted-root'] ?? config.trustedRoot,
         cluster: values.cluster,
       });
     } catch (err) {

@@ -32,6 +32,7 @@ export const FULCIO_OIDS = Object.freeze({
 /** One CA with its CT log and key material, so tests can build untrusted twins. */
 export interface Authority {
   readonly ca: CA;
+  readonly caKey: KeyPairKeyObjectResult;
   readonly ctlog: CTLog | undefined;
   readonly ctKey: KeyPairKeyObjectResult | undefined;
 }
@@ -69,17 +70,23 @@ export interface SigstoreDeployment {
   }): Promise<Authority>;
   /** A second log the trusted root does not know. */
   newLog(clock?: Date): Promise<Log>;
+  /**
+   * The same deployment (its CA, CT log and log keys, its trusted root) signing with another clock: what
+   * someone holding its keys can do after they were retired, or a signature made in the past.
+   */
+  at(clock: Date): Promise<SigstoreDeployment>;
 }
 
 async function makeAuthority(
   clock?: Date,
   withCtLog = true,
   ctKeyIn?: KeyPairKeyObjectResult,
+  caKey: KeyPairKeyObjectResult = ec(),
 ): Promise<Authority> {
   const ctKey = withCtLog ? (ctKeyIn ?? ec()) : undefined;
   const ctlog = ctKey === undefined ? undefined : ctLogOf(ctKey, clock);
-  const ca = await initializeCA(ec(), ctlog, clock);
-  return { ca, ctlog, ctKey };
+  const ca = await initializeCA(caKey, ctlog, clock);
+  return { ca, caKey, ctlog, ctKey };
 }
 
 /**
@@ -128,17 +135,23 @@ function ctLogOf(key: KeyPairKeyObjectResult, clock?: Date): CTLog {
   };
 }
 
-async function makeLog(clock?: Date): Promise<Log> {
-  const key = ec();
+async function makeLog(clock?: Date, key: KeyPairKeyObjectResult = ec()): Promise<Log> {
   return { tlog: await initializeTLog('https://rekor.test', key, clock), key };
 }
 
-/** Builds a deployment; `clock` (default now) is when certificates are issued and entries logged. */
-export async function createSigstoreDeployment(clock?: Date): Promise<SigstoreDeployment> {
-  const authority = await makeAuthority(clock);
-  const log = await makeLog(clock);
+/**
+ * Builds a deployment; `clock` (default now) is when certificates are issued and entries logged. `keys`:
+ * reuse another deployment's keys and trusted root (the CA's root certificate is then re-issued with the
+ * same key, so leaves chain to the original one by key identifier and signature).
+ */
+export async function createSigstoreDeployment(
+  clock?: Date,
+  keys?: SigstoreDeployment,
+): Promise<SigstoreDeployment> {
+  const authority = await makeAuthority(clock, true, keys?.authority.ctKey, keys?.authority.caKey);
+  const log = await makeLog(clock, keys?.log.key);
   const start = new Date(Date.UTC(2020, 0, 1)).toISOString();
-  const trustedRoot = {
+  const trustedRoot = keys?.trustedRoot ?? {
     mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
     tlogs: [
       {
@@ -245,7 +258,7 @@ export async function createSigstoreDeployment(clock?: Date): Promise<SigstoreDe
     };
   }
 
-  return {
+  const deployment: SigstoreDeployment = {
     authority,
     log,
     trustedRoot,
@@ -297,5 +310,7 @@ export async function createSigstoreDeployment(clock?: Date): Promise<SigstoreDe
     },
     newAuthority: (opts) => makeAuthority(opts?.clock, opts?.withCtLog ?? true, opts?.ctKey),
     newLog: (c) => makeLog(c ?? clock),
+    at: (c) => createSigstoreDeployment(c, deployment),
   };
+  return deployment;
 }

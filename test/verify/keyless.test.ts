@@ -354,3 +354,61 @@ test('hostile_keyless_flood_fail: bundles whose certificate does not claim an id
   // Only the bundle that claims the identity was verified (4 budget units).
   t.is(session.verifications, 4);
 });
+
+test('rotated_root_two_generations: old signatures keep verifying, the retired keys sign nothing new', async (t) => {
+  // Verification judges every key at the signing time, never at the wall clock, so the rotation can be
+  // placed in the future (the test CA's root certificate only becomes valid when it is created).
+  const day = 24 * 60 * 60 * 1000;
+  const rotation = new Date(Date.now() + day).toISOString();
+  const later = new Date(Date.now() + 2 * day);
+  const gen1 = await createSigstoreDeployment();
+  const gen2 = await createSigstoreDeployment(later);
+  const retire = (root: Loose, end: string): Loose => {
+    const r = structuredClone(root);
+    r.certificateAuthorities[0].validFor.end = end;
+    r.tlogs[0].publicKey.validFor.end = end;
+    r.ctlogs[0].publicKey.validFor.end = end;
+    return r;
+  };
+  const start = (root: Loose, from: string): Loose => {
+    const r = structuredClone(root);
+    r.certificateAuthorities[0].validFor.start = from;
+    r.tlogs[0].publicKey.validFor.start = from;
+    r.ctlogs[0].publicKey.validFor.start = from;
+    return r;
+  };
+  const old = retire(gen1.trustedRoot, rotation);
+  const current = start(gen2.trustedRoot, rotation);
+  const rotated = parseTrustedRoot(
+    {
+      ...current,
+      certificateAuthorities: [...old.certificateAuthorities, ...current.certificateAuthorities],
+      tlogs: [...old.tlogs, ...current.tlogs],
+      ctlogs: [...old.ctlogs, ...current.ctlogs],
+    },
+    'rotated',
+  );
+  const attestor = keylessAttestor(exact, rotated);
+
+  // Made by the first generation while it was valid: still verifies after the rotation.
+  const before = await gen1.signDsse(D, signer);
+  t.like(await judge(attestor, [dsseRecord(before)]), { satisfied: true });
+  // Made by the second generation after the rotation.
+  t.like(await judge(attestor, [dsseRecord(await gen2.signDsse(D, signer))]), { satisfied: true });
+
+  // Made after the rotation with the retired keys (stolen, or a forgotten signer): refused, whichever
+  // part is retired.
+  const gen1Now = await gen1.at(later);
+  t.like(await judge(attestor, [dsseRecord(await gen1Now.signDsse(D, signer))]), { satisfied: false });
+  t.like(await judge(attestor, [dsseRecord(await gen1Now.signDsse(D, { ...signer, log: gen2.log }))]), {
+    satisfied: false,
+    reason: 'CERTIFICATE_INVALID',
+  });
+  t.like(await judge(attestor, [dsseRecord(await gen2.signDsse(D, { ...signer, log: gen1Now.log }))]), {
+    satisfied: false,
+    reason: 'TRANSPARENCY_LOG_INVALID',
+  });
+  // A root that dropped the first generation no longer accepts its signatures, however old.
+  const gen2Only = keylessAttestor(exact, parseTrustedRoot(current, 'gen2-only'));
+  t.like(await judge(gen2Only, [dsseRecord(before)]), { satisfied: false, reason: 'CERTIFICATE_INVALID' });
+});
