@@ -412,3 +412,73 @@ test('rotated_root_two_generations: old signatures keep verifying, the retired k
   const gen2Only = keylessAttestor(exact, parseTrustedRoot(current, 'gen2-only'));
   t.like(await judge(gen2Only, [dsseRecord(before)]), { satisfied: false, reason: 'CERTIFICATE_INVALID' });
 });
+
+test('keyless_tsa_allow: no SET, an inclusion proof and an RFC 3161 timestamp from the root’s authority', async (t) => {
+  const json = await dep.signDsse(D, { ...signer, tsa: dep.tsa, inclusionPromise: false });
+  const vm = (json as Loose).verificationMaterial;
+  t.is(vm.tlogEntries[0].inclusionPromise, undefined);
+  t.is(vm.timestampVerificationData.rfc3161Timestamps.length, 1);
+  t.like(await judge(keylessAttestor(exact), [dsseRecord(json)]), { satisfied: true });
+  // The .sig form (message signature) too.
+  const payload = createSimpleSigningPayload(NAME, D);
+  const message = await dep.signMessage(payload, { ...signer, tsa: dep.tsa, inclusionPromise: false });
+  t.like(await judge(keylessAttestor(exact), [messageRecord(payload, message)]), { satisfied: true });
+});
+
+test('keyless_tsa_untrusted_fail: a timestamp from an authority outside the root', async (t) => {
+  const stranger = await dep.newTsa();
+  const json = await dep.signDsse(D, { ...signer, tsa: stranger, inclusionPromise: false });
+  t.like(await judge(keylessAttestor(exact), [dsseRecord(json)]), {
+    satisfied: false,
+    reason: 'TIMESTAMP_INVALID',
+  });
+});
+
+test('keyless_tsa_outside_certificate_validity_fail: stamped after the 10-minute certificate expired', async (t) => {
+  const late = await dep.newTsa(new Date(Date.now() + 60 * 60 * 1000));
+  const root = structuredClone(dep.trustedRoot) as Loose;
+  root.timestampAuthorities.push(late.entry);
+  const attestor = keylessAttestor(exact, parseTrustedRoot(root, 'with-late-tsa'));
+  const json = await dep.signDsse(D, { ...signer, tsa: late, inclusionPromise: false });
+  t.like(await judge(attestor, [dsseRecord(json)]), { satisfied: false, reason: 'CERTIFICATE_INVALID' });
+});
+
+test('keyless_tsa_other_signature_fail: a trusted timestamp of another signature', async (t) => {
+  const json = await dep.signDsse(D, { ...signer, inclusionPromise: false });
+  const other = await dep.signDsse(D, { ...signer, tsa: dep.tsa, inclusionPromise: false });
+  const swapped = edit(json, (b) => {
+    b.verificationMaterial.timestampVerificationData = (
+      other as Loose
+    ).verificationMaterial.timestampVerificationData;
+  });
+  t.like(await judge(keylessAttestor(exact), [dsseRecord(swapped)]), {
+    satisfied: false,
+    reason: 'TIMESTAMP_INVALID',
+  });
+});
+
+test('keyless_sig_rfc3161_annotation: the .sig layer’s dev.sigstore.cosign/rfc3161timestamp is checked against the root', async (t) => {
+  const { bundleFromCosignAnnotations, COSIGN_RFC3161_ANNOTATION } =
+    await import('../../src/attestations/cosign-keyless-annotations.js');
+  const { cosignAnnotations } = await import('../helpers/sigstore-push.js');
+  const payload = createSimpleSigningPayload(NAME, D);
+  const record = async (tsa: typeof dep.tsa): Promise<AttestationRecord> => {
+    const json = (await dep.signMessage(payload, { ...signer, tsa })) as Loose;
+    const annotations = {
+      ...cosignAnnotations(dep, json),
+      [COSIGN_RFC3161_ANNOTATION]: JSON.stringify({
+        SignedRFC3161Timestamp:
+          json.verificationMaterial.timestampVerificationData.rfc3161Timestamps[0].signedTimestamp,
+      }),
+    };
+    const signature = Buffer.from(json.messageSignature.signature, 'base64');
+    const bundle = bundleFromCosignAnnotations(annotations, payload, signature);
+    t.is(bundle?.verificationMaterial.timestampVerificationData?.rfc3161Timestamps.length, 1);
+    return { payload, signatures: [{ signature }], sigstoreBundle: bundle };
+  };
+  t.like(await judge(keylessAttestor(exact), [await record(dep.tsa)]), { satisfied: true });
+  t.like(await judge(keylessAttestor(exact), [await record(await dep.newTsa())]), {
+    satisfied: false,
+    reason: 'TIMESTAMP_INVALID',
+  });
+});
