@@ -12,8 +12,8 @@ export const policyCheckCommand: Command = {
   name: 'policy check',
   summary: 'validate a policy file (and attestor files); print every problem',
   usage: [
-    'Usage: criguard policy check [--attestors-dir DIR] [--cluster LOCATION.CLUSTER] [--output text|json]',
-    '                             [--image NAME@sha256:DIGEST [--namespace NS]] FILE',
+    'Usage: criguard policy check [--attestors-dir DIR] [--trusted-root FILE] [--cluster LOCATION.CLUSTER]',
+    '                             [--output text|json] [--image NAME@sha256:DIGEST [--namespace NS]] FILE',
     '',
     'With --image, also prints the rule and image rules that image meets and the attestors it needs.',
     'Fields accepted but without effect on this node are printed as warnings (stderr; "warnings" in JSON).',
@@ -24,6 +24,7 @@ export const policyCheckCommand: Command = {
       args,
       {
         'attestors-dir': { type: 'string' },
+        'trusted-root': { type: 'string' },
         cluster: { type: 'string' },
         output: { type: 'string' },
         image: { type: 'string' },
@@ -39,6 +40,7 @@ export const policyCheckCommand: Command = {
       const policy = await loadPolicyFiles({
         policyPath: positionals[0] ?? '',
         attestorsDir: values['attestors-dir'],
+        trustedRootPath: values['trusted-root'],
         cluster: values.cluster,
       });
       const summary = {

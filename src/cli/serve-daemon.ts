@@ -110,6 +110,7 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
       policyStore = await createPolicyStore({
         policyPath: config.policy,
         attestorsDir: config.attestorsDir,
+        trustedRootPath: config.trustedRoot,
         cluster: config.cluster,
         requireOwner: process.geteuid?.() ?? 0,
         pollMs: 1000,

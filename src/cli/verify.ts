@@ -33,6 +33,7 @@ export const verifyCommand: Command = {
   summary: 'decide whether the policy admits an image, as the daemon would',
   usage: [
     'Usage: criguard verify --policy FILE [--attestors-dir DIR] [--attestations-dir DIR] [--config FILE]',
+    '                       [--trusted-root FILE]',
     '                       [--online | --offline] [--namespace NS] [--cluster LOCATION.CLUSTER]',
     '                       [--output text|json] IMAGE[:TAG | @sha256:DIGEST]',
     '',
@@ -52,6 +53,7 @@ export const verifyCommand: Command = {
         policy: { type: 'string' },
         'attestors-dir': { type: 'string' },
         'attestations-dir': { type: 'string' },
+        'trusted-root': { type: 'string' },
         config: { type: 'string' },
         online: { type: 'boolean' },
         offline: { type: 'boolean' },
@@ -85,6 +87,7 @@ export const verifyCommand: Command = {
       policy = await loadPolicyFiles({
         policyPath,
         attestorsDir: values['attestors-dir'],
+        trustedRootPath: values['trusted-root'] ?? config.trustedRoot,
         cluster: values.cluster,
       });
     } catch (err) {

@@ -56,6 +56,8 @@ export interface ServeConfig {
   /** Policy file; undefined runs the proxy without enforcement (logged loudly at start). */
   readonly policy: string | undefined;
   readonly attestorsDir: string | undefined;
+  /** Sigstore trusted_root.json for keyless attestors without their own; undefined: the shipped one. */
+  readonly trustedRoot: string | undefined;
   readonly attestationsDir: string | undefined;
   readonly cluster: string | undefined;
   readonly stateDir: string;
@@ -173,6 +175,15 @@ export const SERVE_SETTINGS = Object.freeze({
     arg: 'DIR',
     help: "attestor files besides the policy's inline attestors",
     defaultText: 'none',
+  },
+  trustedRoot: {
+    default: undefined,
+    schema: nonEmpty,
+    kind: 'path',
+    flag: 'trusted-root',
+    arg: 'FILE',
+    help: 'Sigstore trusted_root.json for keyless attestors with no root in the policy; watched like the policy',
+    defaultText: 'built-in',
   },
   attestationsDir: {
     default: undefined,

@@ -8,6 +8,7 @@ import { loadPolicy } from '../policy/load-policy.js';
 import { MAX_POLICY_TEXT_BYTES } from '../policy/parse-text.js';
 import type { SourceText } from '../policy/parse-text.js';
 import type { CompiledPolicy } from '../policy/types.js';
+import { MAX_TRUSTED_ROOT_BYTES } from '../verify/keyless/trusted-root.js';
 
 /** Where the policy lives on disk and the node facts it needs. */
 export interface PolicyFileOptions {
@@ -15,6 +16,11 @@ export interface PolicyFileOptions {
   /** Directory of attestor files (`*.yaml`, `*.yml`, `*.json`), read in name order; optional. */
   readonly attestorsDir?: string | undefined;
   readonly cluster?: string | undefined;
+  /**
+   * The node's Sigstore `trusted_root.json` (serve setting `trustedRoot`): read, watched and hashed with
+   * the policy, so a change to it is a policy reload (and a broken one keeps the last good policy).
+   */
+  readonly trustedRootPath?: string | undefined;
   /**
    * The daemon's rule: the files, their directories and every directory above must not be writable by
    * anyone but `uid` (and root): whoever can write the policy can switch enforcement off. Unset for
@@ -30,6 +36,7 @@ export const MAX_ATTESTOR_FILES = 256;
 export interface PolicySources {
   readonly policy: SourceText;
   readonly attestorFiles: readonly SourceText[];
+  readonly trustedRoot: SourceText | undefined;
   /** sha256 over every file's name and bytes: equal digests mean identical inputs. */
   readonly digest: string;
 }
@@ -43,13 +50,14 @@ export function readPolicySources(options: PolicyFileOptions): PolicySources {
   const hash = createHash('sha256');
   const owner = options.requireOwner;
   if (owner !== undefined) {
-    for (const dir of [dirname(options.policyPath), options.attestorsDir]) {
+    const rootDir = options.trustedRootPath === undefined ? undefined : dirname(options.trustedRootPath);
+    for (const dir of [dirname(options.policyPath), options.attestorsDir, rootDir]) {
       const problem = dir === undefined ? undefined : privateDirectoryProblem(dir, owner);
       if (problem !== undefined) throw unreadable(dir ?? '', `unsafe: ${problem}`);
     }
   }
-  const read = (path: string): SourceText => {
-    const bytes = readSource(path, owner);
+  const read = (path: string, maxBytes = MAX_POLICY_TEXT_BYTES): SourceText => {
+    const bytes = readSource(path, owner, maxBytes);
     hash.update(`${path}\0${bytes.length}\0`).update(bytes);
     return { source: path, text: bytes.toString('utf8') };
   };
@@ -68,13 +76,15 @@ export function readPolicySources(options: PolicyFileOptions): PolicySources {
       throw unreadable(options.attestorsDir, `more than ${MAX_ATTESTOR_FILES} files`);
     for (const name of names) attestorFiles.push(read(join(options.attestorsDir, name)));
   }
-  return { policy, attestorFiles, digest: `sha256:${hash.digest('hex')}` };
+  const trustedRoot =
+    options.trustedRootPath === undefined ? undefined : read(options.trustedRootPath, MAX_TRUSTED_ROOT_BYTES);
+  return { policy, attestorFiles, trustedRoot, digest: `sha256:${hash.digest('hex')}` };
 }
 
 /** Compiles sources read by readPolicySources (pure loadPolicy). Throws PolicyLoadError. */
 export function compilePolicySources(sources: PolicySources, options: PolicyFileOptions): CompiledPolicy {
   return loadPolicy(
-    { policy: sources.policy, attestorFiles: [...sources.attestorFiles] },
+    { policy: sources.policy, attestorFiles: [...sources.attestorFiles], trustedRoot: sources.trustedRoot },
     { cluster: options.cluster },
   );
 }
@@ -88,15 +98,15 @@ export async function loadPolicyFiles(options: PolicyFileOptions): Promise<Compi
   return Promise.resolve().then(() => compilePolicySources(readPolicySources(options), options));
 }
 
-function readSource(path: string, owner: number | undefined): Buffer {
+function readSource(path: string, owner: number | undefined, maxBytes: number): Buffer {
   try {
     return readRegularFileSync(path, {
-      maxBytes: MAX_POLICY_TEXT_BYTES,
+      maxBytes,
       ...(owner !== undefined && { private: { uid: owner, forbiddenModeBits: 0o022 } }),
     }).bytes;
   } catch (err) {
     if (err instanceof FileReadError && err.code === 'CG_ERR_FILE_TOO_LARGE')
-      throw unreadable(path, `over ${MAX_POLICY_TEXT_BYTES} bytes`);
+      throw unreadable(path, `over ${maxBytes} bytes`);
     if (err instanceof FileReadError && err.code === 'CG_ERR_FILE_NOT_REGULAR')
       throw unreadable(path, err.message);
     if (err instanceof FileReadError && err.code === 'CG_ERR_FILE_UNSAFE')

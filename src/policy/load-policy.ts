@@ -25,10 +25,15 @@ import { attestorListSchema, attestorSchema, policySchema } from './schema.js';
 import type { AttestorDocument, KeylessDocument, PolicyDocument, RuleDocument } from './schema.js';
 import type { CompiledPolicy, CompiledRule, RuleKind } from './types.js';
 
-/** What loadPolicy reads: the policy text and, optionally, attestor files (one attestor or a list each). */
+/**
+ * What loadPolicy reads: the policy text and, optionally, attestor files (one attestor or a list each) and
+ * the node's Sigstore `trusted_root.json` (serve setting `trustedRoot`): the root of keyless attestors that
+ * have no root of their own and no policy-wide `criguard.trustedRoot`, instead of the shipped public-good one.
+ */
 export interface LoadPolicyInput {
   readonly policy: SourceText;
   readonly attestorFiles?: readonly SourceText[];
+  readonly trustedRoot?: SourceText | undefined;
 }
 
 /** Node facts the policy needs: the cluster key (`location.clusterId`) that `clusterAdmissionRules` match. */
@@ -110,6 +115,7 @@ export function loadPolicy(input: LoadPolicyInput, options: LoadPolicyOptions = 
     }
   });
   if (policyRaw.ok) checkRuleReferences(policyRaw.value, input.policy.source, definedNames, issues);
+  const nodeRoot = input.trustedRoot === undefined ? undefined : readNodeRoot(input.trustedRoot, issues);
 
   if (issues.length > 0 || policy === undefined) throw new PolicyLoadError(issues);
   const warnings = policyWarnings(policy, attestorDocs, {
@@ -121,7 +127,24 @@ export function loadPolicy(input: LoadPolicyInput, options: LoadPolicyOptions = 
     attestorDocs.map((a) => a.doc),
     options,
     Object.freeze(warnings),
+    nodeRoot,
   );
+}
+
+/** The node's trusted root file, parsed; a problem is an issue of the load (the whole policy is refused). */
+function readNodeRoot(file: SourceText, issues: PolicyIssue[]): KeylessTrust | undefined {
+  try {
+    return parseTrustedRoot(JSON.parse(file.text) as unknown, file.source);
+  } catch (err) {
+    const message =
+      err instanceof SyntaxError
+        ? `CG_ERR_TRUSTED_ROOT_INVALID: ${file.source}: not JSON (${err.message})`
+        : err instanceof Error
+          ? err.message
+          : String(err);
+    issues.push(issueAt(file.source, [], 'CG_ERR_POLICY_VALUE', message));
+    return undefined;
+  }
 }
 
 function compile(
@@ -129,11 +152,12 @@ function compile(
   attestorDocs: readonly AttestorDocument[],
   options: LoadPolicyOptions,
   warnings: readonly PolicyWarning[],
+  nodeRoot: KeylessTrust | undefined,
 ): CompiledPolicy {
   const attestors = new Map<string, TrustedAttestor>();
   const policyRoot =
     policy.criguard?.trustedRoot === undefined
-      ? undefined
+      ? nodeRoot
       : parseTrustedRoot(policy.criguard.trustedRoot, 'policy criguard.trustedRoot');
   for (const doc of attestorDocs) {
     const keylessDoc = doc.criguard?.keyless;
@@ -224,9 +248,12 @@ function compile(
     })),
   ]);
   const sortedAttestors = [...attestorDocs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  // A keyless attestor may rely on the built-in root, which changes with criguard releases: it is part
-  // of the revision then (and only then, so key-only policies keep their revisions).
-  const builtinRoot = [...attestors.values()].find((a) => a.keyless?.trust.source === PUBLIC_GOOD_SOURCE);
+  // A keyless attestor may rely on the built-in root, which changes with criguard releases, or on the
+  // node's root file: that root is part of the revision then (and only then, so key-only policies keep
+  // their revisions), so a changed root file re-decides cached verdicts.
+  const roots = [...attestors.values()].map((a) => a.keyless?.trust);
+  const builtinRoot = roots.find((t) => t?.source === PUBLIC_GOOD_SOURCE);
+  const usesNodeRoot = nodeRoot !== undefined && roots.includes(nodeRoot);
   const imageRules = Object.freeze(
     (policy.criguard?.imageRules ?? []).map((r) => {
       const resolved = new Set<string>();
@@ -240,17 +267,20 @@ function compile(
       );
     }),
   );
-  // The system policy's release identity is verified against the policy's root, else the shipped one.
+  // The system policy's release identity is verified against the policy's root (or the node's root file),
+  // else the shipped one.
   const system =
     policy.globalPolicyEvaluationMode === 'ENABLE'
       ? compileSystemPolicy(policyRoot ?? publicGoodTrust())
       : undefined;
-  const builtinDigest =
-    builtinRoot?.keyless?.trust.digest ?? (system && !policyRoot ? publicGoodTrust().digest : undefined);
+  const builtinDigest = builtinRoot?.digest ?? (system && !policyRoot ? publicGoodTrust().digest : undefined);
+  const nodeRootUsed =
+    nodeRoot !== undefined && (usesNodeRoot || (system !== undefined && policyRoot === nodeRoot));
   const revision = hashCanonical({
     policy,
     attestors: sortedAttestors,
     ...(builtinDigest === undefined ? {} : { builtinTrustedRoot: builtinDigest }),
+    ...(nodeRootUsed ? { nodeTrustedRoot: nodeRoot.digest } : {}),
     ...(system === undefined ? {} : { systemPolicy: system.version }),
   });
   return Object.freeze({
@@ -270,7 +300,10 @@ function compile(
   });
 }
 
-/** A keyless attestor: identities compiled, its root (else the policy's, else the built-in one). */
+/**
+ * A keyless attestor: identities compiled, its root (else `policyRoot`: the policy's, else the node's file,
+ * else the built-in one).
+ */
 function compileKeylessAttestor(
   name: string,
   doc: KeylessDocument,

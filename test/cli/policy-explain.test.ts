@@ -64,3 +64,29 @@ test('policy check --image names the image rules an image meets, and decided out
   t.regex(free.out, /decided: +ALLOW ALWAYS_ALLOW/);
   t.is((await cli(['policy', 'check', '--image', 'not a ref', file])).code, ExitCode.USAGE);
 });
+
+test('policy check --trusted-root: the node root file is checked with the policy, a broken one named (exit 2)', async (t) => {
+  const dir = await tempDir(t);
+  const root = await import('../../src/verify/keyless/public-good-trusted-root.json', {
+    with: { type: 'json' },
+  });
+  const good = join(dir, 'trusted_root.json');
+  await writeFile(good, JSON.stringify(root.default));
+  const ok = await cli(['policy', 'check', '--output', 'json', '--trusted-root', good, EXAMPLE]);
+  t.is(ok.code, ExitCode.OK, ok.err);
+  const builtin = await cli(['policy', 'check', '--output', 'json', EXAMPLE]);
+  t.not(
+    JSON.parse(ok.out).revision,
+    JSON.parse(builtin.out).revision,
+    'the file root is part of the revision',
+  );
+
+  const bad = join(dir, 'broken.json');
+  await writeFile(
+    bad,
+    '{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1", "tlogs": []}',
+  );
+  const refused = await cli(['policy', 'check', '--trusted-root', bad, EXAMPLE]);
+  t.is(refused.code, ExitCode.INVALID_INPUT);
+  t.regex(refused.err, new RegExp(`${bad}: \\(root\\): CG_ERR_POLICY_VALUE: CG_ERR_TRUSTED_ROOT_INVALID`));
+});

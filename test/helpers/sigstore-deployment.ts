@@ -1,18 +1,19 @@
 /**
  * A private Sigstore deployment built offline for tests: a Fulcio-like CA issuing short-lived certificates
  * with Fulcio's extensions and an embedded SCT from a test CT log, a Rekor-like log signing SETs and
- * checkpoints, and the trusted_root.json that trusts them. Signs cosign-style keyless signatures as
+ * checkpoints, an RFC 3161 timestamp authority, and the trusted_root.json that trusts them. Signs cosign-style keyless signatures as
  * Sigstore bundles (DSSE in-toto statements, like cosign 3) or message signatures (the legacy `.sig` form).
  */
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import type { KeyPairKeyObjectResult } from 'node:crypto';
 import { X509Certificate } from '@sigstore/core';
-import { initializeCA, initializeTLog } from '@sigstore/mock';
+import { initializeCA, initializeTLog, initializeTSA } from '@sigstore/mock';
 import { encodeDssePae } from '../../src/verify/dsse.js';
 
 type CA = Awaited<ReturnType<typeof initializeCA>>;
 type CTLog = NonNullable<Parameters<typeof initializeCA>[1]>;
 type TLog = Awaited<ReturnType<typeof initializeTLog>>;
+type TSA = Awaited<ReturnType<typeof initializeTSA>>;
 
 const ec = (): KeyPairKeyObjectResult => generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const b64 = (b: Uint8Array | string): string => Buffer.from(b).toString('base64');
@@ -32,6 +33,7 @@ export const FULCIO_OIDS = Object.freeze({
 /** One CA with its CT log and key material, so tests can build untrusted twins. */
 export interface Authority {
   readonly ca: CA;
+  readonly caKey: KeyPairKeyObjectResult;
   readonly ctlog: CTLog | undefined;
   readonly ctKey: KeyPairKeyObjectResult | undefined;
 }
@@ -42,6 +44,12 @@ export interface Log {
   readonly key: KeyPairKeyObjectResult;
 }
 
+/** An RFC 3161 timestamp authority and its `timestampAuthorities` entry for a trusted root. */
+export interface TimestampAuthority {
+  readonly tsa: TSA;
+  readonly entry: Record<string, unknown>;
+}
+
 /** Who signs, and when (the CA's clock: the certificate is valid 10 minutes from then). */
 export interface SignOptions {
   readonly subject: string;
@@ -50,12 +58,18 @@ export interface SignOptions {
   readonly extensions?: Readonly<Record<string, string>>;
   readonly authority?: Authority;
   readonly log?: Log;
+  /** Adds an RFC 3161 timestamp of the signature from this authority. */
+  readonly tsa?: TimestampAuthority;
+  /** false: the log entry has no inclusion promise (SET), only its inclusion proof and checkpoint. */
+  readonly inclusionPromise?: boolean;
 }
 
 export interface SigstoreDeployment {
   readonly authority: Authority;
   readonly log: Log;
-  /** trusted_root.json trusting the CA, the CT log and the log. */
+  /** The timestamp authority the trusted root trusts (signatures carry its timestamps only on request). */
+  readonly tsa: TimestampAuthority;
+  /** trusted_root.json trusting the CA, the CT log, the log and the timestamp authority. */
   readonly trustedRoot: Record<string, unknown>;
   /** A bundle v0.3 whose DSSE envelope carries cosign's signing statement for `digest`. */
   signDsse(digest: string, opts: SignOptions): Promise<Record<string, unknown>>;
@@ -69,17 +83,25 @@ export interface SigstoreDeployment {
   }): Promise<Authority>;
   /** A second log the trusted root does not know. */
   newLog(clock?: Date): Promise<Log>;
+  /** A timestamp authority the trusted root does not know, stamping at `clock` (default now). */
+  newTsa(clock?: Date): Promise<TimestampAuthority>;
+  /**
+   * The same deployment (its CA, CT log and log keys, its trusted root) signing with another clock: what
+   * someone holding its keys can do after they were retired, or a signature made in the past.
+   */
+  at(clock: Date): Promise<SigstoreDeployment>;
 }
 
 async function makeAuthority(
   clock?: Date,
   withCtLog = true,
   ctKeyIn?: KeyPairKeyObjectResult,
+  caKey: KeyPairKeyObjectResult = ec(),
 ): Promise<Authority> {
   const ctKey = withCtLog ? (ctKeyIn ?? ec()) : undefined;
   const ctlog = ctKey === undefined ? undefined : ctLogOf(ctKey, clock);
-  const ca = await initializeCA(ec(), ctlog, clock);
-  return { ca, ctlog, ctKey };
+  const ca = await initializeCA(caKey, ctlog, clock);
+  return { ca, caKey, ctlog, ctKey };
 }
 
 /**
@@ -128,17 +150,48 @@ function ctLogOf(key: KeyPairKeyObjectResult, clock?: Date): CTLog {
   };
 }
 
-async function makeLog(clock?: Date): Promise<Log> {
-  const key = ec();
+async function makeTsa(clock?: Date): Promise<TimestampAuthority> {
+  const tsa = await initializeTSA(ec(), clock);
+  const entry = {
+    subject: { organization: 'sigstore.mock', commonName: 'tsa' },
+    uri: 'https://tsa.test',
+    certChain: {
+      certificates: [{ rawBytes: b64(tsa.intCertificate) }, { rawBytes: b64(tsa.rootCertificate) }],
+    },
+    validFor: { start: new Date(Date.UTC(2020, 0, 1)).toISOString() },
+  };
+  return { tsa, entry };
+}
+
+/** An RFC 3161 timestamp response over `signature`, as Sigstore clients request it. */
+async function stamp(authority: TimestampAuthority, signature: Buffer): Promise<string> {
+  const der = await authority.tsa.timestamp({
+    artifactHash: sha256(signature),
+    hashAlgorithmOID: '2.16.840.1.101.3.4.2.1',
+    nonce: Math.floor(Math.random() * 2 ** 31),
+    policyOID: '1.3.6.1.4.1.57264.2',
+  });
+  return b64(der);
+}
+
+async function makeLog(clock?: Date, key: KeyPairKeyObjectResult = ec()): Promise<Log> {
   return { tlog: await initializeTLog('https://rekor.test', key, clock), key };
 }
 
-/** Builds a deployment; `clock` (default now) is when certificates are issued and entries logged. */
-export async function createSigstoreDeployment(clock?: Date): Promise<SigstoreDeployment> {
-  const authority = await makeAuthority(clock);
-  const log = await makeLog(clock);
+/**
+ * Builds a deployment; `clock` (default now) is when certificates are issued and entries logged. `keys`:
+ * reuse another deployment's keys and trusted root (the CA's root certificate is then re-issued with the
+ * same key, so leaves chain to the original one by key identifier and signature).
+ */
+export async function createSigstoreDeployment(
+  clock?: Date,
+  keys?: SigstoreDeployment,
+): Promise<SigstoreDeployment> {
+  const authority = await makeAuthority(clock, true, keys?.authority.ctKey, keys?.authority.caKey);
+  const log = await makeLog(clock, keys?.log.key);
+  const tsa = keys?.tsa ?? (await makeTsa(clock));
   const start = new Date(Date.UTC(2020, 0, 1)).toISOString();
-  const trustedRoot = {
+  const trustedRoot = keys?.trustedRoot ?? {
     mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
     tlogs: [
       {
@@ -172,7 +225,7 @@ export async function createSigstoreDeployment(clock?: Date): Promise<SigstoreDe
         logId: { keyId: b64(authority.ctlog!.logID) },
       },
     ],
-    timestampAuthorities: [],
+    timestampAuthorities: [tsa.entry],
   };
 
   async function certify(
@@ -215,6 +268,8 @@ export async function createSigstoreDeployment(clock?: Date): Promise<SigstoreDe
     >,
     kind: string,
     content: Record<string, unknown>,
+    opts: SignOptions,
+    timestamps: string[],
   ): Record<string, unknown> {
     const e = Object.values(entry)[0]!;
     const proof = e.verification.inclusionProof;
@@ -228,7 +283,9 @@ export async function createSigstoreDeployment(clock?: Date): Promise<SigstoreDe
             logId: { keyId: b64(Buffer.from(e.logID, 'hex')) },
             kindVersion: { kind, version: '0.0.1' },
             integratedTime: String(e.integratedTime),
-            inclusionPromise: { signedEntryTimestamp: e.verification.signedEntryTimestamp },
+            ...(opts.inclusionPromise === false
+              ? {}
+              : { inclusionPromise: { signedEntryTimestamp: e.verification.signedEntryTimestamp } }),
             inclusionProof: {
               logIndex: String(proof.logIndex),
               rootHash: b64(Buffer.from(proof.rootHash, 'hex')),
@@ -239,15 +296,16 @@ export async function createSigstoreDeployment(clock?: Date): Promise<SigstoreDe
             canonicalizedBody: e.body,
           },
         ],
-        timestampVerificationData: { rfc3161Timestamps: [] },
+        timestampVerificationData: { rfc3161Timestamps: timestamps.map((t) => ({ signedTimestamp: t })) },
       },
       ...content,
     };
   }
 
-  return {
+  const deployment: SigstoreDeployment = {
     authority,
     log,
+    tsa,
     trustedRoot,
     async signDsse(digest, opts) {
       const { key, cert, pem } = await certify(opts);
@@ -275,7 +333,8 @@ export async function createSigstoreDeployment(clock?: Date): Promise<SigstoreDe
           signatures: [{ signature: b64(sig), verifier: b64(pem) }],
         },
       });
-      return bundle(cert, entry as never, 'dsse', { dsseEnvelope: envelope });
+      const timestamps = opts.tsa === undefined ? [] : [await stamp(opts.tsa, sig)];
+      return bundle(cert, entry as never, 'dsse', { dsseEnvelope: envelope }, opts, timestamps);
     },
     async signMessage(payload, opts) {
       const { key, cert, pem } = await certify(opts);
@@ -288,14 +347,19 @@ export async function createSigstoreDeployment(clock?: Date): Promise<SigstoreDe
           signature: { content: b64(sig), publicKey: { content: b64(pem) } },
         },
       });
-      return bundle(cert, entry as never, 'hashedrekord', {
+      const timestamps = opts.tsa === undefined ? [] : [await stamp(opts.tsa, sig)];
+      const content = {
         messageSignature: {
           messageDigest: { algorithm: 'SHA2_256', digest: b64(sha256(payload)) },
           signature: b64(sig),
         },
-      });
+      };
+      return bundle(cert, entry as never, 'hashedrekord', content, opts, timestamps);
     },
     newAuthority: (opts) => makeAuthority(opts?.clock, opts?.withCtLog ?? true, opts?.ctKey),
     newLog: (c) => makeLog(c ?? clock),
+    newTsa: (c) => makeTsa(c ?? clock),
+    at: (c) => createSigstoreDeployment(c, deployment),
   };
+  return deployment;
 }

@@ -78,11 +78,14 @@ export async function pushKeylessSig(
   await pushManifest(registry, repo, `sha256-${digest.slice(7)}.sig`, manifest, OCI_MANIFEST);
 }
 
-/** Pushes `bundle` as a referrer of `subject` and lists it under the `sha256-<hex>` fallback tag. */
+/**
+ * Pushes `bundle` as a referrer of `subject` (a manifest unless its media type says otherwise, e.g. an
+ * index) and lists it under the `sha256-<hex>` fallback tag.
+ */
 export async function pushBundleReferrer(
   registry: RegistryTarget,
   repo: string,
-  subject: { digest: string; size: number },
+  subject: { digest: string; size: number; mediaType?: string },
   bundle: Record<string, unknown>,
   mediaType = 'application/vnd.dev.sigstore.bundle.v0.3+json',
 ): Promise<void> {
@@ -96,7 +99,7 @@ export async function pushBundleReferrer(
       artifactType: mediaType,
       config: { mediaType: OCI_EMPTY, digest: emptyDigest, size: 2 },
       layers: [{ mediaType, digest: bundleDigest, size: bytes.length }],
-      subject: { mediaType: OCI_MANIFEST, digest: subject.digest, size: subject.size },
+      subject: { mediaType: subject.mediaType ?? OCI_MANIFEST, digest: subject.digest, size: subject.size },
     }),
   );
   const tag = `bundle-${bundleDigest.slice(7, 19)}`;

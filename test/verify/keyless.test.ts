@@ -354,3 +354,131 @@ test('hostile_keyless_flood_fail: bundles whose certificate does not claim an id
   // Only the bundle that claims the identity was verified (4 budget units).
   t.is(session.verifications, 4);
 });
+
+test('rotated_root_two_generations: old signatures keep verifying, the retired keys sign nothing new', async (t) => {
+  // Verification judges every key at the signing time, never at the wall clock, so the rotation can be
+  // placed in the future (the test CA's root certificate only becomes valid when it is created).
+  const day = 24 * 60 * 60 * 1000;
+  const rotation = new Date(Date.now() + day).toISOString();
+  const later = new Date(Date.now() + 2 * day);
+  const gen1 = await createSigstoreDeployment();
+  const gen2 = await createSigstoreDeployment(later);
+  const retire = (root: Loose, end: string): Loose => {
+    const r = structuredClone(root);
+    r.certificateAuthorities[0].validFor.end = end;
+    r.tlogs[0].publicKey.validFor.end = end;
+    r.ctlogs[0].publicKey.validFor.end = end;
+    return r;
+  };
+  const start = (root: Loose, from: string): Loose => {
+    const r = structuredClone(root);
+    r.certificateAuthorities[0].validFor.start = from;
+    r.tlogs[0].publicKey.validFor.start = from;
+    r.ctlogs[0].publicKey.validFor.start = from;
+    return r;
+  };
+  const old = retire(gen1.trustedRoot, rotation);
+  const current = start(gen2.trustedRoot, rotation);
+  const rotated = parseTrustedRoot(
+    {
+      ...current,
+      certificateAuthorities: [...old.certificateAuthorities, ...current.certificateAuthorities],
+      tlogs: [...old.tlogs, ...current.tlogs],
+      ctlogs: [...old.ctlogs, ...current.ctlogs],
+    },
+    'rotated',
+  );
+  const attestor = keylessAttestor(exact, rotated);
+
+  // Made by the first generation while it was valid: still verifies after the rotation.
+  const before = await gen1.signDsse(D, signer);
+  t.like(await judge(attestor, [dsseRecord(before)]), { satisfied: true });
+  // Made by the second generation after the rotation.
+  t.like(await judge(attestor, [dsseRecord(await gen2.signDsse(D, signer))]), { satisfied: true });
+
+  // Made after the rotation with the retired keys (stolen, or a forgotten signer): refused, whichever
+  // part is retired.
+  const gen1Now = await gen1.at(later);
+  t.like(await judge(attestor, [dsseRecord(await gen1Now.signDsse(D, signer))]), { satisfied: false });
+  t.like(await judge(attestor, [dsseRecord(await gen1Now.signDsse(D, { ...signer, log: gen2.log }))]), {
+    satisfied: false,
+    reason: 'CERTIFICATE_INVALID',
+  });
+  t.like(await judge(attestor, [dsseRecord(await gen2.signDsse(D, { ...signer, log: gen1Now.log }))]), {
+    satisfied: false,
+    reason: 'TRANSPARENCY_LOG_INVALID',
+  });
+  // A root that dropped the first generation no longer accepts its signatures, however old.
+  const gen2Only = keylessAttestor(exact, parseTrustedRoot(current, 'gen2-only'));
+  t.like(await judge(gen2Only, [dsseRecord(before)]), { satisfied: false, reason: 'CERTIFICATE_INVALID' });
+});
+
+test('keyless_tsa_allow: no SET, an inclusion proof and an RFC 3161 timestamp from the root’s authority', async (t) => {
+  const json = await dep.signDsse(D, { ...signer, tsa: dep.tsa, inclusionPromise: false });
+  const vm = (json as Loose).verificationMaterial;
+  t.is(vm.tlogEntries[0].inclusionPromise, undefined);
+  t.is(vm.timestampVerificationData.rfc3161Timestamps.length, 1);
+  t.like(await judge(keylessAttestor(exact), [dsseRecord(json)]), { satisfied: true });
+  // The .sig form (message signature) too.
+  const payload = createSimpleSigningPayload(NAME, D);
+  const message = await dep.signMessage(payload, { ...signer, tsa: dep.tsa, inclusionPromise: false });
+  t.like(await judge(keylessAttestor(exact), [messageRecord(payload, message)]), { satisfied: true });
+});
+
+test('keyless_tsa_untrusted_fail: a timestamp from an authority outside the root', async (t) => {
+  const stranger = await dep.newTsa();
+  const json = await dep.signDsse(D, { ...signer, tsa: stranger, inclusionPromise: false });
+  t.like(await judge(keylessAttestor(exact), [dsseRecord(json)]), {
+    satisfied: false,
+    reason: 'TIMESTAMP_INVALID',
+  });
+});
+
+test('keyless_tsa_outside_certificate_validity_fail: stamped after the 10-minute certificate expired', async (t) => {
+  const late = await dep.newTsa(new Date(Date.now() + 60 * 60 * 1000));
+  const root = structuredClone(dep.trustedRoot) as Loose;
+  root.timestampAuthorities.push(late.entry);
+  const attestor = keylessAttestor(exact, parseTrustedRoot(root, 'with-late-tsa'));
+  const json = await dep.signDsse(D, { ...signer, tsa: late, inclusionPromise: false });
+  t.like(await judge(attestor, [dsseRecord(json)]), { satisfied: false, reason: 'CERTIFICATE_INVALID' });
+});
+
+test('keyless_tsa_other_signature_fail: a trusted timestamp of another signature', async (t) => {
+  const json = await dep.signDsse(D, { ...signer, inclusionPromise: false });
+  const other = await dep.signDsse(D, { ...signer, tsa: dep.tsa, inclusionPromise: false });
+  const swapped = edit(json, (b) => {
+    b.verificationMaterial.timestampVerificationData = (
+      other as Loose
+    ).verificationMaterial.timestampVerificationData;
+  });
+  t.like(await judge(keylessAttestor(exact), [dsseRecord(swapped)]), {
+    satisfied: false,
+    reason: 'TIMESTAMP_INVALID',
+  });
+});
+
+test('keyless_sig_rfc3161_annotation: the .sig layer’s dev.sigstore.cosign/rfc3161timestamp is checked against the root', async (t) => {
+  const { bundleFromCosignAnnotations, COSIGN_RFC3161_ANNOTATION } =
+    await import('../../src/attestations/cosign-keyless-annotations.js');
+  const { cosignAnnotations } = await import('../helpers/sigstore-push.js');
+  const payload = createSimpleSigningPayload(NAME, D);
+  const record = async (tsa: typeof dep.tsa): Promise<AttestationRecord> => {
+    const json = (await dep.signMessage(payload, { ...signer, tsa })) as Loose;
+    const annotations = {
+      ...cosignAnnotations(dep, json),
+      [COSIGN_RFC3161_ANNOTATION]: JSON.stringify({
+        SignedRFC3161Timestamp:
+          json.verificationMaterial.timestampVerificationData.rfc3161Timestamps[0].signedTimestamp,
+      }),
+    };
+    const signature = Buffer.from(json.messageSignature.signature, 'base64');
+    const bundle = bundleFromCosignAnnotations(annotations, payload, signature);
+    t.is(bundle?.verificationMaterial.timestampVerificationData?.rfc3161Timestamps.length, 1);
+    return { payload, signatures: [{ signature }], sigstoreBundle: bundle };
+  };
+  t.like(await judge(keylessAttestor(exact), [await record(dep.tsa)]), { satisfied: true });
+  t.like(await judge(keylessAttestor(exact), [await record(await dep.newTsa())]), {
+    satisfied: false,
+    reason: 'TIMESTAMP_INVALID',
+  });
+});

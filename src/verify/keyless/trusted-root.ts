@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { X509Certificate } from '@sigstore/core';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toTrustMaterial } from '@sigstore/verify';
 import type { TrustMaterial } from '@sigstore/verify';
 import { VerifyError } from '../errors.js';
+import { prepareRootCertificate } from './certificate-cost.js';
 
 /** Largest trusted_root.json accepted (the public-good one is about 7 KiB). */
 export const MAX_TRUSTED_ROOT_BYTES = 1024 * 1024;
@@ -49,46 +49,8 @@ export function parseTrustedRoot(doc: unknown, source: string): KeylessTrust {
     return fail(`cannot be read (${err instanceof Error ? err.message : String(err)})`);
   }
   for (const ca of [...material.certificateAuthorities, ...material.timestampAuthorities]) {
-    for (const cert of ca.certChain) {
-      memoiseDer(cert);
-      memoiseVerify(cert);
-    }
+    for (const cert of ca.certChain) prepareRootCertificate(cert);
   }
   const digest = `sha256:${createHash('sha256').update(text).digest('hex')}`;
   return Object.freeze({ digest, source, material });
-}
-
-/**
- * sigstore-js compares certificates by re-encoding them to DER on every comparison (most of a chain
- * check's time); a parsed certificate never changes, so its encoding is computed once. Used for the
- * root's certificates and for each bundle's leaf before verification.
- */
-export function memoiseDer(cert: X509Certificate): void {
-  memoiseTree(cert.root);
-}
-
-/** Every node of a parsed (never modified) ASN.1 tree encodes once, lazily. */
-function memoiseTree(node: X509Certificate['root']): void {
-  const encode = node.toDER.bind(node);
-  let der: Buffer | undefined;
-  node.toDER = () => (der ??= encode());
-  for (const sub of node.subs) memoiseTree(sub);
-}
-
-/**
- * The root's own certificates (a CA's intermediate and root) are verified against each other on every
- * chain check; they never change, so each answer is kept on the certificate object (ours, created by
- * toTrustMaterial above). Leaf certificates are new objects each time and are always verified.
- */
-function memoiseVerify(cert: X509Certificate): void {
-  const verify = cert.verify.bind(cert);
-  const answers = new Map<X509Certificate | undefined, boolean>();
-  cert.verify = (issuer?: X509Certificate): boolean => {
-    let answer = answers.get(issuer);
-    if (answer === undefined) {
-      answer = verify(issuer);
-      answers.set(issuer, answer);
-    }
-    return answer;
-  };
 }

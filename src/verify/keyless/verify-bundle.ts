@@ -5,7 +5,7 @@ import { PolicyError, toSignedEntity, VerificationError, Verifier } from '@sigst
 import type { Signer } from '@sigstore/verify';
 import { encodeDssePae } from '../dsse.js';
 import type { KeylessIdentity, SignerIdentity } from './identity.js';
-import { memoiseDer } from './trusted-root.js';
+import { prepareLeaf } from './certificate-cost.js';
 import type { KeylessTrust } from './trusted-root.js';
 
 /**
@@ -67,12 +67,18 @@ export function verifyKeylessBundle(
     return { ok: false, reason: 'SIGNATURE_INVALID', detail: 'a message signature needs the signed bytes' };
   }
   let signer: Signer;
+  // sigstore-js's ASN.1 parser throws and catches while probing OCTET STRINGs, and its failures are
+  // reported by message: capturing stack traces would only cost time.
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   try {
     const entity = toSignedEntity(bundle, artifact === undefined ? undefined : Buffer.from(artifact));
-    if (entity.key.$case === 'certificate') memoiseDer(entity.key.certificate);
+    if (entity.key.$case === 'certificate') prepareLeaf(entity.key.certificate);
     signer = verifierFor(trust, thresholds).verify(entity);
   } catch (err) {
     return rejection(err);
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
   }
   const signedBytes = dsse
     ? encodeDssePae(bundle.content.dsseEnvelope.payloadType, bundle.content.dsseEnvelope.payload)
