@@ -5,6 +5,8 @@ import { parseImageReference, type ImageIdentity } from '../reference/image-refe
 import { budgeted } from './deadline.js';
 import type { DecisionContext } from './dependencies.js';
 import { UndecidedImage } from './evaluation.js';
+import type { ImageVerdict } from './image-verdict.js';
+import type { JudgedImage } from './judged-images.js';
 
 /** A content-addressed image id: what containerd looks up by id, never through a (mutable) tag. */
 export const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
@@ -12,10 +14,17 @@ export const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
 /** At most this many registry names of one image id are judged (cached and healthy first). */
 export const MAX_NAMES_JUDGED = 16;
 
+type ContainerImageVerdict = { verdict: Verdict; cacheHit: boolean; identity?: ImageIdentity };
+
 /**
  * One image of a container: containerd's repo digests for the image id, each evaluated; the first allow
  * wins. An image with no registry digest is judged under its image id (only a digest pin or a rule that
  * needs no attestation can admit it).
+ *
+ * With `remembered` (CreateContainer), an image id criguard already knows as the image of a judged
+ * manifest is first judged under that manifest, without asking containerd (docs/adr/0006): only an
+ * allow the verdict cache holds under the current policy admits that way; anything else takes the
+ * full path.
  */
 export async function containerImageVerdict(
   ctx: DecisionContext,
@@ -25,8 +34,16 @@ export async function containerImageVerdict(
   namespace: string | undefined,
   signal: AbortSignal,
   digests: string[],
-): Promise<{ verdict: Verdict; cacheHit: boolean; identity?: ImageIdentity }> {
+  remembered = false,
+): Promise<ContainerImageVerdict> {
   const { deps } = ctx;
+  if (remembered && IMAGE_ID.test(image)) {
+    const known = await rememberedVerdict(ctx, policy, image, safeName(userSpecified), namespace, signal);
+    if (known) {
+      digests.push(...known.reported);
+      return known.judged;
+    }
+  }
   const facts = await budgeted(deps.budgetMs, signal, (budget) => deps.images.lookup(image, budget));
   if (!facts)
     throw Object.assign(new Error(`image ${image} is not present`), { code: 'CG_ERR_IMAGE_NOT_PRESENT' });
@@ -52,6 +69,42 @@ export async function containerImageVerdict(
     });
   }
   return judgeNames(ctx, policy, namespace, facts.id, identities, safeName(userSpecified), signal, digests);
+}
+
+/**
+ * The fast path of a content-addressed image: the judged manifests criguard knows to have this image id
+ * (the pod's own name first), each admitting only with an allow already in the verdict cache for the
+ * current policy, rule and namespace; that allow is then taken through the image judge as any other.
+ * Undefined when none admits that way (the caller asks containerd).
+ */
+async function rememberedVerdict(
+  ctx: DecisionContext,
+  policy: CompiledPolicy,
+  imageId: string,
+  podName: string | undefined,
+  namespace: string | undefined,
+  signal: AbortSignal,
+): Promise<{ judged: ContainerImageVerdict; reported: readonly string[] } | undefined> {
+  const known = [...ctx.judged.manifestsOf(imageId)].sort(
+    (a, b) => Number(b.identity.name === podName) - Number(a.identity.name === podName),
+  );
+  for (const fact of known) {
+    const question = { policy, identity: fact.identity, namespace, credentials: undefined, imageId };
+    if (!admits(ctx.judge.cached(question))) continue;
+    let judged: ImageVerdict;
+    try {
+      judged = await ctx.judge.judge(question, signal);
+    } catch {
+      return undefined; // the full path decides, and records why
+    }
+    if (admits(judged.verdict))
+      return { judged: { ...judged, identity: fact.identity }, reported: fact.reported };
+  }
+  return undefined;
+}
+
+function admits(verdict: Verdict | undefined): boolean {
+  return verdict?.decision === 'allow' && verdict.wouldBe === 'allow';
 }
 
 /**
@@ -97,8 +150,11 @@ async function judgeNames(
       const judged = await ctx.judge.judge(question(identity), signal);
       ctx.health.observe(identity.name, undefined);
       if (judged.platform) digests.push(judged.platform.digest);
-      if (judged.verdict.decision === 'allow' && judged.verdict.wouldBe === 'allow')
+      if (admits(judged.verdict)) {
+        // containerd's answer carried this image id and this manifest: remember it for the next create.
+        ctx.judged.learn(judgedImage(identity, judged.platform, imageId));
         return { ...judged, identity };
+      }
       refusal ??= { ...judged, identity };
     } catch (err) {
       ctx.health.observe(identity.name, err);
@@ -109,6 +165,24 @@ async function judgeNames(
   }
   if (refusal) return refusal;
   throw failure!;
+}
+
+/**
+ * The fact to remember once a manifest's image id is confirmed: for an index whose platform manifest was
+ * judged, that platform manifest (its verdict is the one that admitted) under the same name.
+ */
+export function judgedImage(
+  identity: ImageIdentity,
+  platform: ImageVerdict['platform'],
+  imageId: string,
+): JudgedImage {
+  return platform
+    ? {
+        identity: { name: identity.name, digest: platform.digest },
+        imageId,
+        reported: [identity.digest, platform.digest],
+      }
+    : { identity, imageId, reported: [identity.digest] };
 }
 
 function toIdentity(repoDigest: string): ImageIdentity[] {

@@ -78,7 +78,17 @@ async function judgeContainerImage(
   }
   const digests: string[] = [];
   const evaluation = await settle(policy, rule, undefined, () =>
-    containerImageVerdict(ctx, policy, image, facts.userSpecifiedImage, namespace, signal, digests),
+    containerImageVerdict(
+      ctx,
+      policy,
+      image,
+      facts.userSpecifiedImage,
+      namespace,
+      signal,
+      digests,
+      // Re-validation asks containerd every time: it reports what containerd holds now.
+      method === 'CreateContainer',
+    ),
   );
   const final =
     method === 'CreateContainer'
