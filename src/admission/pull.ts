@@ -101,12 +101,17 @@ async function judgeReference(
         return { verdict: early.verdict, cacheHit: false };
       }
     }
-    const digest =
+    const resolved =
       reference.digest ??
       (await budgeted(deps.budgetMs, signal, (budget) =>
         deps.resolver.resolve(reference, facts.credentials, budget),
       ));
+    const digest = typeof resolved === 'string' ? resolved : resolved.digest;
     identity = { name: reference.name, digest };
+    if (typeof resolved !== 'string' && resolved.imageId !== undefined) {
+      // A content fact of the hashed manifest: the confirm step compares containerd's answer with it.
+      ctx.judged.learn({ identity, imageId: resolved.imageId, reported: [digest] });
+    }
     const result = await ctx.judge.judge(
       { policy, identity, namespace, credentials: facts.credentials },
       signal,

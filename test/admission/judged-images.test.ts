@@ -335,3 +335,64 @@ test('JudgedImages is bounded: names per image id and image ids', (t) => {
     sha(`c${MAX_IMAGES_REMEMBERED + 9}`),
   );
 });
+
+test('first pull: the image id named by the resolved manifest confirms without a look-up; another is looked up', async (t) => {
+  const withImageId = harness({
+    resolver: {
+      resolve: async (ref) =>
+        ref.canonical === `${NAME}:v1` ? { digest: SIGNED, imageId: CONFIG } : { digest: UNSIGNED },
+    },
+  });
+  t.true((await pullAndConfirm(withImageId, `${NAME}:v1`, CONFIG)).allowed);
+  t.deepEqual(withImageId.lookups, []);
+  t.true((await withImageId.admitCreate(create(CONFIG), signal())).allowed);
+  t.deepEqual(withImageId.lookups, [], 'the create needs no look-up either');
+  // The tag moved between criguard's resolve and containerd's: containerd answers another image id.
+  hold(withImageId, OTHER_CONFIG, UNSIGNED);
+  const out = await pullAndConfirm(withImageId, `${NAME}:v1`, OTHER_CONFIG);
+  t.false(out.allowed);
+  t.deepEqual(withImageId.lookups, [OTHER_CONFIG]);
+  t.is(withImageId.records.at(-1)!.reason, 'PULL_DIGEST_MISMATCH');
+});
+
+test('overlapping sources: fetched together, weighed in order; one not needed is cancelled, its failure ignored', async (t) => {
+  const events: string[] = [];
+  let release!: () => void;
+  const firstDone = new Promise<void>((r) => (release = r));
+  const h = harness({
+    evidence: [
+      {
+        fetch: async (image) => {
+          events.push('cosign start');
+          await firstDone;
+          return image.digest === SIGNED ? [attestation(SIGNED)] : [];
+        },
+      },
+      {
+        overlap: true,
+        fetch: (image, _credentials, signal) => {
+          events.push('bundles start');
+          if (image.digest === UNSIGNED)
+            return Promise.reject(Object.assign(new Error('503'), { code: 'CG_ERR_REGISTRY_UNAVAILABLE' }));
+          return new Promise((_resolve, reject) =>
+            signal.addEventListener('abort', () => {
+              events.push('bundles cancelled');
+              reject(Object.assign(new Error('aborted'), { code: 'CG_ERR_REGISTRY_UNAVAILABLE' }));
+            }),
+          );
+        },
+      },
+    ],
+  });
+  const pending = h.admitPull(pull(`${NAME}@${SIGNED}`), signal());
+  await new Promise((r) => setTimeout(r, 20));
+  t.deepEqual(events, ['cosign start', 'bundles start'], 'both started before the first answered');
+  release();
+  t.true((await pending).allowed);
+  t.deepEqual(events, ['cosign start', 'bundles start', 'bundles cancelled']);
+  // When the first does not admit, the second's failure is the decision's (fail closed).
+  const out = await h.admitPull(pull(`${NAME}@${UNSIGNED}`), signal());
+  t.false(out.allowed);
+  t.is(out.allowed ? undefined : out.kind, 'registry-unavailable');
+  t.is(h.records.at(-1)!.errorCode, 'CG_ERR_REGISTRY_UNAVAILABLE');
+});
