@@ -40,6 +40,8 @@ const N_FIRST = Number(process.env.BENCH_GATED_FIRST ?? 24);
 const N_LARGE = Number(process.env.BENCH_GATED_LARGE ?? 4);
 const LARGE_MIB = Number(process.env.BENCH_GATED_LARGE_MIB ?? 24);
 const N_COUNTED = 20;
+/** Optional: an earlier criguard executable, run as a fourth side ("before") for a same-run comparison. */
+const BASELINE = process.env.BENCH_BASELINE_BINARY;
 
 const PULL = '/runtime.v1.ImageService/PullImage';
 const CREATE = '/runtime.v1.RuntimeService/CreateContainer';
@@ -239,12 +241,23 @@ async function main(): Promise<void> {
       startCriguard({ upstream: lab.containerd.socket, extraArgs: guardedArgs('policy') }),
       startCriguard({ upstream: lab.containerd.socket, extraArgs: ['--log-level', 'warn'] }),
       startCriguard({ upstream: join(work, 'relay.sock'), extraArgs: guardedArgs('counted') }),
+      ...(BASELINE
+        ? [
+            startCriguard({
+              upstream: lab.containerd.socket,
+              extraArgs: guardedArgs('before'),
+              binary: BASELINE,
+            }),
+          ]
+        : []),
     ]);
     for (const d of daemons) if (d.status === 'fulfilled') cleanups.push(() => d.value.dispose());
-    const [guarded, passthrough, counted] = daemons.map((d) => {
+    const [guarded, passthrough, counted, baseline] = daemons.map((d) => {
       if (d.status === 'rejected') throw d.reason;
       return d.value;
-    }) as [Criguard, Criguard, Criguard];
+    }) as [Criguard, Criguard, Criguard, Criguard | undefined];
+    const viaBaseline = baseline ? rawClient(baseline.socket) : undefined;
+    if (viaBaseline) cleanups.push(() => viaBaseline.close());
     const direct = rawClient(lab.containerd.socket);
     const viaPolicy = rawClient(guarded.socket);
     const viaPassthrough = rawClient(passthrough.socket);
@@ -283,12 +296,14 @@ async function main(): Promise<void> {
     const { pod_sandbox_id } = await lab.cri.runPodSandbox({ config: podConfig });
     const pullReq = pullRequest(image.digestRef, podConfig);
     const firstPull = await call(viaPolicy, PULL, pullReq); // verifies once: the verdict is now cached
+    if (viaBaseline) await call(viaBaseline, PULL, pullReq);
     const imageRef = decodeCriMessage<{ image_ref: string }>('PullImageResponse', firstPull).image_ref;
     const sides = [
       { name: 'direct', client: direct, pid: undefined },
       { name: 'passthrough', client: viaPassthrough, pid: passthrough.daemon.pid },
       { name: 'policy', client: viaPolicy, pid: guarded.daemon.pid },
-    ] as const;
+      ...(baseline && viaBaseline ? [{ name: 'before', client: viaBaseline, pid: baseline.daemon.pid }] : []),
+    ] as ReadonlyArray<{ name: string; client: grpc.Client; pid: number | undefined }>;
     for (const s of sides) for (let i = 0; i < 5; i++) await call(s.client, PULL, pullReq);
     let serial = 0;
     const createReq = (side: string): Buffer =>
@@ -371,7 +386,7 @@ async function main(): Promise<void> {
       ['CreateContainer', createLat, 300],
     ] as const) {
       const d = lat.get('direct')!;
-      for (const side of ['direct', 'passthrough', 'policy'] as const) {
+      for (const side of sides.map((x) => x.name)) {
         const xs = lat.get(side)!;
         const added = pct(xs, 50) - pct(d, 50);
         const cols =
@@ -382,12 +397,17 @@ async function main(): Promise<void> {
         );
       }
     }
-    const cpu = (m: Map<string, number[]>, side: string) => us(pct(m.get(side)!, 50)).trim();
+    if (baseline) console.log(`   "before" = the same policy through ${BASELINE} (BENCH_BASELINE_BINARY)`);
+    const cpu = (m: Map<string, number[]>, side: string) =>
+      m.has(side) ? us(pct(m.get(side)!, 50)).trim() : 'n/a';
     console.log(
       `   criguard CPU per call (p50, all threads): PullImage passthrough ${cpu(pullCpu, 'passthrough')}, policy ${cpu(
         pullCpu,
         'policy',
-      )};  CreateContainer passthrough ${cpu(createCpu, 'passthrough')}, policy ${cpu(createCpu, 'policy')}`,
+      )};  CreateContainer passthrough ${cpu(createCpu, 'passthrough')}, policy ${cpu(createCpu, 'policy')}` +
+        (baseline
+          ? `;  before: PullImage ${cpu(pullCpu, 'before')}, CreateContainer ${cpu(createCpu, 'before')}`
+          : ''),
     );
     console.log(
       `   criguard's own calls to containerd per gated call (besides the forwarded one; ${N_COUNTED} calls each):`,
@@ -407,19 +427,31 @@ async function main(): Promise<void> {
         await pushImage(lab.registry, { name: 'bench/first-b', variant: `b-${i}-${randomUUID()}` }),
       );
     }
-    for (const img of signedImages) await signPush(img.digestRef);
+    const beforeImages: PushedImage[] = [];
+    if (viaBaseline)
+      for (let i = 0; i < N_FIRST; i++)
+        beforeImages.push(
+          await pushImage(lab.registry, { name: 'bench/first-c', variant: `c-${i}-${randomUUID()}` }),
+        );
+    for (const img of [...signedImages, ...beforeImages]) await signPush(img.digestRef);
     const firstDirect: number[] = [];
     const firstGuarded: number[] = [];
+    const firstBefore: number[] = [];
     for (let i = 0; i < N_FIRST; i++) {
-      const a = pullRequest(plain[i]!.ref, podConfig);
-      const b = pullRequest(signedImages[i]!.ref, podConfig);
-      if (i % 2 === 0) {
-        firstDirect.push(await timed(direct, PULL, a));
-        firstGuarded.push(await timed(viaPolicy, PULL, b));
-      } else {
-        firstGuarded.push(await timed(viaPolicy, PULL, b));
-        firstDirect.push(await timed(direct, PULL, a));
-      }
+      const runs = [
+        async () => firstDirect.push(await timed(direct, PULL, pullRequest(plain[i]!.ref, podConfig))),
+        async () =>
+          firstGuarded.push(await timed(viaPolicy, PULL, pullRequest(signedImages[i]!.ref, podConfig))),
+        ...(viaBaseline
+          ? [
+              async () =>
+                firstBefore.push(
+                  await timed(viaBaseline, PULL, pullRequest(beforeImages[i]!.ref, podConfig)),
+                ),
+            ]
+          : []),
+      ];
+      for (const run of rotations(runs, i)) await run();
     }
     const fresh = new Set(signedImages.map((im) => im.digest));
     const decisionMs = readAudit(join(work, 'audit-policy.jsonl'))
@@ -437,6 +469,12 @@ async function main(): Promise<void> {
       `   median direct ${ms(pct(firstDirect, 50))}  via criguard ${ms(pct(firstGuarded, 50))}  added ${ms(addedFirst)}` +
         `  (target ≤ 5 ms: ${verdict(addedFirst <= 5000)})`,
     );
+    if (viaBaseline) {
+      const addedBefore = pct(firstBefore, 50) - pct(firstDirect, 50);
+      console.log(
+        `   before (BENCH_BASELINE_BINARY): median ${ms(pct(firstBefore, 50))}  added ${ms(addedBefore)}`,
+      );
+    }
     console.log(
       `   criguard's decision before the pull (audit latencyMs: resolve, signature manifest + payload, verify):` +
         ` median ${pct(decisionMs, 50)} ms, p90 ${pct(decisionMs, 90)} ms (${decisionMs.length} records)`,
