@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 npx tsx bench/proxy.bench.ts
 npx tsx bench/enforcement.bench.ts
+npx tsx bench/gated-calls.bench.ts
 npx tsx bench/packaged-memory.bench.ts
 if [ -f bench/policy-eval.bench.ts ]; then npx tsx bench/policy-eval.bench.ts; fi
 npx tsx bench/verification-stall.bench.ts

@@ -7,12 +7,16 @@ import type { DecisionContext } from './dependencies.js';
 import { AdmissionError } from './errors.js';
 import type { ImageFacts } from './ports.js';
 import { UndecidedImage } from './evaluation.js';
+import type { ImageVerdict } from './image-verdict.js';
+import type { JudgedImage } from './judged-images.js';
 
 /** A content-addressed image id: what containerd looks up by id, never through a (mutable) tag. */
 export const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
 
 /** At most this many registry names of one image id are judged (cached and healthy first). */
 export const MAX_NAMES_JUDGED = 16;
+
+type ContainerImageVerdict = { verdict: Verdict; cacheHit: boolean; identity?: ImageIdentity };
 
 /**
  * What containerd holds for one image of a container (by image id, or by name where a rule allows it).
@@ -47,7 +51,7 @@ export async function containerImageVerdict(
   namespace: string | undefined,
   signal: AbortSignal,
   digests: string[],
-): Promise<{ verdict: Verdict; cacheHit: boolean; identity?: ImageIdentity }> {
+): Promise<ContainerImageVerdict> {
   const identities = facts.repoDigests.flatMap((rd) => toIdentity(rd));
   if (identities.length === 0) {
     const name = safeName(userSpecified) ?? safeName(facts.repoTags[0] ?? '') ?? 'unknown';
@@ -64,6 +68,44 @@ export async function containerImageVerdict(
     throw new AdmissionError('CG_ERR_NO_REGISTRY_DIGEST', `image ${facts.id} has no registry digest`);
   }
   return judgeNames(ctx, policy, namespace, facts.id, identities, safeName(userSpecified), signal, digests);
+}
+
+/**
+ * The fast path of a content-addressed image: the judged manifests criguard knows to have this image id
+ * (the pod's own name first), each admitting only with an allow already in the verdict cache for the
+ * current policy, rule and namespace; that allow is then taken through the image judge as any other.
+ * Undefined when none admits that way, or `imageId` is not an image id (the caller asks containerd).
+ */
+export async function rememberedContainerVerdict(
+  ctx: DecisionContext,
+  policy: CompiledPolicy,
+  imageId: string,
+  userSpecified: string,
+  namespace: string | undefined,
+  signal: AbortSignal,
+): Promise<{ judged: ContainerImageVerdict; reported: readonly string[] } | undefined> {
+  if (!IMAGE_ID.test(imageId)) return undefined;
+  const podName = safeName(userSpecified);
+  const known = [...ctx.judged.manifestsOf(imageId)].sort(
+    (a, b) => Number(b.identity.name === podName) - Number(a.identity.name === podName),
+  );
+  for (const fact of known) {
+    const question = { policy, identity: fact.identity, namespace, credentials: undefined, imageId };
+    if (!admits(ctx.judge.cached(question))) continue;
+    let judged: ImageVerdict;
+    try {
+      judged = await ctx.judge.judge(question, signal);
+    } catch {
+      return undefined; // the full path decides, and records why
+    }
+    if (admits(judged.verdict))
+      return { judged: { ...judged, identity: fact.identity }, reported: fact.reported };
+  }
+  return undefined;
+}
+
+function admits(verdict: Verdict | undefined): boolean {
+  return verdict?.decision === 'allow' && verdict.wouldBe === 'allow';
 }
 
 /**
@@ -109,8 +151,11 @@ async function judgeNames(
       const judged = await ctx.judge.judge(question(identity), signal);
       ctx.health.observe(identity.name, undefined);
       if (judged.platform) digests.push(judged.platform.digest);
-      if (judged.verdict.decision === 'allow' && judged.verdict.wouldBe === 'allow')
+      if (admits(judged.verdict)) {
+        // containerd's answer carried this image id and this manifest: remember it for the next create.
+        ctx.judged.learn(judgedImage(identity, judged.platform, imageId));
         return { ...judged, identity };
+      }
       refusal ??= { ...judged, identity };
     } catch (err) {
       ctx.health.observe(identity.name, err);
@@ -121,6 +166,24 @@ async function judgeNames(
   }
   if (refusal) return refusal;
   throw failure!;
+}
+
+/**
+ * The fact to remember once a manifest's image id is confirmed: for an index whose platform manifest was
+ * judged, that platform manifest (its verdict is the one that admitted) under the same name.
+ */
+export function judgedImage(
+  identity: ImageIdentity,
+  platform: ImageVerdict['platform'],
+  imageId: string,
+): JudgedImage {
+  return platform
+    ? {
+        identity: { name: identity.name, digest: platform.digest },
+        imageId,
+        reported: [identity.digest, platform.digest],
+      }
+    : { identity, imageId, reported: [identity.digest] };
 }
 
 function toIdentity(repoDigest: string): ImageIdentity[] {

@@ -3,7 +3,12 @@ import type { CompiledPolicy, CompiledRule } from '../policy/types.js';
 import type { AdmissionOutcome, CreateFacts } from './admission.js';
 import { withBreakglass } from './breakglass-override.js';
 import { namespaceOf, type DecisionContext } from './dependencies.js';
-import { containerImageVerdict, IMAGE_ID, lookupContainerImage } from './container-image.js';
+import {
+  containerImageVerdict,
+  IMAGE_ID,
+  lookupContainerImage,
+  rememberedContainerVerdict,
+} from './container-image.js';
 import { containerSubject, quarantined, quarantineInForce } from './quarantine-check.js';
 import { refused, settle, type Evaluation } from './evaluation.js';
 import type { ImageDecision } from './decision-record.js';
@@ -92,22 +97,42 @@ async function judgeContainerImage(
   if (method === 'CreateContainer' && !IMAGE_ID.test(image) && bound) {
     return { image, evaluation: notContentAddressed(policy, image), digests: [] };
   }
-  const looked = await lookupContainerImage(ctx, image, signal).then(
-    (found) => ({ found, err: undefined }),
-    (err: unknown) => ({ found: undefined, err }),
-  );
-  const subject = containerSubject(image, looked.found, facts.userSpecifiedImage);
-  const quarantine = quarantined(ctx, policy, subject, {
-    name: subject.names[0]?.name ?? 'image',
-    digest: subject.names[0]?.digest ?? image,
-  });
-  if (quarantine) return { image, evaluation: quarantine, digests: subject.digests };
   const digests: string[] = [];
-  const evaluation = await settle(policy, rule, undefined, () =>
-    looked.found
-      ? containerImageVerdict(ctx, policy, looked.found, facts.userSpecifiedImage, namespace, signal, digests)
-      : Promise.reject(looked.err),
-  );
+  // The fast path (docs/adr/0006) only while no quarantine is in force: a quarantine entry may name any
+  // registry name or digest containerd holds for the image, which only the look-up below knows.
+  const remembered =
+    method === 'CreateContainer' && !quarantineInForce(ctx)
+      ? await rememberedContainerVerdict(ctx, policy, image, facts.userSpecifiedImage, namespace, signal)
+      : undefined;
+  let evaluation;
+  if (remembered) {
+    digests.push(...remembered.reported);
+    evaluation = await settle(policy, rule, undefined, () => Promise.resolve(remembered.judged));
+  } else {
+    const looked = await lookupContainerImage(ctx, image, signal).then(
+      (found) => ({ found, err: undefined }),
+      (err: unknown) => ({ found: undefined, err }),
+    );
+    const subject = containerSubject(image, looked.found, facts.userSpecifiedImage);
+    const quarantine = quarantined(ctx, policy, subject, {
+      name: subject.names[0]?.name ?? 'image',
+      digest: subject.names[0]?.digest ?? image,
+    });
+    if (quarantine) return { image, evaluation: quarantine, digests: subject.digests };
+    evaluation = await settle(policy, rule, undefined, () =>
+      looked.found
+        ? containerImageVerdict(
+            ctx,
+            policy,
+            looked.found,
+            facts.userSpecifiedImage,
+            namespace,
+            signal,
+            digests,
+          )
+        : Promise.reject(looked.err),
+    );
+  }
   const final =
     method === 'CreateContainer'
       ? withBreakglass(

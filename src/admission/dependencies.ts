@@ -4,6 +4,7 @@ import type { PodFacts } from './admission.js';
 import { decisionRecord, type DecisionSubject } from './audit-record.js';
 import type { Evaluation } from './evaluation.js';
 import type { ImageJudge } from './image-verdict.js';
+import { JudgedImages } from './judged-images.js';
 import { createRegistryHealth, type RegistryHealth } from './registry-health.js';
 import type {
   Breakglass,
@@ -50,6 +51,8 @@ export interface DecisionContext {
   readonly judge: ImageJudge;
   /** Registries that failed lately: tried last when an image has several names. */
   readonly health: RegistryHealth;
+  /** Which judged manifests have which image id, as containerd confirmed them (the fast paths). */
+  readonly judged: JudgedImages;
   /** Writes the one audit record of a decision that began at `started`. */
   audit(subject: DecisionSubject, evaluation: Evaluation, started: number): void;
 }
@@ -59,6 +62,7 @@ export function decisionContext(deps: AdmissionDependencies, judge: ImageJudge):
     deps,
     judge,
     health: createRegistryHealth(deps.clock),
+    judged: new JudgedImages(),
     audit(subject, evaluation, started) {
       const now = deps.clock();
       deps.sink.record(decisionRecord(subject, evaluation, now, now - started));

@@ -68,7 +68,12 @@ export function createImageJudge(deps: ImageJudgeDependencies): ImageJudge {
     return { verdict, cacheHit: false };
   }
 
-  /** Asks each evidence source in order, only while the records gathered so far do not admit. */
+  /**
+   * Weighs each evidence source's records in order, only while the records gathered so far do not admit.
+   * A source marked `overlap` is fetched together with the one before it (independent requests to the
+   * same registry overlap); a fetch not needed once the records admit is cancelled, and its failure
+   * counts only if its turn comes. Other sources are asked only when their turn comes.
+   */
   async function evidenceLoop(
     policy: CompiledPolicy,
     rule: CompiledRule,
@@ -79,13 +84,31 @@ export function createImageJudge(deps: ImageJudgeDependencies): ImageJudge {
     const records: AttestationRecord[] = [];
     const session = new VerificationSession();
     let verdict: Verdict | undefined;
-    for (const source of deps.evidence) {
-      const fetched = await source.fetch(identity, credentials, budget);
-      // OpenPGP signatures are checked as of now (key expiry and revocation), then looked up by the verdict.
-      await verifyPgpSignatures(rule.attestors, fetched, new Date(deps.clock()));
-      records.push(...fetched);
-      verdict = await decideWithAttestations(policy, rule, identity, records, session);
-      if (verdict.wouldBe === 'allow') break;
+    const unneeded = new AbortController();
+    const signal = AbortSignal.any([budget, unneeded.signal]);
+    const sources = deps.evidence;
+    const started: Array<Promise<AttestationRecord[]>> = [];
+    const start = (i: number): Promise<AttestationRecord[]> => {
+      if (started[i] === undefined) {
+        const fetching = sources[i]!.fetch(identity, credentials, signal);
+        fetching.catch(() => undefined); // observed in its turn, or not needed
+        started[i] = fetching;
+      }
+      return started[i]!;
+    };
+    try {
+      for (let i = 0; i < sources.length; i++) {
+        const fetching = start(i);
+        for (let next = i + 1; next < sources.length && sources[next]!.overlap === true; next++) start(next);
+        const fetched = await fetching;
+        // OpenPGP signatures are checked as of now (key expiry and revocation), then looked up by the verdict.
+        await verifyPgpSignatures(rule.attestors, fetched, new Date(deps.clock()));
+        records.push(...fetched);
+        verdict = await decideWithAttestations(policy, rule, identity, records, session);
+        if (verdict.wouldBe === 'allow') break;
+      }
+    } finally {
+      unneeded.abort();
     }
     return verdict ?? decideWithAttestations(policy, rule, identity, records, session);
   }

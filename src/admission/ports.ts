@@ -9,17 +9,32 @@ import type { DecisionRecord, OverrideGrant, QuarantineHit } from './decision-re
  * Each may reject; admission treats a rejection as "could not decide".
  */
 
-/** Tag → manifest digest, through the registry, with the kubelet's credentials for that host only. */
+/**
+ * Tag → manifest digest, through the registry, with the kubelet's credentials for that host only. May
+ * add the image id (config digest) the manifest names when it is a single-platform image manifest whose
+ * bytes were hashed: the pull's confirm step then needs no containerd look-up.
+ */
 export interface DigestResolver {
   resolve(
     reference: ImageReference,
     credentials: RegistryCredentials | undefined,
     signal: AbortSignal,
-  ): Promise<string>;
+  ): Promise<string | ResolvedDigest>;
+}
+
+/** A resolved tag: the manifest digest, and the image id that manifest names when it is known. */
+export interface ResolvedDigest {
+  readonly digest: string;
+  readonly imageId?: string | undefined;
 }
 
 /** Attestations for an image digest (local directory, registry, on-disk cache), unverified. */
 export interface EvidenceSource {
+  /**
+   * Fetched at the same time as the source before it (an independent request to the same registry);
+   * cancelled through its signal when the records before it already admit.
+   */
+  readonly overlap?: boolean;
   fetch(
     image: ImageIdentity,
     credentials: RegistryCredentials | undefined,

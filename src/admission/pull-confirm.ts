@@ -9,6 +9,7 @@ import { AdmissionError } from './errors.js';
 import type { Evaluation } from './evaluation.js';
 import type { ImageVerdict } from './image-verdict.js';
 import { decideUndecided, errorCode } from './undecided.js';
+import { judgedImage } from './container-image.js';
 
 /** What the pull admitted, for its confirm step. */
 export interface Admitted {
@@ -28,6 +29,12 @@ const MISMATCH_REASONS: Readonly<Partial<Record<ErrorCode, string>>> = {
  * (a registry that served other content to containerd is caught here), and when a platform manifest of
  * an index was judged, the image containerd reports must be that manifest's (its config digest). A
  * match confirms the decision already recorded; anything else gets its own record.
+ *
+ * Without asking containerd when the image id it answered is already known to be the judged manifest's
+ * (docs/adr/0006): the judged platform manifest's config digest (criguard hashed that manifest itself),
+ * or the image id containerd confirmed for the same name@digest before. An image id fixes the layers
+ * that run, so that image is the judged content whatever containerd's records say. Any other answer is
+ * looked up as before, and a match is remembered.
  */
 export async function confirmPull(
   ctx: DecisionContext,
@@ -38,6 +45,11 @@ export async function confirmPull(
 ): Promise<AdmissionOutcome> {
   const { identity, platform, verdict } = admitted;
   if (!identity) return { allowed: true }; // decided without a digest: nothing to compare
+  const known = platform?.configDigest ?? ctx.judged.imageIdOf(identity);
+  if (known !== undefined && imageRef === known) {
+    ctx.judged.learn(judgedImage(identity, platform, imageRef));
+    return { allowed: true };
+  }
   const { deps } = ctx;
   const started = deps.clock();
   const policy = deps.policy();
@@ -57,6 +69,7 @@ export async function confirmPull(
         `containerd took image ${image.id} from ${expected}, not the judged platform manifest ${platform.digest} (image ${platform.configDigest})`,
       );
     } else {
+      if (image.id === imageRef) ctx.judged.learn(judgedImage(identity, platform, image.id));
       return { allowed: true };
     }
   } catch (err) {

@@ -113,15 +113,20 @@ async function judgeReference(
         return { verdict: early.verdict, cacheHit: false };
       }
     }
-    const digest =
+    const resolved =
       reference.digest ??
       (await budgeted(deps.budgetMs, signal, (budget) =>
         deps.resolver.resolve(reference, facts.credentials, budget),
       ));
+    const digest = typeof resolved === 'string' ? resolved : resolved.digest;
     identity = { name: reference.name, digest };
     // A quarantined digest is not worth verifying: admitPull refuses it once this settles.
     if (quarantined(ctx, policy, pullSubject(reference.name, [digest]), identity))
       throw new AdmissionError('CG_ERR_QUARANTINED', `${reference.name}@${digest} is quarantined`);
+    if (typeof resolved !== 'string' && resolved.imageId !== undefined) {
+      // A content fact of the hashed manifest: the confirm step compares containerd's answer with it.
+      ctx.judged.learn({ identity, imageId: resolved.imageId, reported: [digest] });
+    }
     const result = await ctx.judge.judge(
       { policy, identity, namespace, credentials: facts.credentials },
       signal,

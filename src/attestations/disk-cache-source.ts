@@ -77,6 +77,32 @@ const entrySchema = z.strictObject({
 });
 
 /**
+ * Writes and removals of cache entries, by path, in the order they were asked, across every cache of
+ * the process (the daemon builds one per fetch): a fetch does not wait for its write (it is off the
+ * pull's path), but a later read, write or removal of the same entry waits for it.
+ */
+const pending = new Map<string, Promise<void>>();
+
+function inOrder(path: string, op: () => Promise<void>): Promise<void> {
+  const run = (pending.get(path) ?? Promise.resolve()).then(op);
+  const settled = run.catch(() => undefined);
+  pending.set(path, settled);
+  void settled.then(() => {
+    if (pending.get(path) === settled) pending.delete(path);
+  });
+  return run;
+}
+
+function settledAt(path: string): Promise<void> {
+  return pending.get(path) ?? Promise.resolve();
+}
+
+/** Resolves once every cache write asked so far is done (for tests and a clean stop). */
+export async function diskCacheWritesSettled(): Promise<void> {
+  while (pending.size > 0) await Promise.all(pending.values());
+}
+
+/**
  * Wraps a source with an on-disk cache of its last answer per (image name, digest). A successful fetch
  * replaces the entry (an empty answer removes it when it is authoritative, see emptyIsAuthoritative) and is
  * returned as is. When the source rejects with
@@ -161,6 +187,7 @@ export function createDiskCacheSource(options: DiskCacheSourceOptions): Attestat
 
   async function read(name: string, digest: string): Promise<AttestationRecord[] | undefined> {
     const path = fileOf(name, digest);
+    await settledAt(path);
     let text: string;
     try {
       // O_NONBLOCK: a FIFO planted here opens at once and is refused below instead of blocking a thread.
@@ -221,7 +248,8 @@ export function createDiskCacheSource(options: DiskCacheSourceOptions): Attestat
         records = await options.source.fetch(imageName, digest, signal);
       } catch (err) {
         const code = (err as { code?: unknown } | null)?.code;
-        if (typeof code !== 'string' || !fallback.has(code)) throw err;
+        // A fetch its caller cancelled is not an outage: nothing is served in its place.
+        if (signal?.aborted === true || typeof code !== 'string' || !fallback.has(code)) throw err;
         const cached = await read(imageName, digest).catch(() => undefined);
         if (cached === undefined) throw err;
         event('served-stale', digest);
@@ -241,11 +269,15 @@ export function createDiskCacheSource(options: DiskCacheSourceOptions): Attestat
         // Deletion is not revocation, but a registry that serves the image and says "no signature" is
         // believed: the cached copy stops admitting (docs/attestations.md).
         if (options.readOnly === true) return records;
-        await rm(fileOf(imageName, digest), { force: true }).catch(() => event('write-failed', digest));
+        const path = fileOf(imageName, digest);
+        await inOrder(path, () => rm(path, { force: true })).catch(() => event('write-failed', digest));
         event('withdrawn', digest);
         return records;
       }
-      await write(imageName, digest, records).catch(() => event('write-failed', digest));
+      // Not awaited: the answer does not depend on the copy (a later read of this entry waits for it).
+      void inOrder(fileOf(imageName, digest), () => write(imageName, digest, records)).catch(() =>
+        event('write-failed', digest),
+      );
       return records;
     },
   };

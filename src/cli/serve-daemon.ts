@@ -10,7 +10,7 @@ import { admitEverything, type Admission } from '../admission/admission.js';
 import { createAdmission } from '../admission/controller.js';
 import type { EvidenceSource } from '../admission/ports.js';
 import { startRevalidation } from '../admission/revalidation.js';
-import { createDiskCacheSource } from '../attestations/disk-cache-source.js';
+import { createDiskCacheSource, diskCacheWritesSettled } from '../attestations/disk-cache-source.js';
 import { createLocalDirectorySource } from '../attestations/local-directory-source.js';
 import { createRegistrySource } from '../attestations/registry-source.js';
 import { createAuditLog, type AuditLog } from '../audit/audit-log.js';
@@ -40,6 +40,7 @@ import { createPolicyStore, type PolicyStore } from '../policy-files/policy-stor
 import { createSandboxImageFacts } from '../policy-files/sandbox-image-facts.js';
 import type { PolicyWarning } from '../policy/warnings.js';
 import type { CompiledPolicy } from '../policy/types.js';
+import { manifestImageId } from '../registry/manifest-image-id.js';
 import { createPlatformManifestResolver } from '../registry/platform-manifest.js';
 import { createManifestStore } from '../attestations/manifest-store.js';
 import { createRegistryClient, type RegistryClient } from '../registry/registry-client.js';
@@ -176,21 +177,22 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
     quarantine = watchQuarantine(config, logger, audit, () => revalidateNow());
     const quarantineMonitor = quarantine;
     closers.push(() => quarantineMonitor.close());
+    closers.push(() => diskCacheWritesSettled()); // signature copies still being written
     const nodeCredentials = createNodeCredentialsFromConfig(config, logger);
     const registry = createRegistry(config, logger, nodeCredentials);
     closers.push(() => registry.close());
     const control = createAdmission({
       policy: () => sandbox.policy(),
       resolver: {
-        resolve: async (reference, credentials, signal) =>
-          // GET and hash the manifest (never trust a header alone; a GET also keeps the connection).
-          (
-            await registry.resolve(reference.canonical, {
-              credentials: credentials ?? (await nodeCredentials.lookup(reference.name, signal)),
-              signal,
-              verifyContent: true,
-            })
-          ).digest,
+        resolve: async (reference, credentials, signal) => {
+          // GET and hash the manifest (never trust a header alone; a GET also keeps the connection);
+          // a single-platform manifest also names the image id containerd will report.
+          const manifest = await registry.getManifest(reference.name, reference.tag ?? 'latest', {
+            credentials: credentials ?? (await nodeCredentials.lookup(reference.name, signal)),
+            signal,
+          });
+          return { digest: manifest.digest, imageId: manifestImageId(manifest) };
+        },
       },
       evidence: createEvidence(
         config,
@@ -569,8 +571,8 @@ export function createEvidence(
     });
     sources.push({ fetch: (image, _credentials, signal) => local.fetch(image.name, image.digest, signal) });
   }
-  // cosign's `.sig` signatures first, then Sigstore bundles: each asked only if the rule still lacks
-  // evidence. Each has its own on-disk cache, answering while the registry is unreachable (or, for
+  // cosign's `.sig` signatures first, then Sigstore bundles (fetched at the same time, weighed only if
+  // the rule still lacks evidence). Each has its own on-disk cache, answering while the registry is unreachable (or, for
   // CreateContainer, which carries no credentials, refuses anonymous access).
   for (const format of ['cosign', 'bundles'] as const) {
     const remote = createRegistrySource({
@@ -580,9 +582,12 @@ export function createEvidence(
       onSkipped: (where, code) => logger.warn({ where, code }, 'registry attestation skipped'),
     });
     const cacheDir = join(config.stateDir, 'attestations', format);
+    // Bundles are fetched together with the cosign signatures (independent requests), and weighed after.
+    const overlap = format === 'bundles';
     if (diskCache === 'off') {
       // An unsafe state directory: no on-disk evidence is read or written.
       sources.push({
+        overlap,
         fetch: async (image, credentials, signal) =>
           remote
             .withCredentials(credentials ?? (await nodeCredentials.lookup(image.name, signal)))
@@ -591,6 +596,7 @@ export function createEvidence(
       continue;
     }
     sources.push({
+      overlap,
       fetch: async (image, credentials, signal) =>
         createDiskCacheSource({
           // Where the kubelet sent no credentials (CreateContainer, re-validation), the node's own.

@@ -303,9 +303,11 @@ test('after the pull: containerd must hold the verified digest, else the image i
   a.images.set(CONFIG, { id: CONFIG, repoDigests: [`${NAME}@${SIGNED}`], repoTags: [`${NAME}:v1`] });
   t.true((await confirmOf(admitted)(CONFIG, signal())).allowed);
 
+  // The registry serves containerd other content: another manifest, so another image id.
   const swapped = await a.admitPull(pull(`${NAME}:v1`), signal());
-  a.images.set(CONFIG, { id: CONFIG, repoDigests: [`${NAME}@${UNSIGNED}`], repoTags: [`${NAME}:v1`] });
-  const out = await confirmOf(swapped)(CONFIG, signal());
+  const other = digestOf('swapped-config');
+  a.images.set(other, { id: other, repoDigests: [`${NAME}@${UNSIGNED}`], repoTags: [`${NAME}:v1`] });
+  const out = await confirmOf(swapped)(other, signal());
   t.false(out.allowed);
   t.is(a.records.at(-1)!.errorCode, 'CG_ERR_PULLED_DIGEST_MISMATCH');
 });

@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDiskCacheSource } from '../../src/attestations/disk-cache-source.js';
+import { createDiskCacheSource, diskCacheWritesSettled } from '../../src/attestations/disk-cache-source.js';
 import type { AttestationSource } from '../../src/attestations/attestation-source.js';
 import { RegistryError } from '../../src/registry/errors.js';
 import type { AttestationRecord } from '../../src/verify/attestation.js';
@@ -49,6 +49,7 @@ const unavailable = () => new RegistryError('CG_ERR_REGISTRY_UNAVAILABLE', 'down
 test('fresh results are returned and cached (0700 dir, 0600 file); registry down → cached records', async (t) => {
   const s = await setup(t);
   t.deepEqual(await s.cache.fetch(NAME, D), [REC]);
+  await diskCacheWritesSettled(); // the copy is written after the answer
   t.is((await stat(s.dir)).mode & 0o777, 0o700);
   const [file] = await readdir(s.dir);
   t.is((await stat(join(s.dir, file!))).mode & 0o777, 0o600);
@@ -98,6 +99,7 @@ test('a fresh empty answer replaces the entry', async (t) => {
 test('corrupt_entry_fail: a corrupt entry is discarded, never served', async (t) => {
   const s = await setup(t);
   await s.cache.fetch(NAME, D);
+  await diskCacheWritesSettled();
   const [file] = await readdir(s.dir);
   await writeFile(join(s.dir, file!), '{"version":1,"name":"x"');
   s.set(unavailable());
