@@ -28,6 +28,48 @@ const noDeprecatedBuffer = {
   },
 };
 
+/**
+ * Libraries the daemon needs only on some paths: undici when a registry is first contacted, OpenPGP.js when
+ * a PGP attestor key is first used (docs/adr/0008). Each is bundled on its own and embedded in
+ * dist/criguard.cjs as a string, compiled (node:vm) the first time it is required: until then V8 neither
+ * parses nor evaluates it, which keeps ~1 MiB of code out of every start-up (both the `node` bundle and the
+ * single executable, which can load nothing but its one script).
+ */
+const LAZY_CHUNKS = {
+  undici: 'undici',
+  // openpgp's ES module build calls createRequire(import.meta.url), undefined in CommonJS: its CJS build.
+  openpgp: './node_modules/openpgp/dist/node/openpgp.min.cjs',
+};
+const lazyChunks = {
+  name: 'lazy-chunks',
+  setup(b) {
+    const filter = new RegExp(`^(${Object.keys(LAZY_CHUNKS).join('|')})$`);
+    b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'lazy-chunk' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-chunk' }, async (args) => {
+      const chunk = await build({
+        entryPoints: [LAZY_CHUNKS[args.path]],
+        bundle: true,
+        write: false,
+        platform: 'node',
+        format: 'cjs',
+        target: 'node20',
+        legalComments: 'none',
+        minify: true,
+        logLevel: 'warning',
+      });
+      const filename = `/criguard/lazy/${args.path}.cjs`;
+      return {
+        loader: 'js',
+        contents:
+          `const { compileFunction } = require('node:vm');\n` +
+          `compileFunction(${JSON.stringify(chunk.outputFiles[0].text)}, ` +
+          `['exports', 'require', 'module', '__filename', '__dirname'], { filename: ${JSON.stringify(filename)} })` +
+          `(module.exports, require, module, ${JSON.stringify(filename)}, '/criguard/lazy');\n`,
+      };
+    });
+  },
+};
+
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 await build({
   entryPoints: ['src/main.ts'],
@@ -42,9 +84,6 @@ await build({
   keepNames: true,
   logLevel: 'warning',
   define: { __CRIGUARD_VERSION__: JSON.stringify(pkg.version) },
-  plugins: [noDeprecatedBuffer],
-  // openpgp's ES module build calls createRequire(import.meta.url), which is undefined in a CommonJS
-  // bundle: bundle its CommonJS build instead.
-  alias: { openpgp: './node_modules/openpgp/dist/node/openpgp.min.cjs' },
+  plugins: [noDeprecatedBuffer, lazyChunks],
 });
 chmodSync('dist/criguard.cjs', 0o755);
