@@ -9,3 +9,4 @@ npx tsx bench/packaged-memory.bench.ts
 if [ -f bench/policy-eval.bench.ts ]; then npx tsx bench/policy-eval.bench.ts; fi
 npx tsx bench/verification-stall.bench.ts
 npx tsx bench/keyless-verify.bench.ts
+npx tsx bench/growth.bench.ts
