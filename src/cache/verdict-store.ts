@@ -57,8 +57,9 @@ interface Body {
  * - the directory must be private (privateDirectoryProblem: a real directory owned by us, not group- or
  *   world-writable, its ancestors safe); both files are opened without following symlinks or blocking and
  *   must be regular, singly linked, ours, and not writable by others (the key not readable either);
- * - entries carry an HMAC-SHA256 under `verdicts.key`, 32 random bytes created 0600 (`O_EXCL`) on the
- *   first save, so a file restored from elsewhere, copied from another node or edited does not verify.
+ * - the body (each distinct verdict once, entries as `[key, expiresAt, verdict index]`: ADR 0009) carries
+ *   an HMAC-SHA256 under `verdicts.key`, 32 random bytes created 0600 (`O_EXCL`) on the first save, so a
+ *   file restored from elsewhere, copied from another node or edited does not verify.
  * `load` returns no entries, with a problem, for anything unsafe, missing, malformed or not verifying (fail
  * closed: the verdicts are simply recomputed). `save` refuses an unsafe directory (throws) and writes
  * atomically (0600 temp file, fsync, rename).
