@@ -11,3 +11,4 @@ if [ -f bench/policy-eval.bench.ts ]; then npx tsx bench/policy-eval.bench.ts; f
 npx tsx bench/verification-stall.bench.ts
 npx tsx bench/keyless-verify.bench.ts
 npx tsx bench/audit-read.bench.ts
+npx tsx bench/growth.bench.ts

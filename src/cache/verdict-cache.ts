@@ -1,6 +1,9 @@
 import { LRUCache } from 'lru-cache';
 import type { Verdict } from '../policy/verdict.js';
 
+/** Distinct verdict objects kept for sharing (they differ by policy revision, rule, reason and keys). */
+const INTERNED = 4096;
+
 export interface VerdictCacheOptions {
   readonly maxEntries: number;
   /** How long an allow (including a dry-run allow) is reused. */
@@ -25,6 +28,10 @@ export interface CachedVerdict {
 export class VerdictCache {
   private readonly lru: LRUCache<string, CachedVerdict>;
   private readonly inFlight = new Map<string, Promise<Verdict>>();
+  /** Equal verdicts share one object (verdicts repeat across images): at most INTERNED kept. */
+  private readonly interned = new Map<string, Verdict>();
+  /** Counts every change of the entries (set, delete, clear, restore): persistence saves only after one. */
+  changes = 0;
   hits = 0;
   misses = 0;
   /** Computations actually run by share() (concurrent misses of one key count once). */
@@ -44,7 +51,10 @@ export class VerdictCache {
       this.hits += 1;
       return entry.verdict;
     }
-    if (entry) this.lru.delete(key);
+    if (entry) {
+      this.lru.delete(key);
+      this.changes += 1;
+    }
     this.misses += 1;
     return undefined;
   }
@@ -52,7 +62,18 @@ export class VerdictCache {
   set(key: string, verdict: Verdict): void {
     const ttl = verdict.decision === 'allow' ? this.options.allowTtlMs : this.options.denyTtlMs;
     if (ttl <= 0) return;
-    this.lru.set(key, { key, verdict, expiresAt: this.options.now() + ttl });
+    this.lru.set(key, { key, verdict: this.intern(verdict), expiresAt: this.options.now() + ttl });
+    this.changes += 1;
+  }
+
+  /** The one object kept for verdicts equal to `verdict` (a verdict is frozen data, compared as JSON). */
+  private intern(verdict: Verdict): Verdict {
+    const text = JSON.stringify(verdict);
+    const known = this.interned.get(text);
+    if (known !== undefined) return known;
+    if (this.interned.size >= INTERNED) this.interned.clear();
+    this.interned.set(text, verdict);
+    return verdict;
   }
 
   /** Runs `compute` once per key at a time; its verdict is cached. */
@@ -73,6 +94,7 @@ export class VerdictCache {
   /** Drops every entry (e.g. after a policy reload, though keys carry the revision anyway). */
   clear(): void {
     this.lru.clear();
+    this.changes += 1;
   }
 
   /** Unexpired entries, most recently used first, for persistence. */
@@ -91,9 +113,10 @@ export class VerdictCache {
     for (const e of [...entries].reverse()) {
       const ttl = e.verdict.decision === 'allow' ? this.options.allowTtlMs : this.options.denyTtlMs;
       if (!(e.expiresAt > now && e.expiresAt <= now + ttl)) continue;
-      this.lru.set(e.key, e);
+      this.lru.set(e.key, { key: e.key, verdict: this.intern(e.verdict), expiresAt: e.expiresAt });
       loaded += 1;
     }
+    this.changes += 1;
     return loaded;
   }
 }

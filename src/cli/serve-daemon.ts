@@ -468,7 +468,10 @@ async function closeAll(closers: readonly Closer[]): Promise<void> {
   for (const close of closers) await close();
 }
 
-/** Loads persisted verdicts now, saves them every 10 s and at stop; returns the stop hook. */
+/**
+ * Loads persisted verdicts now, saves them every 10 s when they changed since the last save, and at stop;
+ * returns the stop hook. (A save holds the event loop: ~50 ms per 10,000 entries, docs/operations.md.)
+ */
 function persistVerdicts(
   config: ServeConfig,
   cache: VerdictCache,
@@ -483,21 +486,41 @@ function persistVerdicts(
   }
   logger.info({ verdicts: cache.restore(loaded.entries) }, 'verdict cache loaded');
   let lastError: string | undefined;
-  const save = () => {
-    try {
-      store.save(cache.entries());
-      lastError = undefined;
-    } catch (err) {
-      const message = (err as Error).message;
-      if (message !== lastError) logger.error({ err: message }, 'cannot persist verdicts');
-      lastError = message;
-    }
+  let saved = cache.changes;
+  let saving: Promise<void> | undefined;
+  const failed = (err: unknown) => {
+    const message = (err as Error).message;
+    if (message !== lastError) logger.error({ err: message }, 'cannot persist verdicts');
+    lastError = message;
   };
-  const timer = setInterval(save, 10_000);
+  const done = (changes: number) => {
+    saved = changes;
+    lastError = undefined;
+  };
+  const timer = setInterval(() => {
+    if (cache.changes === saved || saving !== undefined) return;
+    const changes = cache.changes;
+    try {
+      saving = store
+        .saveInBackground(cache.entries())
+        .then(() => done(changes), failed)
+        .finally(() => (saving = undefined));
+    } catch (err) {
+      failed(err);
+    }
+  }, 10_000);
   timer.unref();
-  return () => {
+  return async () => {
     clearInterval(timer);
-    save();
+    await saving;
+    if (cache.changes === saved) return;
+    try {
+      const changes = cache.changes;
+      store.save(cache.entries());
+      done(changes);
+    } catch (err) {
+      failed(err);
+    }
   };
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import * as openpgp from 'openpgp';
+import type * as OpenPgp from 'openpgp';
 import type { AttestationRecord, AttestationSignature } from './attestation.js';
 import { VerifyError } from './errors.js';
 import { MAX_PAYLOAD_BYTES } from './simple-signing.js';
@@ -61,7 +61,7 @@ export function looksLikePgp(signature: Uint8Array): boolean {
 
 /** Signed payloads by (signature, key), written only by verifyPgpSignatures after a real verification. */
 const verified = new WeakMap<AttestationSignature, WeakMap<PgpTrustedKey, Uint8Array>>();
-const parsedKeys = new WeakMap<PgpTrustedKey, Promise<openpgp.PublicKey | undefined>>();
+const parsedKeys = new WeakMap<PgpTrustedKey, Promise<OpenPgp.PublicKey | undefined>>();
 
 /**
  * The payload `key` signed in `signature` (the signed message's literal data, or the record's payload for
@@ -109,11 +109,25 @@ export async function verifyPgpSignatures(
   }
 }
 
-/** OpenPGP.js defaults (a copy: the library's global is mutable) with decompression bounded. */
-const CONFIG: openpgp.Config = {
-  ...openpgp.config,
-  maxDecompressedMessageSize: MAX_PAYLOAD_BYTES,
-};
+/** OpenPGP.js and its configuration, loaded once, when a PGP attestor key is first used. */
+interface OpenPgpLibrary {
+  readonly openpgp: typeof OpenPgp;
+  /** OpenPGP.js defaults (a copy: the library's global is mutable) with decompression bounded. */
+  readonly config: OpenPgp.Config;
+}
+let library: Promise<OpenPgpLibrary> | undefined;
+
+/**
+ * OpenPGP.js is loaded on first use, not at start: a policy without PGP attestors never evaluates it
+ * (it is the largest library in the bundle: ~4 MiB of the daemon's memory, docs/adr/0008).
+ */
+function loadOpenPgp(): Promise<OpenPgpLibrary> {
+  library ??= import('openpgp').then((openpgp) => ({
+    openpgp,
+    config: { ...openpgp.config, maxDecompressedMessageSize: MAX_PAYLOAD_BYTES },
+  }));
+  return library;
+}
 
 /** Resolves to the signed payload when `key` verifies `signature`, else undefined. */
 async function verifyOne(
@@ -125,6 +139,7 @@ async function verifyOne(
   const publicKey = await readPublicKey(key);
   if (publicKey === undefined) return undefined;
   try {
+    const { openpgp, config: CONFIG } = await loadOpenPgp();
     const armored = startsWith(signature, '-----BEGIN PGP ');
     const text = armored ? new TextDecoder().decode(signature) : undefined;
     if (text?.startsWith('-----BEGIN PGP SIGNATURE-----') || (!armored && isDetached(signature))) {
@@ -188,10 +203,11 @@ async function verifyCleartext(
  * time is chosen by whoever holds the private key, so an expired key's signatures are not trusted.
  */
 async function anyVerified(
-  publicKey: openpgp.PublicKey,
-  signatures: readonly { keyID: openpgp.KeyID; verified: Promise<boolean> }[],
+  publicKey: OpenPgp.PublicKey,
+  signatures: readonly { keyID: OpenPgp.KeyID; verified: Promise<boolean> }[],
   now: Date,
 ): Promise<boolean> {
+  const { config: CONFIG } = await loadOpenPgp();
   for (const s of signatures) {
     try {
       if ((await s.verified) !== true) continue;
@@ -204,13 +220,13 @@ async function anyVerified(
   return false;
 }
 
-function readPublicKey(key: PgpTrustedKey): Promise<openpgp.PublicKey | undefined> {
+function readPublicKey(key: PgpTrustedKey): Promise<OpenPgp.PublicKey | undefined> {
   let parsed = parsedKeys.get(key);
   if (parsed === undefined) {
-    parsed = openpgp
-      .readKey({ armoredKey: key.armored, config: CONFIG })
+    parsed = loadOpenPgp()
+      .then(({ openpgp, config }) => openpgp.readKey({ armoredKey: key.armored, config }))
       .then((k) =>
-        k.isPrivate() || k.getFingerprint().toUpperCase() !== key.id ? undefined : (k as openpgp.PublicKey),
+        k.isPrivate() || k.getFingerprint().toUpperCase() !== key.id ? undefined : (k as OpenPgp.PublicKey),
       )
       .catch(() => undefined);
     parsedKeys.set(key, parsed);

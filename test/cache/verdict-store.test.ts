@@ -130,8 +130,8 @@ test("a verdict file that is another uid's, group-writable, hard-linked, a symli
 test('a forged entry (an allow for another digest) does not verify, whatever checksum it carries', (t) => {
   const { state, store } = saved(t);
   const path = join(state, 'verdicts.json');
-  const file = JSON.parse(readFileSync(path, 'utf8')) as { entries: CachedVerdict[]; mac: string };
-  file.entries[0] = { ...ENTRY, key: ENTRY.key.replace('example.com/signed', 'example.com/unsigned') };
+  const file = JSON.parse(readFileSync(path, 'utf8')) as { body: { entries: [string][] }; mac: string };
+  file.body.entries[0]![0] = ENTRY.key.replace('example.com/signed', 'example.com/unsigned');
   writeFileSync(path, JSON.stringify(file));
   t.deepEqual(store.load(), { entries: [], problem: 'MAC mismatch: not written by this node' });
 });
@@ -140,8 +140,8 @@ test('a verdict file from another node (another key) does not verify; a missing 
   const { state, store } = saved(t);
   const otherKey = randomBytes(32);
   const path = join(state, 'verdicts.json');
-  const file = JSON.parse(readFileSync(path, 'utf8')) as { entries: CachedVerdict[]; mac: string };
-  file.mac = createHmac('sha256', otherKey).update(JSON.stringify(file.entries)).digest('hex');
+  const file = JSON.parse(readFileSync(path, 'utf8')) as { body: unknown; mac: string };
+  file.mac = createHmac('sha256', otherKey).update(JSON.stringify(file.body)).digest('hex');
   writeFileSync(path, JSON.stringify(file));
   t.is(store.load().problem, 'MAC mismatch: not written by this node');
   rmSync(join(state, 'verdicts.key'));
@@ -166,4 +166,53 @@ test('restore skips an expiry further ahead than the TTL allows', (t) => {
   t.truthy(cache.get('ok'));
   t.is(cache.get('far'), undefined);
   t.is(cache.get('deny-far'), undefined);
+});
+
+test('verdicts shared by many entries are stored once, and load back shared', (t) => {
+  const { state } = stateDir(t);
+  const store = createVerdictStore(state);
+  // Equal verdicts (separate objects, as separate verifications make them) and one different.
+  const entries: CachedVerdict[] = Array.from({ length: 1000 }, (_, i) => ({
+    key: `sha256:rev|default:|example.com/app-${i}|sha256:${i.toString(16).padStart(64, '0')}`,
+    verdict: verdict(i === 999 ? 'deny' : 'allow'),
+    expiresAt: NOW + HOUR,
+  }));
+  store.save(entries);
+  const file = JSON.parse(readFileSync(join(state, 'verdicts.json'), 'utf8')) as {
+    body: { verdicts: unknown[] };
+  };
+  t.is(file.body.verdicts.length, 2);
+  const loaded = store.load();
+  t.is(loaded.problem, undefined);
+  t.deepEqual(loaded.entries, entries);
+  t.is(loaded.entries[0]!.verdict, loaded.entries[998]!.verdict);
+});
+
+test('a verified file whose entries are malformed is refused as a whole', (t) => {
+  const { state, store } = saved(t);
+  const path = join(state, 'verdicts.json');
+  const key = readFileSync(join(state, 'verdicts.key'));
+  for (const row of [
+    ['k', NOW + HOUR, 1],
+    ['k', 'soon', 0],
+    [7, NOW + HOUR, 0],
+    ['k', NOW + HOUR],
+  ]) {
+    const file = JSON.parse(readFileSync(path, 'utf8')) as { body: { entries: unknown[] }; mac: string };
+    file.body.entries[0] = row;
+    file.mac = createHmac('sha256', key).update(JSON.stringify(file.body)).digest('hex');
+    writeFileSync(path, JSON.stringify(file));
+    t.deepEqual(store.load(), { entries: [], problem: 'unknown format' }, JSON.stringify(row));
+  }
+});
+
+test('a background save writes the same trusted file (0600, MAC-checked) and refuses an unsafe directory', async (t) => {
+  const { state } = stateDir(t);
+  const store = createVerdictStore(state);
+  await store.saveInBackground([ENTRY]);
+  t.deepEqual(store.load(), { entries: [ENTRY], problem: undefined });
+  t.is(statSync(join(state, 'verdicts.json')).mode & 0o777, 0o600);
+  chmodSync(state, 0o777);
+  await t.throwsAsync(store.saveInBackground([ENTRY]), { message: /state directory unsafe/ });
+  chmodSync(state, 0o700);
 });

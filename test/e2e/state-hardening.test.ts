@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,22 +113,17 @@ test.serial(
 function forgeVerdict(state: string, from: PushedImage, to: PushedImage): void {
   const path = join(state, 'verdicts.json');
   const file = JSON.parse(readFileSync(path, 'utf8')) as {
-    sha256?: string;
-    mac?: string;
-    entries: Array<{ key: string }>;
+    mac: string;
+    body: { entries: Array<[string, number, number]> };
   };
-  const entry = file.entries.find((e) => e.key.endsWith(`|${from.host}/${from.name}|${from.digest}`));
-  if (!entry) throw new Error(`no persisted verdict for ${from.digestRef}: ${JSON.stringify(file.entries)}`);
-  entry.key = entry.key.replace(
+  const entry = file.body.entries.find((e) => e[0].endsWith(`|${from.host}/${from.name}|${from.digest}`));
+  if (!entry) throw new Error(`no persisted verdict for ${from.digestRef}: ${JSON.stringify(file.body)}`);
+  entry[0] = entry[0].replace(
     `|${from.host}/${from.name}|${from.digest}`,
     `|${to.host}/${to.name}|${to.digest}`,
   );
-  const text = JSON.stringify(file.entries);
-  if (file.sha256 !== undefined) file.sha256 = createHash('sha256').update(text).digest('hex');
-  if (file.mac !== undefined) {
-    const key = readFileSync(join(state, 'verdicts.key'));
-    file.mac = createHmac('sha256', key).update(text).digest('hex');
-  }
+  const key = readFileSync(join(state, 'verdicts.key'));
+  file.mac = createHmac('sha256', key).update(JSON.stringify(file.body)).digest('hex');
   writeFileSync(path, JSON.stringify(file));
 }
 

@@ -25,6 +25,8 @@ export interface CriguardOptions {
   readonly upstream: string;
   readonly extraArgs?: readonly string[];
   readonly binary?: string;
+  /** Arguments before `serve` (e.g. node flags and the bundle, when `binary` is a node). */
+  readonly prefixArgs?: readonly string[];
   /** Wait until Version answers through to containerd (default true). */
   readonly waitReady?: boolean;
   readonly env?: NodeJS.ProcessEnv;
@@ -40,7 +42,8 @@ export async function startCriguard(options: CriguardOptions): Promise<Criguard>
   const dir = mkdtempSync(join(tmpdir(), 'cgd-'));
   const socket = join(dir, 'criguard.sock');
   const logFile = join(dir, 'criguard.log');
-  const { command, prefix } = criguardCommand(options.binary);
+  const { command, prefix: defaultPrefix } = criguardCommand(options.binary);
+  const prefix = options.prefixArgs ?? defaultPrefix;
   const port = await freePort();
   const args = [
     ...prefix,

@@ -412,7 +412,7 @@ const textFailures: [string, string, string][] = [
   ['duplicate_yaml_key_fail', 'a: 1\na: 2\n', 'CG_ERR_POLICY_SYNTAX'],
   ['empty_document_fail', '', 'CG_ERR_POLICY_TYPE'],
   ['scalar_document_fail', '42', 'CG_ERR_POLICY_TYPE'],
-  ['too_large_fail', `# ${'x'.repeat(1024 * 1024)}`, 'CG_ERR_POLICY_TOO_LARGE'],
+  ['too_large_fail', `# ${'x'.repeat(4 * 1024 * 1024)}`, 'CG_ERR_POLICY_TOO_LARGE'],
 ];
 for (const [name, text, code] of textFailures) {
   test(name, (t) => {
