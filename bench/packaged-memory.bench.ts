@@ -17,7 +17,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { PodSandboxConfig } from '../src/cri/client.js';
+import type { PodSandboxConfig } from '../test/helpers/cri-client.js';
 import { decodeCriMessage, encodeCriMessage } from '../src/cri/proto.js';
 import { startCriguard } from '../test/helpers/criguard.js';
 import { pushImage } from '../test/helpers/images.js';

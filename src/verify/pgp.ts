@@ -8,8 +8,8 @@ import { MAX_PAYLOAD_BYTES } from './simple-signing.js';
  * OpenPGP attestor keys and signatures, as Binary Authorization defines them: an attestor key is an
  * ASCII-armored OpenPGP public key whose id is its fingerprint; an attestation's signature is what
  * `gpg --armor --sign` makes over the payload (a signed message carrying it) or a detached signature
- * (`gpg --armor --detach-sign`), armored or binary, or a clear-signed message (`gpg --clearsign`). Verification uses OpenPGP.js (asynchronous), so it runs
- * in `verifyPgpSignatures` before the synchronous `verifyAttestors`, which then only looks results up.
+ * (`gpg --armor --detach-sign`), armored or binary, or a clear-signed message (`gpg --clearsign`).
+ * Verification uses OpenPGP.js (asynchronous), so it runs in `verifyPgpSignatures` before the synchronous `verifyAttestors`, which then only looks results up.
  */
 
 /** A trusted OpenPGP public key: its id (upper-case hex fingerprint of the primary key) and armored text. */
@@ -186,10 +186,11 @@ async function verifyOne(
  * For a JSON payload that changes no value: JSON strings cannot span lines.
  */
 async function verifyCleartext(
-  publicKey: openpgp.PublicKey,
+  publicKey: OpenPgp.PublicKey,
   text: string,
   now: Date,
 ): Promise<Uint8Array | undefined> {
+  const { openpgp, config: CONFIG } = await loadOpenPgp();
   const message = await openpgp.readCleartextMessage({ cleartextMessage: text, config: CONFIG });
   const result = await openpgp.verify({ message, verificationKeys: publicKey, date: now, config: CONFIG });
   const data = new TextEncoder().encode(result.data);
