@@ -1,12 +1,12 @@
 /** Dependency rules: pure modules stay pure, layers point downwards, no cycles. */
-const PURE = '^src/(policy|verify|reference)/';
+const PURE = '^src/(policy|verify|reference|errors)/';
 module.exports = {
   forbidden: [
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
     {
       name: 'pure-core-has-no-io',
       comment:
-        'policy/, verify/ and reference/ take data in and give values out: no I/O, no clock, no environment.',
+        'policy/, verify/, reference/ and errors/ take data in and give values out: no I/O, no clock, no environment.',
       severity: 'error',
       from: { path: PURE },
       to: {
@@ -36,16 +36,39 @@ module.exports = {
     {
       name: 'transport-owns-its-contract',
       comment:
-        'cri/transport/ holds bytes: it depends on nothing else in criguard (its contract with gates and routing is transport/contract.ts).',
+        'cri/transport/ holds bytes: it depends on nothing else in criguard but the error base (its contract with gates and routing is transport/contract.ts).',
       severity: 'error',
       from: { path: '^src/cri/transport/' },
-      to: { path: '^src/', pathNot: '^src/cri/transport/' },
+      to: { path: '^src/', pathNot: '^src/(cri/transport|errors)/' },
+    },
+    {
+      name: 'errors-is-a-leaf',
+      comment:
+        'errors/ (the error base and the code catalog) is imported by every layer, so it imports nothing.',
+      severity: 'error',
+      from: { path: '^src/errors/' },
+      to: { path: '^src/', pathNot: '^src/errors/' },
+    },
+    {
+      name: 'reachable-from-main',
+      comment:
+        'Every module in src/ is part of the daemon or the CLI: reachable from src/main.ts. Test-only code lives in test/helpers/.',
+      severity: 'error',
+      from: { path: '^src/main\\.ts$' },
+      to: { path: '^src/.+\\.ts$', pathNot: ['^src/main\\.ts$', '\\.d\\.ts$'], reachable: false },
+    },
+    {
+      name: 'no-index-barrels',
+      comment: 'Modules import the module that declares what they use, never an index.ts that re-exports it.',
+      severity: 'error',
+      from: {},
+      to: { path: '(^|/)index\\.ts$', pathNot: 'node_modules' },
     },
     {
       name: 'domain-does-not-know-transport',
       severity: 'error',
       from: {
-        path: '^src/(admission|policy|verify|reference|registry|attestations|cache|breakglass|audit)/',
+        path: '^src/(admission|policy|verify|reference|registry|attestations|cache|breakglass|quarantine|audit|simulate)/',
       },
       to: { path: '^src/cri/' },
     },

@@ -15,7 +15,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, Agent, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PodSandboxConfig } from '../src/cri/client.js';
+import type { PodSandboxConfig } from '../test/helpers/cri-client.js';
 import { decodeCriMessage, encodeCriMessage } from '../src/cri/proto.js';
 import { startCriguard, type Criguard } from '../test/helpers/criguard.js';
 import { onProcessExit } from '../test/helpers/exit-hooks.js';

@@ -12,7 +12,7 @@
  */
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createCriClient } from '../src/cri/client.js';
+import { createCriClient } from '../test/helpers/cri-client.js';
 import {
   startActivatedCriguard,
   startCallLoop,

@@ -24,7 +24,7 @@ import {
   type CriClient,
   type CriServiceName,
   type PodSandboxConfig,
-} from '../src/cri/client.js';
+} from '../test/helpers/cri-client.js';
 import { freePort, spawnDaemon, waitFor, logTail, type Daemon } from '../test/helpers/daemon.js';
 import { pushImage, type PushedImage } from '../test/helpers/images.js';
 import { onProcessExit } from '../test/helpers/exit-hooks.js';

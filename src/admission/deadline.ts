@@ -1,3 +1,5 @@
+import { AdmissionError } from './errors.js';
+
 /**
  * Deadlines of a decision: every piece of outside work (registry, containerd, verification) runs under a
  * time budget and gives up when the client goes away. Both turn into coded errors that `undecided.ts`
@@ -11,7 +13,7 @@ export async function withBudget<T>(ms: number, work: (signal: AbortSignal) => P
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       controller.abort();
-      reject(Object.assign(new Error(`no answer within ${ms} ms`), { code: 'CG_ERR_TIMEOUT' }));
+      reject(new AdmissionError('CG_ERR_TIMEOUT', `no answer within ${ms} ms`));
     }, ms);
   });
   try {
@@ -46,5 +48,5 @@ export function budgeted<T>(ms: number, signal: AbortSignal, work: (budget: Abor
 }
 
 function cancelled(): Error {
-  return Object.assign(new Error('the call was cancelled'), { code: 'CG_ERR_CANCELLED' });
+  return new AdmissionError('CG_ERR_CANCELLED', 'the call was cancelled');
 }

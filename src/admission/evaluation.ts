@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../errors/catalog.js';
 import type { CompiledPolicy, CompiledRule } from '../policy/types.js';
 import type { Verdict } from '../policy/verdict.js';
 import type { ImageIdentity } from '../reference/image-reference.js';
@@ -13,10 +14,12 @@ export interface Evaluation {
   readonly verdict: Verdict | undefined;
   readonly identity: ImageIdentity | undefined;
   readonly cacheHit: boolean;
-  readonly errorCode: string | undefined;
+  readonly errorCode: ErrorCode | undefined;
   readonly wouldBe: DecisionRecord['wouldBe'];
   readonly policyRevision: string;
   readonly breakglass?: DecisionRecord['breakglass'];
+  /** Set when the quarantine list refused the image (quarantine-check.ts): final, never overridden. */
+  readonly quarantine?: DecisionRecord['quarantine'];
 }
 
 /**
@@ -94,7 +97,7 @@ export function refused(
   policy: CompiledPolicy,
   reason: string,
   message: string,
-  code: string | undefined,
+  code: ErrorCode | undefined,
   identity?: ImageIdentity,
 ): Evaluation {
   return {

@@ -1,9 +1,11 @@
+import type { ErrorCode } from '../errors/catalog.js';
 import { selectRule } from '../policy/evaluate.js';
 import type { Verdict } from '../policy/verdict.js';
 import type { ImageIdentity } from '../reference/image-reference.js';
 import type { AdmissionOutcome, PullFacts } from './admission.js';
 import { budgeted } from './deadline.js';
 import { namespaceOf, type DecisionContext } from './dependencies.js';
+import { AdmissionError } from './errors.js';
 import type { Evaluation } from './evaluation.js';
 import type { ImageVerdict } from './image-verdict.js';
 import { decideUndecided, errorCode } from './undecided.js';
@@ -16,7 +18,7 @@ export interface Admitted {
   readonly verdict: Verdict | undefined;
 }
 
-const MISMATCH_REASONS: Readonly<Record<string, string>> = {
+const MISMATCH_REASONS: Readonly<Partial<Record<ErrorCode, string>>> = {
   CG_ERR_PULLED_DIGEST_MISMATCH: 'PULL_DIGEST_MISMATCH',
   CG_ERR_PULLED_PLATFORM_MISMATCH: 'PULL_PLATFORM_MISMATCH',
 };
@@ -45,16 +47,14 @@ export async function confirmPull(
   try {
     const image = await budgeted(deps.budgetMs, signal, (budget) => deps.images.lookup(imageRef, budget));
     if (!image?.repoDigests.includes(expected)) {
-      problem = Object.assign(
-        new Error(`containerd pulled ${image?.repoDigests.join(', ') || imageRef}, not ${expected}`),
-        { code: 'CG_ERR_PULLED_DIGEST_MISMATCH' },
+      problem = new AdmissionError(
+        'CG_ERR_PULLED_DIGEST_MISMATCH',
+        `containerd pulled ${image?.repoDigests.join(', ') || imageRef}, not ${expected}`,
       );
     } else if (platform !== undefined && image.id !== platform.configDigest) {
-      problem = Object.assign(
-        new Error(
-          `containerd took image ${image.id} from ${expected}, not the judged platform manifest ${platform.digest} (image ${platform.configDigest})`,
-        ),
-        { code: 'CG_ERR_PULLED_PLATFORM_MISMATCH' },
+      problem = new AdmissionError(
+        'CG_ERR_PULLED_PLATFORM_MISMATCH',
+        `containerd took image ${image.id} from ${expected}, not the judged platform manifest ${platform.digest} (image ${platform.configDigest})`,
       );
     } else {
       return { allowed: true };
@@ -120,9 +120,10 @@ export async function confirmUnverified(
       return at > 0 && rd.slice(0, at) === name ? [rd.slice(at + 1)] : [];
     });
     if (digests.length === 0) {
-      problem = Object.assign(new Error(`containerd holds no image ${name} for ${imageRef}`), {
-        code: 'CG_ERR_PULLED_DIGEST_MISMATCH',
-      });
+      problem = new AdmissionError(
+        'CG_ERR_PULLED_DIGEST_MISMATCH',
+        `containerd holds no image ${name} for ${imageRef}`,
+      );
     }
   } catch (err) {
     problem = err;

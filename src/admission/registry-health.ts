@@ -1,10 +1,8 @@
 import type { Clock } from './ports.js';
-import { errorCode, registryOf } from './undecided.js';
+import { errorCode, registryOf, UNAVAILABLE_CODES } from './undecided.js';
 
 /** How long a registry that failed is tried after the others. */
 export const UNHEALTHY_FOR_MS = 60_000;
-
-const FAILURE_CODES = new Set(['CG_ERR_REGISTRY_UNAVAILABLE', 'CG_ERR_TIMEOUT']);
 
 /**
  * Which registries failed recently (unreachable or too slow), so that a decision with several names for
@@ -22,7 +20,7 @@ export function createRegistryHealth(clock: Clock, maxHosts = 1024): RegistryHea
     observe(name, err) {
       const host = registryOf(name);
       if (err === undefined) failedAt.delete(host);
-      if (!FAILURE_CODES.has(errorCode(err))) return;
+      if (!UNAVAILABLE_CODES.has(errorCode(err))) return;
       failedAt.delete(host);
       failedAt.set(host, clock());
       if (failedAt.size > maxHosts) failedAt.delete(failedAt.keys().next().value!);

@@ -1,3 +1,5 @@
+import type { ErrorCode } from '../errors/catalog.js';
+import { errorCodeOf } from '../errors/criguard-error.js';
 import type { CompiledRule } from '../policy/types.js';
 import type { AdmissionOutcome } from './admission.js';
 
@@ -7,12 +9,14 @@ import type { AdmissionOutcome } from './admission.js';
  * mismatches, images with no registry digest, internal errors) is something a party who can push to the
  * repository could provoke, so it always denies.
  */
-const UNAVAILABLE_CODES = new Set(['CG_ERR_REGISTRY_UNAVAILABLE', 'CG_ERR_TIMEOUT']);
+export const UNAVAILABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'CG_ERR_REGISTRY_UNAVAILABLE',
+  'CG_ERR_TIMEOUT',
+]);
 
-/** The stable code of an error, or CG_ERR_INTERNAL for anything unexpected. */
-export function errorCode(err: unknown): string {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' && code.startsWith('CG_ERR_') ? code : 'CG_ERR_INTERNAL';
+/** The stable code of an error, or CG_ERR_INTERNAL for anything without a catalogued code. */
+export function errorCode(err: unknown): ErrorCode {
+  return errorCodeOf(err);
 }
 
 /**

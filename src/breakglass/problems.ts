@@ -1,8 +1,10 @@
+import type { Codes } from '../errors/criguard-error.js';
+
 /**
  * Stable codes for why a breakglass file is not honoured. Every one of them means "ignored as a whole:
  * enforcement stays on"; the daemon logs, alerts and audits the code.
  */
-export type BreakglassProblemCode =
+export type BreakglassProblemCode = Codes<
   /** The path is a symbolic link (refused by O_NOFOLLOW). */
   | 'CG_ERR_BREAKGLASS_SYMLINK'
   /** The file has more than one hard link. */
@@ -26,7 +28,8 @@ export type BreakglassProblemCode =
   /** `expiresAt` is now or in the past. */
   | 'CG_ERR_BREAKGLASS_EXPIRED'
   /** `expiresAt` is further in the future than the maximum window allows. */
-  | 'CG_ERR_BREAKGLASS_TOO_LONG';
+  | 'CG_ERR_BREAKGLASS_TOO_LONG'
+>;
 
 /** Why a breakglass file is ignored: a stable code and a message for humans (with field paths). */
 export interface BreakglassProblem {

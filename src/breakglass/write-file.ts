@@ -13,6 +13,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { CriguardError } from '../errors/criguard-error.js';
+import type { BreakglassProblemCode } from './problems.js';
 
 /** Owner given to a written breakglass file; default root (0:0). */
 export interface BreakglassFileOwner {
@@ -82,9 +84,10 @@ export function removeBreakglassFile(path: string): BreakglassRemoval {
     throw err;
   }
   if (!isRemovable) {
-    throw Object.assign(new Error(`${path} is not a regular file or a symlink; not removed`), {
-      code: 'CG_ERR_BREAKGLASS_NOT_REGULAR',
-    });
+    throw new CriguardError<BreakglassProblemCode>(
+      'CG_ERR_BREAKGLASS_NOT_REGULAR',
+      `${path} is not a regular file or a symlink; not removed`,
+    );
   }
   try {
     unlinkSync(path);

@@ -68,7 +68,7 @@ export function createVerdictStore(stateDir: string, options: VerdictStoreOption
     try {
       return readKey();
     } catch (err) {
-      if (!(err instanceof FileReadError && err.code === 'ENOENT')) throw err;
+      if (!(err instanceof FileReadError && err.code === 'CG_ERR_FILE_NOT_FOUND')) throw err;
     }
     const key = randomBytes(KEY_BYTES);
     writeExclusive(keyPath, key);
@@ -89,7 +89,8 @@ export function createVerdictStore(stateDir: string, options: VerdictStoreOption
       try {
         text = read(path, 0o022, MAX_FILE_BYTES).toString('utf8');
       } catch (err) {
-        if (err instanceof FileReadError && err.code === 'ENOENT') return { entries: [], problem: undefined };
+        if (err instanceof FileReadError && err.code === 'CG_ERR_FILE_NOT_FOUND')
+          return { entries: [], problem: undefined };
         return { entries: [], problem: (err as Error).message };
       }
       let key: Buffer;

@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
+import { CriguardError } from '../errors/criguard-error.js';
 
 /**
  * Turns a socket address (a path, or a `unix://` URL such as `unix:///run/containerd/containerd.sock`)
@@ -19,5 +20,5 @@ export function toSocketPath(value: string, cwd: string): string {
 }
 
 export function configError(message: string): Error {
-  return Object.assign(new Error(message), { code: 'CG_ERR_CONFIG' });
+  return new CriguardError('CG_ERR_CONFIG', message);
 }

@@ -9,14 +9,15 @@ import {
 } from 'node:fs';
 import { connect, type Server } from 'node:net';
 import { basename, dirname, join } from 'node:path';
+import { CriguardError } from '../errors/criguard-error.js';
+
+/** Why the CRI socket could not be set up. */
+export type SocketSetupErrorCode = 'CG_ERR_SOCKET_IN_USE' | 'CG_ERR_SOCKET_PATH' | 'CG_ERR_SOCKET_ACTIVATION';
 
 /** A start-up failure the operator must fix; `code` is stable. */
-export class SocketSetupError extends Error {
-  constructor(
-    readonly code: 'CG_ERR_SOCKET_IN_USE' | 'CG_ERR_SOCKET_PATH' | 'CG_ERR_SOCKET_ACTIVATION',
-    message: string,
-  ) {
-    super(message);
+export class SocketSetupError extends CriguardError<SocketSetupErrorCode> {
+  constructor(code: SocketSetupErrorCode, message: string) {
+    super(code, message);
     this.name = 'SocketSetupError';
   }
 }

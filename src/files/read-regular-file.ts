@@ -1,9 +1,11 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import type { Stats } from 'node:fs';
+import { CriguardError } from '../errors/criguard-error.js';
 
-/** Why a file was not read. `ENOENT` keeps the system's code so callers can tell "absent" apart. */
+/** Why a file was not read. */
 export type FileReadErrorCode =
-  | 'ENOENT'
+  /** The file does not exist (the system's ENOENT), so callers can tell "absent" apart. */
+  | 'CG_ERR_FILE_NOT_FOUND'
   /** A FIFO, socket, device or directory: never read (a FIFO would block a reader forever). */
   | 'CG_ERR_FILE_NOT_REGULAR'
   /** A symbolic link where `noFollow` was asked. */
@@ -15,12 +17,10 @@ export type FileReadErrorCode =
   | 'CG_ERR_FILE_UNREADABLE';
 
 /** A file criguard refused or failed to read; `message` names the path. */
-export class FileReadError extends Error {
-  readonly code: FileReadErrorCode;
+export class FileReadError extends CriguardError<FileReadErrorCode> {
   constructor(code: FileReadErrorCode, message: string) {
-    super(message);
+    super(code, message);
     this.name = 'FileReadError';
-    this.code = code;
   }
 }
 
@@ -57,7 +57,7 @@ export function readRegularFileSync(path: string, options: ReadRegularFileOption
     fd = openSync(path, flags);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new FileReadError('ENOENT', `${path} does not exist`);
+    if (code === 'ENOENT') throw new FileReadError('CG_ERR_FILE_NOT_FOUND', `${path} does not exist`);
     if (code === 'ELOOP' && options.noFollow === true)
       throw new FileReadError('CG_ERR_FILE_SYMLINK', `${path} is a symbolic link`);
     if (code === 'EISDIR') throw new FileReadError('CG_ERR_FILE_NOT_REGULAR', `${path} is a directory`);

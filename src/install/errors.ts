@@ -1,3 +1,5 @@
+import { CriguardError } from '../errors/criguard-error.js';
+
 /** Stable codes of the errors `criguard install` / `uninstall` throw. Tests assert on these, never on text. */
 export type InstallErrorCode =
   | 'CG_ERR_INSTALL_BINARY'
@@ -11,13 +13,9 @@ export type InstallErrorCode =
   | 'CG_ERR_CRIGUARD_NOT_READY';
 
 /** An installer failure with a stable `code`. Thrown before the step that could not be done. */
-export class InstallError extends Error {
-  constructor(
-    readonly code: InstallErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+export class InstallError extends CriguardError<InstallErrorCode> {
+  constructor(code: InstallErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
     this.name = 'InstallError';
   }
 }

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import { CriguardError } from '../errors/criguard-error.js';
 
 export interface HealthChecks {
   /** Readiness: policy loaded (when one is configured) and containerd answering. */
@@ -65,7 +66,7 @@ export function splitAddress(address: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:]+)):(\d{1,5})$/.exec(address);
   const port = Number(m?.[3]);
   if (!m || port > 65535) {
-    throw Object.assign(new Error(`"${address}" is not host:port`), { code: 'CG_ERR_CONFIG' });
+    throw new CriguardError('CG_ERR_CONFIG', `"${address}" is not host:port`);
   }
   return { host: m[1] ?? m[2]!, port };
 }

@@ -1,5 +1,7 @@
+import { CriguardError, type Codes } from '../errors/criguard-error.js';
+
 /** Stable codes of the problems a policy load can report (each PolicyIssue carries one). */
-export type PolicyIssueCode =
+export type PolicyIssueCode = Codes<
   | 'CG_ERR_POLICY_TOO_LARGE'
   | 'CG_ERR_POLICY_SYNTAX'
   | 'CG_ERR_POLICY_UNKNOWN_FIELD'
@@ -16,9 +18,9 @@ export type PolicyIssueCode =
   | 'CG_ERR_POLICY_DUPLICATE'
   | 'CG_ERR_POLICY_PATTERN_INVALID'
   | 'CG_ERR_POLICY_KEY_INVALID'
-  | 'CG_ERR_POLICY_KEY_UNSUPPORTED'
   | 'CG_ERR_POLICY_KEY_ALGORITHM_MISMATCH'
-  | 'CG_ERR_POLICY_FILE_UNREADABLE';
+  | 'CG_ERR_POLICY_FILE_UNREADABLE'
+>;
 
 /** One problem in a policy or attestor file: where (file and field path), what (code), and a human message. */
 export interface PolicyIssue {
@@ -34,11 +36,11 @@ export interface PolicyIssue {
  * Thrown when a policy cannot be loaded: `code` is always `CG_ERR_POLICY_INVALID`, `issues` lists every
  * problem found (not just the first). Loading is fail closed: no partial policy is ever returned.
  */
-export class PolicyLoadError extends Error {
-  readonly code = 'CG_ERR_POLICY_INVALID';
+export class PolicyLoadError extends CriguardError<'CG_ERR_POLICY_INVALID'> {
   readonly issues: readonly PolicyIssue[];
   constructor(issues: readonly PolicyIssue[]) {
     super(
+      'CG_ERR_POLICY_INVALID',
       `CG_ERR_POLICY_INVALID: ${issues.length} problem(s)\n` +
         issues.map((i) => `  ${i.source}: ${i.path}: ${i.code}: ${i.message}`).join('\n'),
     );
@@ -48,10 +50,9 @@ export class PolicyLoadError extends Error {
 }
 
 /** Thrown by evaluation when its input is not a valid image identity (`CG_ERR_IMAGE_IDENTITY_INVALID`): undecided. */
-export class PolicyEvaluationError extends Error {
-  readonly code = 'CG_ERR_IMAGE_IDENTITY_INVALID';
+export class PolicyEvaluationError extends CriguardError<'CG_ERR_IMAGE_IDENTITY_INVALID'> {
   constructor(message: string) {
-    super(`CG_ERR_IMAGE_IDENTITY_INVALID: ${message}`);
+    super('CG_ERR_IMAGE_IDENTITY_INVALID', `CG_ERR_IMAGE_IDENTITY_INVALID: ${message}`);
     this.name = 'PolicyEvaluationError';
   }
 }

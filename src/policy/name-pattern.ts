@@ -1,3 +1,4 @@
+import { CriguardError } from '../errors/criguard-error.js';
 import { parseDigest } from '../reference/digest.js';
 import { parseImageReference } from '../reference/image-reference.js';
 
@@ -14,8 +15,11 @@ export type CompiledNamePattern =
   | { readonly kind: 'digest'; readonly pattern: string; readonly name: string; readonly digest: string };
 
 /** Thrown by compileNamePattern; the loader reports it as `CG_ERR_POLICY_PATTERN_INVALID`. */
-export class NamePatternError extends Error {
-  readonly code = 'CG_ERR_POLICY_PATTERN_INVALID';
+export class NamePatternError extends CriguardError<'CG_ERR_POLICY_PATTERN_INVALID'> {
+  constructor(message: string) {
+    super('CG_ERR_POLICY_PATTERN_INVALID', message);
+    this.name = 'NamePatternError';
+  }
 }
 
 const DOMAIN =

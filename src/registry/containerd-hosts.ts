@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { isLoopbackHost } from './hosts.js';
+import { CriguardError } from '../errors/criguard-error.js';
 
 /**
  * containerd's registry host configuration (`config_path`, a directory of `<host>/hosts.toml`), read as
@@ -73,8 +74,11 @@ const RESERVED_HEADERS = new Set([
 const ALL: EndpointCapabilities = Object.freeze({ pull: true, resolve: true, push: true });
 
 /** Thrown for an unreadable or invalid hosts.toml (the caller denies: it cannot know where to look). */
-export class RegistryHostsError extends Error {
-  readonly code = 'CG_ERR_REGISTRY_HOSTS_INVALID';
+export class RegistryHostsError extends CriguardError<'CG_ERR_REGISTRY_HOSTS_INVALID'> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CG_ERR_REGISTRY_HOSTS_INVALID', message, options);
+    this.name = 'RegistryHostsError';
+  }
 }
 
 /**

@@ -1,3 +1,5 @@
+import { CriguardError } from '../errors/criguard-error.js';
+
 /** Stable error codes of `src/registry/`. */
 export type RegistryErrorCode =
   /** Network error, TLS failure, timeout, cancellation, HTTP 5xx or 429: the caller answers `RegistryUnavailable:`. */
@@ -17,14 +19,12 @@ export type RegistryErrorCode =
  * Error with a stable `code` thrown by the registry client. Messages name the host, repository and HTTP
  * status only: never credentials, tokens or header values.
  */
-export class RegistryError extends Error {
-  readonly code: RegistryErrorCode;
+export class RegistryError extends CriguardError<RegistryErrorCode> {
   /** HTTP status when the error comes from a response. */
   readonly status: number | undefined;
   constructor(code: RegistryErrorCode, message: string, options?: { cause?: unknown; status?: number }) {
-    super(`${code}: ${message}`, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(code, `${code}: ${message}`, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'RegistryError';
-    this.code = code;
     this.status = options?.status;
   }
 }

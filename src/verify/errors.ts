@@ -1,3 +1,5 @@
+import { CriguardError } from '../errors/criguard-error.js';
+
 /** Stable error codes thrown by `src/verify/` while loading trust material or parsing payloads. */
 export type VerifyErrorCode =
   | 'CG_ERR_KEY_INVALID'
@@ -11,11 +13,9 @@ export type VerifyErrorCode =
   | 'CG_ERR_IDENTITY_INVALID';
 
 /** An error with a stable `code`; messages are for humans, tests assert on codes. */
-export class VerifyError extends Error {
-  readonly code: VerifyErrorCode;
+export class VerifyError extends CriguardError<VerifyErrorCode> {
   constructor(code: VerifyErrorCode, message: string) {
-    super(`${code}: ${message}`);
+    super(code, `${code}: ${message}`);
     this.name = 'VerifyError';
-    this.code = code;
   }
 }

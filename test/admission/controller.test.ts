@@ -10,6 +10,7 @@ import { createAdmission, type AdmissionDependencies } from '../../src/admission
 import type { DecisionRecord } from '../../src/admission/decision-record.js';
 import type { ImageFacts } from '../../src/admission/ports.js';
 import { VerdictCache } from '../../src/cache/verdict-cache.js';
+import type { ErrorCode } from '../../src/errors/catalog.js';
 import type { CompiledPolicy } from '../../src/policy/types.js';
 import type { AttestationRecord } from '../../src/verify/attestation.js';
 import { policyFrom } from '../policy/policy-fixtures.js';
@@ -182,7 +183,7 @@ test('signature by a key outside the attestor → deny', async (t) => {
   t.is(a.records[0]!.verdict?.missing[0]?.reason, 'SIGNATURE_INVALID');
 });
 
-const undecidedCases: Array<[string, (h: Harness) => void, string, 'registry-unavailable' | 'denied']> = [
+const undecidedCases: Array<[string, (h: Harness) => void, ErrorCode, 'registry-unavailable' | 'denied']> = [
   [
     'registry_down_at_resolve_fail',
     (h) =>

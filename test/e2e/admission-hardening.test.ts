@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServiceError } from '@grpc/grpc-js';
-import { createCriClient, type CriClient } from '../../src/cri/client.js';
+import { createCriClient, type CriClient } from '../helpers/cri-client.js';
 import { startCriguard, type Criguard } from '../helpers/criguard.js';
 import { freePort } from '../helpers/daemon.js';
 import { OCI_INDEX, OCI_MANIFEST, pushImage, pushManifest, type PushedImage } from '../helpers/images.js';

@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServiceError } from '@grpc/grpc-js';
-import { createCriClient } from '../../src/cri/client.js';
+import { createCriClient } from '../helpers/cri-client.js';
 import { startCriguard } from '../helpers/criguard.js';
 import { pushImage, pushIndex, type PushedImage, type PushedIndex } from '../helpers/images.js';
 import { labReady, podSandboxConfig, useLab } from '../helpers/lab.js';

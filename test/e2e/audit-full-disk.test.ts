@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServiceError } from '@grpc/grpc-js';
-import { createCriClient } from '../../src/cri/client.js';
+import { createCriClient } from '../helpers/cri-client.js';
 import { startCriguard } from '../helpers/criguard.js';
 import { startFakeUpstream } from '../helpers/fake-cri-upstream.js';
 

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServiceError } from '@grpc/grpc-js';
-import { createCriClient, type CriClient, type PodSandboxConfig } from '../../src/cri/client.js';
+import { createCriClient, type CriClient, type PodSandboxConfig } from '../helpers/cri-client.js';
 import { runContainer, type RunResult } from '../helpers/run-container.js';
 import { startCriguard, type Criguard } from '../helpers/criguard.js';
 import { importIntoContainerd, pushImage, type PushedImage } from '../helpers/images.js';

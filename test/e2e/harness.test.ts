@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
-import { callRaw, type CriClient, type PodSandboxConfig } from '../../src/cri/client.js';
+import { callRaw, type CriClient, type PodSandboxConfig } from '../helpers/cri-client.js';
 import { useLab } from '../helpers/lab.js';
 import { importIntoContainerd, pushImage, pushIndex } from '../helpers/images.js';
 

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCriClient, type CriClient } from '../../src/cri/client.js';
+import { createCriClient, type CriClient } from '../helpers/cri-client.js';
 import { runContainer, type RunResult } from '../helpers/run-container.js';
 import { createSimpleSigningPayload } from '../../src/verify/simple-signing.js';
 import { startCriguard, type Criguard } from '../helpers/criguard.js';

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ServiceError } from '@grpc/grpc-js';
-import { createCriClient } from '../../src/cri/client.js';
+import { createCriClient } from '../helpers/cri-client.js';
 import { startCriguard } from '../helpers/criguard.js';
 import { pushImage, type PushedImage } from '../helpers/images.js';
 import { labReady, podSandboxConfig, useLab } from '../helpers/lab.js';

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createCriClient, type CriClient } from '../../src/cri/client.js';
+import { createCriClient, type CriClient } from '../helpers/cri-client.js';
 import { runContainer, type RunResult } from '../helpers/run-container.js';
 import { startCriguard, type Criguard } from '../helpers/criguard.js';
 import { pushImage, PAUSE_NAME, PAUSE_TAG, type PushedImage } from '../helpers/images.js';

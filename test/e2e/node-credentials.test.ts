@@ -11,7 +11,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServiceError } from '@grpc/grpc-js';
-import { createCriClient } from '../../src/cri/client.js';
+import { createCriClient } from '../helpers/cri-client.js';
 import { startCriguard } from '../helpers/criguard.js';
 import { spawnDaemon, waitFor, type Daemon } from '../helpers/daemon.js';
 import { pushImage, type PushedImage } from '../helpers/images.js';

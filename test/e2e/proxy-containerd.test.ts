@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
-import { callRaw, createCriClient, type CriClient, type PodSandboxConfig } from '../../src/cri/client.js';
+import { callRaw, createCriClient, type CriClient, type PodSandboxConfig } from '../helpers/cri-client.js';
 import { encodeCriMessage } from '../../src/cri/proto.js';
 import { startCriguard, type Criguard } from '../helpers/criguard.js';
 import { pushImage, type PushedImage } from '../helpers/images.js';

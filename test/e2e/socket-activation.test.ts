@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { createCriClient } from '../../src/cri/client.js';
+import { createCriClient } from '../helpers/cri-client.js';
 import { startActivatedCriguard, startCallLoop } from '../helpers/activated-criguard.js';
 import { startCriguard } from '../helpers/criguard.js';
 import { spawnDaemon, waitFor } from '../helpers/daemon.js';

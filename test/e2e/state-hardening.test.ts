@@ -10,7 +10,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServiceError } from '@grpc/grpc-js';
-import { createCriClient } from '../../src/cri/client.js';
+import { createCriClient } from '../helpers/cri-client.js';
 import { startCriguard, type Criguard } from '../helpers/criguard.js';
 import { waitFor } from '../helpers/daemon.js';
 import { pushImage, type PushedImage } from '../helpers/images.js';

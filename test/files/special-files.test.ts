@@ -28,7 +28,7 @@ test('readRegularFileSync: FIFOs, devices, directories and oversize files are re
     ['/dev/zero', 'CG_ERR_FILE_NOT_REGULAR'],
     [dir, 'CG_ERR_FILE_NOT_REGULAR'],
     [big, 'CG_ERR_FILE_TOO_LARGE'],
-    [join(dir, 'missing'), 'ENOENT'],
+    [join(dir, 'missing'), 'CG_ERR_FILE_NOT_FOUND'],
   ];
   for (const [path, code] of cases) {
     const err = t.throws(() => readRegularFileSync(path, { maxBytes: 100 }), { instanceOf: FileReadError });

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createCriClient, type CriClient } from '../../src/cri/client.js';
+import { createCriClient, type CriClient } from './cri-client.js';
 import { criguardCommand } from './criguard.js';
 import { freePort, spawnDaemon, waitFor, type Daemon } from './daemon.js';
 

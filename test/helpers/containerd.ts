@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createCriClient, FAST_RECONNECT } from '../../src/cri/client.js';
+import { createCriClient, FAST_RECONNECT } from './cri-client.js';
 import { spawnDaemon, waitFor, logTail, type Daemon } from './daemon.js';
 import { onProcessExit } from './exit-hooks.js';
 import { PAUSE_NAME, PAUSE_TAG } from './images.js';

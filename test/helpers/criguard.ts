@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCriClient } from '../../src/cri/client.js';
+import { createCriClient } from './cri-client.js';
 import { freePort, spawnDaemon, waitFor, type Daemon } from './daemon.js';
 
 export interface Criguard {

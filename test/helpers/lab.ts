@@ -6,7 +6,7 @@ import type { ExecutionContext, TestFn } from 'ava';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createCriClient, type CriClient, type PodSandboxConfig } from '../../src/cri/client.js';
+import { createCriClient, type CriClient, type PodSandboxConfig } from './cri-client.js';
 import { startContainerd, type Containerd } from './containerd.js';
 import { freePort } from './daemon.js';
 import { busyboxLayer, PAUSE_NAME, PAUSE_TAG, pushPauseImage, type PushedImage } from './images.js';

@@ -1,6 +1,6 @@
 /** The kubelet's pod start, as e2e tests drive it through criguard: sandbox, PullImage, CreateContainer. */
 import type { ServiceError } from '@grpc/grpc-js';
-import type { CriClient, PodSandboxConfig } from '../../src/cri/client.js';
+import type { CriClient, PodSandboxConfig } from './cri-client.js';
 
 /** Where the flow stopped: a container id, or the error and the call (`pull` or `create`) that refused. */
 export interface RunResult {

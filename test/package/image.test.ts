@@ -35,7 +35,7 @@ import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { parse as parseYaml } from 'yaml';
 import { decodeCriMessage, encodeCriMessage } from '../../src/cri/proto.js';
-import type { ContainerConfig, PodSandboxConfig } from '../../src/cri/client.js';
+import type { ContainerConfig, PodSandboxConfig } from '../helpers/cri-client.js';
 import { freePort } from '../helpers/daemon.js';
 import { labReady, useLab } from '../helpers/lab.js';
 import { packagedBinary } from '../helpers/sea.js';

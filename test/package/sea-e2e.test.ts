@@ -22,7 +22,7 @@ import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ServiceError } from '@grpc/grpc-js';
 import { parse as parseYaml } from 'yaml';
-import { createCriClient, type CriClient, type PodSandboxConfig } from '../../src/cri/client.js';
+import { createCriClient, type CriClient, type PodSandboxConfig } from '../helpers/cri-client.js';
 import { startCriguard, type Criguard } from '../helpers/criguard.js';
 import { pushImage, type PushedImage } from '../helpers/images.js';
 import { labReady, podSandboxConfig, useLab } from '../helpers/lab.js';

@@ -1,3 +1,5 @@
+import { CriguardError } from '../../errors/criguard-error.js';
+
 /**
  * HTTP/2 framing (RFC 9113 §4, §6): constants, an incremental frame splitter and builders for the few
  * frames criguard writes itself. Frames criguard does not need to change are never rebuilt: the splitter
@@ -55,13 +57,12 @@ export const ErrorCode = {
 } as const;
 
 /** A connection-level protocol violation: the bridge tears both connections down. Code CG_ERR_H2_PROTOCOL. */
-export class Http2ProtocolError extends Error {
-  readonly code = 'CG_ERR_H2_PROTOCOL';
+export class Http2ProtocolError extends CriguardError<'CG_ERR_H2_PROTOCOL'> {
   constructor(
     message: string,
     readonly http2Code: number = ErrorCode.PROTOCOL_ERROR,
   ) {
-    super(message);
+    super('CG_ERR_H2_PROTOCOL', message);
     this.name = 'Http2ProtocolError';
   }
 }

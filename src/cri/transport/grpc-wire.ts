@@ -1,5 +1,6 @@
 import { gunzipSync, inflateSync } from 'node:zlib';
 import type { HeaderField } from './hpack-codec.js';
+import { CriguardError } from '../../errors/criguard-error.js';
 
 /** gRPC status codes criguard answers with itself (https://grpc.github.io/grpc/core/md_doc_statuscodes.html). */
 export const GrpcCode = {
@@ -89,5 +90,5 @@ export function readGrpcMessage(bytes: Buffer, encoding: string | undefined, max
 }
 
 function grpcMessageError(message: string): Error {
-  return Object.assign(new Error(message), { code: 'CG_ERR_GRPC_MESSAGE' });
+  return new CriguardError('CG_ERR_GRPC_MESSAGE', message);
 }

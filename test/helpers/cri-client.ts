@@ -1,13 +1,14 @@
 /**
- * A small promise-based CRI (`runtime.v1`) client over grpc-js for the demo, the tests and criguard's own
- * look-ups (ImageStatus). Messages are plain objects with proto field names (`keepCase`); int64 fields
+ * A small promise-based CRI (`runtime.v1`) client over grpc-js, playing the kubelet in the tests, the demo
+ * and the benchmarks (an independent gRPC stack on the other side of criguard). The daemon never loads it:
+ * its own calls to containerd use `src/cri/unary-call.ts`. Messages are plain objects with proto field names (`keepCase`); int64 fields
  * come back as decimal strings, enums as their names, unset fields as their defaults (`null` for
  * messages). Only the fields declared in `proto/runtime/v1/api.proto` are decoded.
  */
 import * as grpc from '@grpc/grpc-js';
 import { fromJSON } from '@grpc/proto-loader';
 import type { INamespace } from 'protobufjs';
-import { runtimeV1Descriptor } from './generated/runtime-v1.js';
+import { runtimeV1Descriptor } from '../../src/cri/generated/runtime-v1.js';
 
 /** The kubelet and containerd both allow 16 MiB messages; grpc-js defaults to 4 MiB for receiving. */
 export const CRI_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
