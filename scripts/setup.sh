@@ -12,6 +12,9 @@ for pair in containerd:containerd runc:runc docker-registry:docker-registry skop
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 if ! dpkg -s busybox-static >/dev/null 2>&1; then need+=(busybox-static); fi
+# test/interop: containers/image's own sigstore payload parser, built with Debian's Go (offline).
+command -v go >/dev/null 2>&1 || need+=(golang-go)
+if ! dpkg -s golang-github-containers-image-dev >/dev/null 2>&1; then need+=(golang-github-containers-image-dev); fi
 if ((${#need[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing Debian packages (${need[*]}); run as root or install them" >&2

@@ -1,9 +1,10 @@
 /**
  * Interop of `criguard sign --push` with cosign's format, checked with independent tools: the signature
  * manifest is read back with skopeo, the signature verified over the payload bytes with openssl, and the
- * payload's shape checked with containers/image's rules (exactly `critical` + `optional`; `critical`
- * exactly `identity`, `image`, `type`; type `cosign container image signature`). Debian's skopeo cannot
- * verify sigstore signatures itself (its containers/image is built with "sigstore disabled").
+ * whole layer checked by containers/image's own code: its sigstore payload parser (Debian's source of
+ * containers/image 5.23.1) after the signature check its VerifySigstorePayload makes
+ * (test/interop/containers-image-verifier). Debian's skopeo cannot verify sigstore signatures itself: its
+ * containers/image has VerifySigstorePayload replaced by "Debian-local change: sigstore disabled".
  */
 import test from 'ava';
 import { execFile } from 'node:child_process';
@@ -15,15 +16,18 @@ import { promisify } from 'node:util';
 import nacl from 'tweetnacl';
 import { ExitCode } from '../../src/cli/exit-codes.js';
 import { cli } from '../cli/cli-harness.js';
+import { buildContainersImageVerifier, type ContainersImageVerifier } from '../helpers/containers-image.js';
 import { pushImage } from '../helpers/images.js';
+import { pushKeylessSig } from '../helpers/sigstore-push.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 
 const execFileAsync = promisify(execFile);
 const work = mkdtempSync(join(tmpdir(), 'cg-interop-'));
 let registry: Registry;
+let containersImage: ContainersImageVerifier;
 
 test.before(async () => {
-  registry = await startRegistry();
+  [registry, containersImage] = await Promise.all([startRegistry(), buildContainersImageVerifier(work)]);
 });
 test.after.always(async () => {
   await registry?.dispose();
@@ -117,32 +121,43 @@ function containersImageAccepts(payload: Buffer, reference: string, digest: stri
 }
 
 for (const algorithm of ['ecdsa-p256', 'ed25519'] as const) {
-  test.serial(`sign --push writes cosign's payload, verified by openssl (${algorithm})`, async (t) => {
-    const key = join(work, `${algorithm}-${randomUUID()}`);
-    t.is((await cli(['keygen', '--out', key, '--algorithm', algorithm])).code, ExitCode.OK);
-    const image = await pushImage(registry, { variant: `signed-${randomUUID()}` });
-    const res = await cli(['sign', '--key', `${key}.key`, '--push', image.digestRef]);
-    t.is(res.code, ExitCode.OK, res.err);
+  test.serial(
+    `sign --push writes cosign's payload, accepted by containers/image and openssl (${algorithm})`,
+    async (t) => {
+      const key = join(work, `${algorithm}-${randomUUID()}`);
+      t.is((await cli(['keygen', '--out', key, '--algorithm', algorithm])).code, ExitCode.OK);
+      const image = await pushImage(registry, { variant: `signed-${randomUUID()}` });
+      const res = await cli(['sign', '--key', `${key}.key`, '--push', image.digestRef]);
+      t.is(res.code, ExitCode.OK, res.err);
 
-    const { layers, payloads } = await readPushed(image.name, image.digest);
-    t.is(layers.length, 1);
-    t.is(layers[0]!.mediaType, 'application/vnd.dev.cosign.simplesigning.v1+json');
-    const signature = Buffer.from(layers[0]!.annotations['dev.cosignproject.cosign/signature']!, 'base64');
-    t.true(await opensslVerifies(`${key}.pub`, payloads[0]!, signature, algorithm === 'ed25519'));
-    t.false(
-      await opensslVerifies(
-        `${key}.pub`,
-        Buffer.concat([payloads[0]!, Buffer.from(' ')]),
-        signature,
-        algorithm === 'ed25519',
-      ),
-      'control: openssl rejects other bytes',
-    );
-    t.true(
-      containersImageAccepts(payloads[0]!, `${image.host}/${image.name}`, image.digest),
-      payloads[0]!.toString(),
-    );
-  });
+      const { layers, payloads } = await readPushed(image.name, image.digest);
+      t.is(layers.length, 1);
+      t.is(layers[0]!.mediaType, 'application/vnd.dev.cosign.simplesigning.v1+json');
+      const signature = Buffer.from(layers[0]!.annotations['dev.cosignproject.cosign/signature']!, 'base64');
+      t.true(await opensslVerifies(`${key}.pub`, payloads[0]!, signature, algorithm === 'ed25519'));
+      t.false(
+        await opensslVerifies(
+          `${key}.pub`,
+          Buffer.concat([payloads[0]!, Buffer.from(' ')]),
+          signature,
+          algorithm === 'ed25519',
+        ),
+        'control: openssl rejects other bytes',
+      );
+      t.true(
+        containersImageAccepts(payloads[0]!, `${image.host}/${image.name}`, image.digest),
+        payloads[0]!.toString(),
+      );
+      const pub = readFileSync(`${key}.pub`, 'utf8');
+      const b64 = layers[0]!.annotations['dev.cosignproject.cosign/signature']!;
+      const reference = `${image.host}/${image.name}`;
+      const verdict = await containersImage(pub, payloads[0]!, b64, reference, image.digest);
+      t.true(verdict.accepted, verdict.output);
+      const tampered = Buffer.from(payloads[0]!.toString().replace(image.digest, `sha256:${'0'.repeat(64)}`));
+      const control = await containersImage(pub, tampered, b64, reference, image.digest);
+      t.false(control.accepted, 'control: containers/image refuses a payload the signature does not cover');
+    },
+  );
 }
 
 test.serial('the attestation directory keeps Binary Authorization’s payload type', async (t) => {
@@ -175,6 +190,21 @@ test.serial('the attestation directory keeps Binary Authorization’s payload ty
   );
   const { payloads } = await readPushed(image.name, image.digest);
   t.true(containersImageAccepts(payloads[0]!, `${image.host}/${image.name}`, image.digest));
+  // containers/image itself refuses Binary Authorization's payload although the signature is valid: the
+  // reason the registry copy uses cosign's (issue 9).
+  const signed = JSON.parse(readFileSync(join(folder, readdirSync(folder)[0]!), 'utf8')) as {
+    signatures: { signature: string }[];
+  };
+  const verdict = await containersImage(
+    readFileSync(`${key}.pub`, 'utf8'),
+    local,
+    signed.signatures[0]!.signature,
+    `${image.host}/${image.name}`,
+    image.digest,
+  );
+  t.false(verdict.accepted);
+  t.regex(verdict.output, /Key "optional" missing in a JSON object|Unrecognized signature type/);
+  t.log(verdict.output);
 });
 
 test.serial('COSIGN_PASSWORD decrypts a cosign key as cosign reads it (set, even empty)', async (t) => {
@@ -189,6 +219,15 @@ test.serial('COSIGN_PASSWORD decrypts a cosign key as cosign reads it (set, even
       COSIGN_PASSWORD: password,
     });
     t.is(res.code, ExitCode.OK, res.err);
+    const { layers, payloads } = await readPushed(image.name, image.digest);
+    const verdict = await containersImage(
+      publicPem,
+      payloads.at(-1)!,
+      layers.at(-1)!.annotations['dev.cosignproject.cosign/signature']!,
+      `${image.host}/${image.name}`,
+      image.digest,
+    );
+    t.true(verdict.accepted, `a cosign-format key's signature, read by containers/image: ${verdict.output}`);
     const wrong = await cli(['sign', '--key', keyFile, '--push', image.digestRef], {
       COSIGN_PASSWORD: `${password}x`,
     });
@@ -214,6 +253,51 @@ test.serial('COSIGN_PASSWORD decrypts a cosign key as cosign reads it (set, even
     {},
   );
   t.is(unset.code, ExitCode.INVALID_INPUT, 'no variable: no passphrase');
+});
+
+test.serial('a signature made by containers/image (its payload, as skopeo signs) is admitted', async (t) => {
+  const key = join(work, `ci-${randomUUID()}`);
+  t.is((await cli(['keygen', '--out', key])).code, ExitCode.OK);
+  const image = await pushImage(registry, { variant: `ci-signed-${randomUUID()}` });
+  const reference = `${image.host}/${image.name}`;
+  const { payload, signature } = await containersImage.sign(`${key}.key`, reference, image.digest);
+  const doc = JSON.parse(payload.toString()) as { critical: { type: string }; optional: { creator: string } };
+  t.is(doc.critical.type, 'cosign container image signature');
+  t.regex(doc.optional.creator, /^containers\/image /, 'containers/image wrote the payload');
+  await pushKeylessSig(registry, image.name, image.digest, payload, {
+    'dev.cosignproject.cosign/signature': signature,
+  });
+  const policy = (pem: string) => {
+    const file = join(work, `policy-${randomUUID()}.json`);
+    writeFileSync(
+      file,
+      JSON.stringify({
+        defaultAdmissionRule: {
+          evaluationMode: 'REQUIRE_ATTESTATION',
+          enforcementMode: 'ENFORCED_BLOCK_AND_AUDIT_LOG',
+          requireAttestationsBy: ['projects/p/attestors/ci'],
+        },
+        attestors: [
+          {
+            name: 'projects/p/attestors/ci',
+            userOwnedGrafeasNote: {
+              publicKeys: [
+                { id: 'ci', pkixPublicKey: { publicKeyPem: pem, signatureAlgorithm: 'ECDSA_P256_SHA256' } },
+              ],
+            },
+          },
+        ],
+      }),
+    );
+    return file;
+  };
+  const ok = await cli(['verify', '--policy', policy(readFileSync(`${key}.pub`, 'utf8')), image.ref]);
+  t.is(ok.code, ExitCode.OK, ok.out + ok.err);
+  t.regex(ok.out, /^ALLOW ATTESTATIONS_SATISFIED/);
+  const other = join(work, `other-${randomUUID()}`);
+  t.is((await cli(['keygen', '--out', other])).code, ExitCode.OK);
+  const denied = await cli(['verify', '--policy', policy(readFileSync(`${other}.pub`, 'utf8')), image.ref]);
+  t.is(denied.code, ExitCode.DENIED_OR_FAILED, 'control: another key does not verify it');
 });
 
 /** A cosign-format encrypted private key, as `cosign generate-key-pair` writes it. */
