@@ -41,8 +41,8 @@ module.exports = {
     {
       name: 'nothing-imports-composition-roots',
       severity: 'error',
-      from: { pathNot: '^src/(main|cli/)' },
-      to: { path: '^src/(main\\.ts|cli/)' },
+      from: { pathNot: '^src/(main\\.ts|cli/|daemon/)' },
+      to: { path: '^src/(main\\.ts|cli/|daemon/)' },
     },
     {
       name: 'cri-has-no-policy-logic',

@@ -2,7 +2,7 @@ import { loadServeConfig, type ServeConfig } from '../config/serve-config.js';
 import type { Command, CommandIo } from './command.js';
 import { ExitCode } from './exit-codes.js';
 import { parseOptions } from './parse-options.js';
-import { runDaemon } from './serve-daemon.js';
+import { runDaemon } from '../daemon/serve-daemon.js';
 import { flagsToInput, serveOptionSpecs, serveOptionsHelp } from './serve-options.js';
 
 const USAGE = `Usage: criguard serve [options]

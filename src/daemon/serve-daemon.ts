@@ -33,9 +33,9 @@ import { createMetrics } from '../metrics/metrics.js';
 import { createPolicyStore, type PolicyStore } from '../policy-files/policy-store.js';
 import { createPlatformManifestResolver } from '../registry/platform-manifest.js';
 import { createRegistryClient, type RegistryClient } from '../registry/registry-client.js';
-import { ExitCode } from './exit-codes.js';
+import { ExitCode } from '../cli/exit-codes.js';
 import { createServiceNotifier } from './service-notify.js';
-import { criguardVersion } from './version.js';
+import { criguardVersion } from '../cli/version.js';
 
 /** Everything `serve` started that must be stopped, in order. */
 type Closer = () => void | Promise<void>;
