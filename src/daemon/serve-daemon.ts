@@ -35,7 +35,7 @@ import { createPlatformManifestResolver } from '../registry/platform-manifest.js
 import { createRegistryClient, type RegistryClient } from '../registry/registry-client.js';
 import { ExitCode } from '../cli/exit-codes.js';
 import { createServiceNotifier } from './service-notify.js';
-import { criguardVersion } from '../cli/version.js';
+import { criguardVersion } from '../version.js';
 
 /** Everything `serve` started that must be stopped, in order. */
 type Closer = () => void | Promise<void>;
