@@ -45,6 +45,14 @@ module.exports = {
       to: { path: '^src/(main\\.ts|cli/|daemon/)' },
     },
     {
+      name: 'daemon-does-not-know-the-cli',
+      comment:
+        'daemon/ builds and runs `criguard serve`; it reports how it ended (DaemonOutcome) and the CLI maps that to an exit code.',
+      severity: 'error',
+      from: { path: '^src/daemon/' },
+      to: { path: '^src/(main\\.ts|cli/)' },
+    },
+    {
       name: 'cri-has-no-policy-logic',
       comment: 'cri/ is transport: it may call admission/, but not policy/ or verify/ directly.',
       severity: 'error',
