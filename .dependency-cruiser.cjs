@@ -94,7 +94,7 @@ module.exports = {
       name: 'domain-does-not-know-transport',
       severity: 'error',
       from: {
-        path: '^src/(admission|policy|verify|reference|registry|attestations|cache|breakglass|audit)/',
+        path: '^src/(admission|policy|verify|reference|registry|attestations|cache|breakglass|quarantine|audit|simulate)/',
       },
       to: { path: '^src/cri/' },
     },

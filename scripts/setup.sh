@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 need=()
 for pair in containerd:containerd runc:runc docker-registry:docker-registry skopeo:skopeo \
   openssl:openssl systemd-analyze:systemd tar:tar dpkg-deb:dpkg lintian:lintian gpg:gnupg gpgconf:gpgconf \
-  htpasswd:apache2-utils; do
+  htpasswd:apache2-utils promtool:prometheus; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 if ! dpkg -s busybox-static >/dev/null 2>&1; then need+=(busybox-static); fi

@@ -50,6 +50,7 @@ export function decisionRecord(
     wouldBe: evaluation.wouldBe ?? verdict?.wouldBe,
     errorCode: evaluation.errorCode,
     breakglass: evaluation.breakglass,
+    ...(evaluation.quarantine === undefined ? {} : { quarantine: evaluation.quarantine }),
     ...(subject.images === undefined ? {} : { images: subject.images }),
     cacheHit: evaluation.cacheHit,
     latencyMs,

@@ -5,6 +5,7 @@ import { parseImageReference, type ImageIdentity } from '../reference/image-refe
 import { budgeted } from './deadline.js';
 import type { DecisionContext } from './dependencies.js';
 import { AdmissionError } from './errors.js';
+import type { ImageFacts } from './ports.js';
 import { UndecidedImage } from './evaluation.js';
 
 /** A content-addressed image id: what containerd looks up by id, never through a (mutable) tag. */
@@ -14,19 +15,14 @@ export const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
 export const MAX_NAMES_JUDGED = 16;
 
 /**
- * One image of a container: containerd's repo digests for the image id, each evaluated; the first allow
- * wins. An image with no registry digest is judged under its image id (only a digest pin or a rule that
- * needs no attestation can admit it).
+ * What containerd holds for one image of a container (by image id, or by name where a rule allows it).
+ * Rejects with `CG_ERR_IMAGE_NOT_PRESENT`, `CG_ERR_IMAGE_ID_MISMATCH` or the look-up's error.
  */
-export async function containerImageVerdict(
+export async function lookupContainerImage(
   ctx: DecisionContext,
-  policy: CompiledPolicy,
   image: string,
-  userSpecified: string,
-  namespace: string | undefined,
   signal: AbortSignal,
-  digests: string[],
-): Promise<{ verdict: Verdict; cacheHit: boolean; identity?: ImageIdentity }> {
+): Promise<ImageFacts> {
   const { deps } = ctx;
   const facts = await budgeted(deps.budgetMs, signal, (budget) => deps.images.lookup(image, budget));
   if (!facts) throw new AdmissionError('CG_ERR_IMAGE_NOT_PRESENT', `image ${image} is not present`);
@@ -35,6 +31,23 @@ export async function containerImageVerdict(
       'CG_ERR_IMAGE_ID_MISMATCH',
       `containerd answered image ${facts.id} for ${image}`,
     );
+  return facts;
+}
+
+/**
+ * One image of a container, as containerd holds it (lookupContainerImage): its repo digests, each
+ * evaluated; the first allow wins. An image with no registry digest is judged under its image id (only a
+ * digest pin or a rule that needs no attestation can admit it).
+ */
+export async function containerImageVerdict(
+  ctx: DecisionContext,
+  policy: CompiledPolicy,
+  facts: ImageFacts,
+  userSpecified: string,
+  namespace: string | undefined,
+  signal: AbortSignal,
+  digests: string[],
+): Promise<{ verdict: Verdict; cacheHit: boolean; identity?: ImageIdentity }> {
   const identities = facts.repoDigests.flatMap((rd) => toIdentity(rd));
   if (identities.length === 0) {
     const name = safeName(userSpecified) ?? safeName(facts.repoTags[0] ?? '') ?? 'unknown';

@@ -1,5 +1,6 @@
-import type { Admission, AdmissionOutcome, CreateFacts } from './admission.js';
-import { checkContainer } from './create.js';
+import type { Admission, CreateFacts } from './admission.js';
+import type { RevalidationOutcome } from './revalidation.js';
+import { checkContainer, decideContainer } from './create.js';
 import { decisionContext, type AdmissionDependencies } from './dependencies.js';
 import { createImageJudge } from './image-verdict.js';
 import { admitPull } from './pull.js';
@@ -19,6 +20,9 @@ export { cacheKey } from './image-verdict.js';
  * - One image of a container (`container-image.ts`): containerd's facts → each registry name
  *   (cached and healthy first) → the first allow.
  * - Judging one digest (`image-verdict.ts`): cache → evidence loop → verify → multi-arch fallback.
+ * - The quarantine (`quarantine-check.ts`): asked first at every decision (pull: by name and given digest,
+ *   again once the tag is resolved, and after containerd pulled; create: every name and digest of the
+ *   image); its refusal is final (no dry run, no breakglass, never cached).
  * - Could-not-decide (`evaluation.ts` → `undecided.ts`), the record (`audit-record.ts`), the override
  *   (`breakglass-override.ts`), the time budgets (`deadline.ts`), registries that failed lately
  *   (`registry-health.ts`).
@@ -27,13 +31,21 @@ export { cacheKey } from './image-verdict.js';
  * writes exactly one record to the sink.
  */
 export function createAdmission(deps: AdmissionDependencies): Admission & {
-  /** Re-evaluates a running container's image under the current policy; audited as method Revalidation. */
-  revalidate(facts: CreateFacts, signal: AbortSignal): Promise<AdmissionOutcome>;
+  /**
+   * Re-evaluates a running container's image under the current policy and the quarantine list; audited as
+   * method Revalidation. A quarantined image says so (`quarantine`).
+   */
+  revalidate(facts: CreateFacts, signal: AbortSignal): Promise<RevalidationOutcome>;
 } {
   const ctx = decisionContext(deps, createImageJudge(deps));
   return {
     admitPull: (facts, signal) => admitPull(ctx, facts, signal),
     admitCreate: (facts, signal) => checkContainer(ctx, 'CreateContainer', facts, signal),
-    revalidate: (facts, signal) => checkContainer(ctx, 'Revalidation', facts, signal),
+    revalidate: async (facts, signal) => {
+      const evaluation = await decideContainer(ctx, 'Revalidation', facts, signal);
+      return evaluation.quarantine
+        ? { ...evaluation.outcome, quarantine: evaluation.quarantine }
+        : evaluation.outcome;
+    },
   };
 }

@@ -3,7 +3,8 @@ import type { CompiledPolicy, CompiledRule } from '../policy/types.js';
 import type { AdmissionOutcome, CreateFacts } from './admission.js';
 import { withBreakglass } from './breakglass-override.js';
 import { namespaceOf, type DecisionContext } from './dependencies.js';
-import { containerImageVerdict, IMAGE_ID } from './container-image.js';
+import { containerImageVerdict, IMAGE_ID, lookupContainerImage } from './container-image.js';
+import { containerSubject, quarantined, quarantineInForce } from './quarantine-check.js';
 import { refused, settle, type Evaluation } from './evaluation.js';
 import type { ImageDecision } from './decision-record.js';
 
@@ -31,6 +32,16 @@ export async function checkContainer(
   facts: CreateFacts,
   signal: AbortSignal,
 ): Promise<AdmissionOutcome> {
+  return (await decideContainer(ctx, method, facts, signal)).outcome;
+}
+
+/** checkContainer's decision with its reason and quarantine hit (re-validation reports quarantined images). */
+export async function decideContainer(
+  ctx: DecisionContext,
+  method: ContainerMethod,
+  facts: CreateFacts,
+  signal: AbortSignal,
+): Promise<Evaluation> {
   const { deps } = ctx;
   const started = deps.clock();
   const policy = deps.policy();
@@ -44,7 +55,7 @@ export async function checkContainer(
       'CG_ERR_TOO_MANY_IMAGES',
     );
     ctx.audit({ ...subject, digests: [] }, tooMany, started);
-    return tooMany.outcome;
+    return tooMany;
   }
   const judged = await Promise.all(
     images.map((image) => judgeContainerImage(ctx, policy, method, facts, image, signal)),
@@ -59,10 +70,13 @@ export async function checkContainer(
     evaluation,
     started,
   );
-  return evaluation.outcome;
+  return evaluation;
 }
 
-/** One image of a container: its verdict (or why none could be reached), then its own breakglass. */
+/**
+ * One image of a container: the quarantine first (every name and digest containerd holds for it; a
+ * refusal is final), then its verdict (or why none could be reached), then its own breakglass.
+ */
 async function judgeContainerImage(
   ctx: DecisionContext,
   policy: CompiledPolicy,
@@ -73,12 +87,26 @@ async function judgeContainerImage(
 ): Promise<JudgedImage> {
   const namespace = namespaceOf(facts.pod);
   const rule = selectRule(policy, namespace);
-  if (method === 'CreateContainer' && !IMAGE_ID.test(image) && judgedImageMatters(rule)) {
+  // While a quarantine is in force every rule needs the image id: a tag could move to a quarantined image.
+  const bound = judgedImageMatters(rule) || quarantineInForce(ctx);
+  if (method === 'CreateContainer' && !IMAGE_ID.test(image) && bound) {
     return { image, evaluation: notContentAddressed(policy, image), digests: [] };
   }
+  const looked = await lookupContainerImage(ctx, image, signal).then(
+    (found) => ({ found, err: undefined }),
+    (err: unknown) => ({ found: undefined, err }),
+  );
+  const subject = containerSubject(image, looked.found, facts.userSpecifiedImage);
+  const quarantine = quarantined(ctx, policy, subject, {
+    name: subject.names[0]?.name ?? 'image',
+    digest: subject.names[0]?.digest ?? image,
+  });
+  if (quarantine) return { image, evaluation: quarantine, digests: subject.digests };
   const digests: string[] = [];
   const evaluation = await settle(policy, rule, undefined, () =>
-    containerImageVerdict(ctx, policy, image, facts.userSpecifiedImage, namespace, signal, digests),
+    looked.found
+      ? containerImageVerdict(ctx, policy, looked.found, facts.userSpecifiedImage, namespace, signal, digests)
+      : Promise.reject(looked.err),
   );
   const final =
     method === 'CreateContainer'

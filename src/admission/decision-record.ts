@@ -39,6 +39,8 @@ export interface DecisionRecord {
         readonly overridden: { readonly reason: string; readonly message: string | undefined };
       })
     | undefined;
+  /** Set when the node's quarantine list refused the image (reason `QUARANTINED` or `QUARANTINE_INVALID`). */
+  readonly quarantine?: QuarantineHit | undefined;
   /**
    * CreateContainer and Revalidation: every image of the container (its own image first, then its image
    * volumes), each judged on its own. The record's outcome is a deny when any of them is.
@@ -62,6 +64,29 @@ export interface ImageDecision {
   readonly breakglass:
     { readonly source: 'file' | 'pod-label'; readonly matched: readonly string[] } | undefined;
 }
+
+/**
+ * Why the quarantine list refused an image: an entry in force that matched it (what matched, the
+ * operator's reason and ticket, the file's hash), or a list that cannot be trusted (invalid since start).
+ */
+export type QuarantineHit =
+  | {
+      readonly kind: 'entry';
+      /** The entry as written: `sha256:…` or a name pattern. */
+      readonly entry: string;
+      /** What of the image matched: `digest:sha256:…` or `image:<name>[@digest]`. */
+      readonly matched: string;
+      readonly reason: string;
+      readonly ticket: string | undefined;
+      readonly addedBy: string | undefined;
+      readonly expiresAt: string | undefined;
+      readonly fileSha256: string;
+    }
+  | {
+      readonly kind: 'unknown';
+      readonly problem: { readonly code: string; readonly message: string };
+      readonly file: string;
+    };
 
 /** An operator override in force for a request (breakglass file or pod label); audited with what it overrode. */
 export interface OverrideGrant {

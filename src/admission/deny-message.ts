@@ -25,6 +25,7 @@ export function denyMessage(verdict: Verdict, identity: ImageIdentity | undefine
     case 'ALWAYS_ALLOW':
     case 'ATTESTATIONS_SATISFIED':
     case 'NODE_CRITICAL':
+    case 'SYSTEM_POLICY':
       return `${image} is not admitted by the ${rule} (${verdict.reason})`;
   }
 }

@@ -8,6 +8,7 @@ import { createRegistryHealth, type RegistryHealth } from './registry-health.js'
 import type {
   Breakglass,
   Clock,
+  Quarantine,
   DecisionSink,
   DigestResolver,
   EvidenceSource,
@@ -37,6 +38,8 @@ export interface AdmissionDependencies {
   readonly budgetMs: number;
   /** The breakglass file monitor; undefined when none is configured. */
   readonly breakglass?: Breakglass | undefined;
+  /** The node's quarantine list, consulted first at every decision; undefined when none is configured. */
+  readonly quarantine?: Quarantine | undefined;
   /** Honour the Binary Authorization pod label `image-policy.k8s.io/break-glass: "true"` (off by default). */
   readonly podBreakglassLabel?: boolean;
 }

@@ -19,7 +19,9 @@ export type AdmissionErrorCode =
   /** After PullImage, containerd does not hold the judged digest under the judged name. */
   | 'CG_ERR_PULLED_DIGEST_MISMATCH'
   /** After PullImage, containerd took another platform's image than the judged platform manifest. */
-  | 'CG_ERR_PULLED_PLATFORM_MISMATCH';
+  | 'CG_ERR_PULLED_PLATFORM_MISMATCH'
+  /** The resolved digest is on the node's quarantine list: not worth verifying, refused by admitPull. */
+  | 'CG_ERR_QUARANTINED';
 
 /** A failure admission names itself; `undecided.ts` settles it like any other coded error. */
 export class AdmissionError extends CriguardError<AdmissionErrorCode> {

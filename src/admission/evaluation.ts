@@ -18,6 +18,8 @@ export interface Evaluation {
   readonly wouldBe: DecisionRecord['wouldBe'];
   readonly policyRevision: string;
   readonly breakglass?: DecisionRecord['breakglass'];
+  /** Set when the quarantine list refused the image (quarantine-check.ts): final, never overridden. */
+  readonly quarantine?: DecisionRecord['quarantine'];
 }
 
 /**

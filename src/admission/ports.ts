@@ -1,7 +1,7 @@
 import type { ImageIdentity, ImageReference } from '../reference/image-reference.js';
 import type { AttestationRecord } from '../verify/attestation.js';
 import type { RegistryCredentials } from './admission.js';
-import type { DecisionRecord, OverrideGrant } from './decision-record.js';
+import type { DecisionRecord, OverrideGrant, QuarantineHit } from './decision-record.js';
 
 /**
  * What admission needs from the outside, as small interfaces. Implementations live in registry/,
@@ -57,6 +57,22 @@ export interface Breakglass {
     },
     now: number,
   ): OverrideGrant | undefined;
+}
+
+/**
+ * The node's quarantine (deny) list. `check` is asked with every name and digest an image is known by;
+ * expiry is applied against `now` at every call.
+ */
+export interface Quarantine {
+  check(
+    subject: {
+      readonly names: readonly { readonly name: string; readonly digest: string | undefined }[];
+      readonly digests: readonly string[];
+    },
+    now: number,
+  ): QuarantineHit | undefined;
+  /** Whether a check could refuse anything at `now` (an entry in force, or a list that cannot be trusted). */
+  inForce(now: number): boolean;
 }
 
 /** Multi-arch: the manifest a digest-checked index holds for this node's platform (undefined if none). */

@@ -1,3 +1,4 @@
+import { AdmissionError } from './errors.js';
 import { planDecision, selectRule } from '../policy/evaluate.js';
 import {
   parseImageReference,
@@ -10,6 +11,7 @@ import { budgeted } from './deadline.js';
 import { namespaceOf, type DecisionContext } from './dependencies.js';
 import { badReference, settle, type Evaluation } from './evaluation.js';
 import { confirmPull, confirmUnverified } from './pull-confirm.js';
+import { confirmNotQuarantined, pullSubject, quarantined } from './quarantine-check.js';
 import type { ImageVerdict } from './image-verdict.js';
 
 // A digest that names no image, used only to ask the policy whether a decision needs the real digest.
@@ -24,9 +26,11 @@ interface PullJudgement {
 }
 
 /**
- * PullImage, before containerd pulls: parse the reference, judge it (by name alone when the policy
- * needs no digest, else resolve the tag and judge the digest), apply a breakglass, audit. An allow
- * carries the confirm step that checks containerd's answer against what was judged.
+ * PullImage, before containerd pulls: parse the reference, check the quarantine (name and given
+ * digest), judge it (by name alone when the policy needs no digest, else resolve the tag and judge the
+ * digest), check the quarantine again with the digests now known (its refusal is final), apply a
+ * breakglass, audit. An allow carries the confirm step that checks containerd's answer against the
+ * quarantine and against what was judged.
  */
 export async function admitPull(
   ctx: DecisionContext,
@@ -44,14 +48,20 @@ export async function admitPull(
     ctx.audit({ ...subject, digests: [] }, refused, started);
     return refused.outcome as PullAdmission;
   }
+  const named = { name: reference.name, digest: reference.digest ?? '' };
+  const early = quarantined(ctx, policy, pullSubject(reference.name, [reference.digest]), named);
+  if (early) {
+    ctx.audit({ ...subject, digests: reference.digest ? [reference.digest] : [] }, early, started);
+    return early.outcome as PullAdmission;
+  }
   const judged = await judgeReference(ctx, facts, reference, signal);
-  const final = withBreakglass(
-    ctx.deps,
-    judged.evaluation,
-    facts.pod,
-    reference.name,
-    judged.identity?.digest,
-  );
+  const final =
+    quarantined(
+      ctx,
+      policy,
+      pullSubject(reference.name, [reference.digest, judged.identity?.digest, judged.platform?.digest]),
+      judged.identity ?? named,
+    ) ?? withBreakglass(ctx.deps, judged.evaluation, facts.pod, reference.name, judged.identity?.digest);
   const digests = [judged.identity?.digest, judged.platform?.digest].filter(
     (d): d is string => d !== undefined,
   );
@@ -69,9 +79,11 @@ export async function admitPull(
   return {
     allowed: true,
     confirm: (imageRef, confirmSignal) =>
-      identity === undefined && unverified !== undefined
-        ? confirmUnverified(ctx, facts, unverified, imageRef, confirmSignal)
-        : confirmPull(ctx, facts, { identity, platform, verdict }, imageRef, confirmSignal),
+      confirmNotQuarantined(ctx, facts, reference.name, imageRef, confirmSignal, (ref, s) =>
+        identity === undefined && unverified !== undefined
+          ? confirmUnverified(ctx, facts, unverified, ref, s)
+          : confirmPull(ctx, facts, { identity, platform, verdict }, ref, s),
+      ),
   };
 }
 
@@ -107,6 +119,9 @@ async function judgeReference(
         deps.resolver.resolve(reference, facts.credentials, budget),
       ));
     identity = { name: reference.name, digest };
+    // A quarantined digest is not worth verifying: admitPull refuses it once this settles.
+    if (quarantined(ctx, policy, pullSubject(reference.name, [digest]), identity))
+      throw new AdmissionError('CG_ERR_QUARANTINED', `${reference.name}@${digest} is quarantined`);
     const result = await ctx.judge.judge(
       { policy, identity, namespace, credentials: facts.credentials },
       signal,

@@ -1,4 +1,22 @@
 import type { AdmissionOutcome, CreateFacts } from './admission.js';
+import type { QuarantineHit } from './decision-record.js';
+
+/** A running container's re-validation: the outcome, and the quarantine hit when the list refuses it. */
+export type RevalidationOutcome = AdmissionOutcome & { readonly quarantine?: QuarantineHit };
+
+/** A running container whose image is quarantined (reported, never stopped). */
+export interface QuarantinedContainer {
+  readonly id: string;
+  readonly name: string;
+  readonly namespace: string;
+  readonly podName: string;
+  readonly image: string;
+  /** The entry that matched (`sha256:…` or a pattern), or the problem code of an untrusted list. */
+  readonly entry: string;
+}
+
+/** At most this many quarantined containers are listed in one result (all are counted). */
+export const MAX_QUARANTINED_LISTED = 100;
 
 /** A running container as containerd lists it, with the pod facts the kubelet put in its labels. */
 export interface RunningContainer {
@@ -15,19 +33,36 @@ export interface ContainerLister {
   listRunning(signal: AbortSignal): Promise<RunningContainer[]>;
 }
 
+/** The facts re-validation judges a running container by: its image id, in its pod's namespace. */
+export function revalidationFacts(c: RunningContainer): CreateFacts {
+  return {
+    image: c.image,
+    userSpecifiedImage: '',
+    volumeImages: [],
+    containerName: c.name,
+    podSandboxId: '',
+    pod: { namespace: c.namespace, name: c.podName, uid: c.podUid, labels: {}, annotations: {} },
+  };
+}
+
 export interface RevalidationResult {
   readonly checked: number;
   readonly violations: number;
+  /** Running containers whose image an entry of the quarantine list covers (also counted in violations). */
+  readonly quarantined: number;
+  /** The first MAX_QUARANTINED_LISTED of them. */
+  readonly quarantinedContainers: readonly QuarantinedContainer[];
 }
 
 /**
  * Continuous validation: every `intervalMs` (and once at start, which also warms the verdict cache),
- * re-evaluates the image of every running container under the current policy and keys. Violations are
- * audited (by `revalidate`) and reported; nothing is stopped. A failed run is reported through onError.
+ * re-evaluates the image of every running container under the current policy, keys and quarantine list.
+ * Violations are audited (by `revalidate`) and reported, quarantined images on their own; nothing is
+ * stopped. A failed run is reported through onError.
  */
 export function startRevalidation(options: {
   readonly lister: ContainerLister;
-  readonly revalidate: (facts: CreateFacts, signal: AbortSignal) => Promise<AdmissionOutcome>;
+  readonly revalidate: (facts: CreateFacts, signal: AbortSignal) => Promise<RevalidationOutcome>;
   readonly intervalMs: number;
   readonly onResult: (result: RevalidationResult) => void;
   readonly onError: (err: Error) => void;
@@ -38,22 +73,27 @@ export function startRevalidation(options: {
   async function run(): Promise<RevalidationResult> {
     const containers = await options.lister.listRunning(controller.signal);
     let violations = 0;
+    let quarantined = 0;
+    const quarantinedContainers: QuarantinedContainer[] = [];
     for (const c of containers) {
       if (controller.signal.aborted) break;
-      const outcome = await options.revalidate(
-        {
-          image: c.image,
-          userSpecifiedImage: '',
-          volumeImages: [],
-          containerName: c.name,
-          podSandboxId: '',
-          pod: { namespace: c.namespace, name: c.podName, uid: c.podUid, labels: {}, annotations: {} },
-        },
-        controller.signal,
-      );
+      const outcome = await options.revalidate(revalidationFacts(c), controller.signal);
       if (!outcome.allowed) violations += 1;
+      if (outcome.quarantine?.kind === 'entry') {
+        quarantined += 1;
+        if (quarantinedContainers.length < MAX_QUARANTINED_LISTED) {
+          quarantinedContainers.push({
+            id: c.id,
+            name: c.name,
+            namespace: c.namespace,
+            podName: c.podName,
+            image: c.image,
+            entry: outcome.quarantine.entry,
+          });
+        }
+      }
     }
-    const result = { checked: containers.length, violations };
+    const result = { checked: containers.length, violations, quarantined, quarantinedContainers };
     options.onResult(result);
     return result;
   }

@@ -47,6 +47,11 @@ export interface DiskCacheSourceOptions {
    * entry dropped because the registry definitively has no signature any more). Never given records.
    */
   readonly onEvent?: (event: DiskCacheEvent, digest: string) => void;
+  /**
+   * Never change the directory: nothing is written, withdrawn or discarded (a corrupt entry is only
+   * ignored), and it is not created. For tools that read the daemon's cache (`policy simulate`).
+   */
+  readonly readOnly?: boolean;
 }
 
 const b64 = z
@@ -107,6 +112,7 @@ export function createDiskCacheSource(options: DiskCacheSourceOptions): Attestat
   };
 
   async function write(name: string, digest: string, records: AttestationRecord[]): Promise<void> {
+    if (options.readOnly === true) return;
     const path = fileOf(name, digest);
     if (records.length === 0) {
       await rm(path, { force: true });
@@ -202,6 +208,7 @@ export function createDiskCacheSource(options: DiskCacheSourceOptions): Attestat
   }
 
   async function discard(path: string, digest: string): Promise<void> {
+    if (options.readOnly === true) return;
     event('corrupt-discarded', digest);
     await unlink(path).catch(() => undefined);
   }
@@ -233,6 +240,7 @@ export function createDiskCacheSource(options: DiskCacheSourceOptions): Attestat
         }
         // Deletion is not revocation, but a registry that serves the image and says "no signature" is
         // believed: the cached copy stops admitting (docs/attestations.md).
+        if (options.readOnly === true) return records;
         await rm(fileOf(imageName, digest), { force: true }).catch(() => event('write-failed', digest));
         event('withdrawn', digest);
         return records;

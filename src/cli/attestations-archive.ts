@@ -1,8 +1,13 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { AttestationError } from '../attestations/errors.js';
-import { parseEvidenceArchive, serializeEvidenceArchive } from '../attestations/evidence-archive.js';
+import {
+  parseEvidenceArchive,
+  platformsOfManifest,
+  serializeEvidenceArchive,
+} from '../attestations/evidence-archive.js';
 import type { ArchivedImage } from '../attestations/evidence-archive.js';
 import { createLocalDirectorySource, writeAttestationFile } from '../attestations/local-directory-source.js';
+import { writeStoredManifest } from '../attestations/manifest-store.js';
 import { createRegistrySource } from '../attestations/registry-source.js';
 import { DEFAULT_SERVE_CONFIG, loadServeConfig } from '../config/serve-config.js';
 import type { ServeConfig } from '../config/serve-config.js';
@@ -53,14 +58,15 @@ export const attestationsExportCommand: Command = {
       }
     }
     const logger = createLogger('error', process.stderr);
-    const registry = createRegistry(config, logger);
     const nodeCredentials = createNodeCredentialsFromConfig(config, logger);
+    const registry = createRegistry(config, logger, nodeCredentials);
     const local =
       values['attestations-dir'] === undefined
         ? undefined
         : createLocalDirectorySource({ dir: values['attestations-dir'] });
     const images: ArchivedImage[] = [];
     const attestations: { digest: string; record: AttestationRecord }[] = [];
+    const manifests = new Map<string, Uint8Array>();
     const seen = new Set<string>();
     const signal = AbortSignal.timeout(config.verifyTimeoutSeconds * 1000 * Math.max(1, references.length));
     try {
@@ -70,8 +76,17 @@ export const attestationsExportCommand: Command = {
           ref.digest ??
           (await registry.resolve(ref.canonical, { credentials, signal, verifyContent: true })).digest;
         const manifest = await registry.getManifest(ref.name, digest, { credentials, signal });
-        const platforms = platformsOf(parseJson(manifest.bytes));
+        const platforms = platformsOfManifest(parseJson(manifest.bytes));
         images.push({ reference: ref.canonical, name: ref.name, digest, platforms });
+        // The exact bytes (hash-checked by the client): an offline node finds its platform in them.
+        manifests.set(digest, manifest.bytes);
+        for (const p of platforms) {
+          if (!manifests.has(p.digest))
+            manifests.set(
+              p.digest,
+              (await registry.getManifest(ref.name, p.digest, { credentials, signal })).bytes,
+            );
+        }
         for (const d of [digest, ...platforms.map((p) => p.digest)]) {
           const records: AttestationRecord[] = [...((await local?.fetch(ref.name, d)) ?? [])];
           for (const format of ['cosign', 'bundles'] as const) {
@@ -101,7 +116,14 @@ export const attestationsExportCommand: Command = {
       await registry.close();
     }
     const tmp = `${out}.${process.pid}.tmp`;
-    await writeFile(tmp, serializeEvidenceArchive({ images, attestations }, new Date()), { mode: 0o644 });
+    await writeFile(
+      tmp,
+      serializeEvidenceArchive(
+        { images, attestations, manifests: [...manifests].map(([d, bytes]) => ({ digest: d, bytes })) },
+        new Date(),
+      ),
+      { mode: 0o644 },
+    );
     await rename(tmp, out);
     io.stdout(`${out}: ${images.length} image(s), ${attestations.length} attestation(s)\n`);
     return ExitCode.OK;
@@ -116,8 +138,8 @@ export const attestationsImportCommand: Command = {
     'Usage: criguard attestations import --attestations-dir DIR FILE',
     '',
     'Validates the whole archive first (an invalid one changes nothing), then writes each attestation to',
-    "DIR/sha256-<hex>/ (content-named files: importing twice changes nothing). DIR is the daemon's",
-    'attestationsDir.',
+    'DIR/sha256-<hex>/ (content-named files: importing twice changes nothing) and each manifest (its bytes',
+    "checked against its digest) to DIR/manifests/sha256-<hex>. DIR is the daemon's attestationsDir.",
   ].join('\n'),
   async run(args, io) {
     const { values, positionals } = parseOptions(args, { 'attestations-dir': { type: 'string' } }, true);
@@ -135,33 +157,11 @@ export const attestationsImportCommand: Command = {
       io.stderr(`criguard attestations import: cannot read ${file}\n`);
       return ExitCode.DENIED_OR_FAILED;
     }
+    for (const m of archive.manifests) await writeStoredManifest(dir, m.digest, m.bytes);
     for (const a of archive.attestations) await writeAttestationFile(dir, a.digest, a.record);
     io.stdout(
-      `${dir}: ${archive.attestations.length} attestation(s) for ${archive.images.length} image(s)\n`,
+      `${dir}: ${archive.attestations.length} attestation(s) and ${archive.manifests.length} manifest(s) for ${archive.images.length} image(s)\n`,
     );
     return ExitCode.OK;
   },
 };
-
-/** The platform manifests of an OCI index or Docker manifest list; [] for a single-platform manifest. */
-function platformsOf(doc: unknown): ArchivedImage['platforms'] {
-  const manifests = (doc as { manifests?: unknown } | null)?.manifests;
-  if (!Array.isArray(manifests)) return [];
-  const out: ArchivedImage['platforms'][number][] = [];
-  for (const m of manifests.slice(0, 256)) {
-    const entry = m as {
-      digest?: unknown;
-      platform?: { os?: unknown; architecture?: unknown; variant?: unknown };
-    };
-    const p = entry.platform;
-    if (typeof entry.digest !== 'string' || typeof p?.os !== 'string' || typeof p.architecture !== 'string')
-      continue;
-    out.push({
-      digest: entry.digest,
-      os: p.os,
-      architecture: p.architecture,
-      ...(typeof p.variant === 'string' ? { variant: p.variant } : {}),
-    });
-  }
-  return out;
-}

@@ -8,10 +8,13 @@ import { keygenCommand } from './keygen.js';
 import { signCommand } from './sign.js';
 import { verifyCommand } from './verify.js';
 import { policyCheckCommand } from './policy-check.js';
+import { policyPinNodeImagesCommand } from './policy-pin-node-images.js';
+import { policySimulateCommand } from './policy-simulate.js';
 import { attestationsExportCommand, attestationsImportCommand } from './attestations-archive.js';
 import { breakglassEnableCommand } from './breakglass-enable.js';
 import { breakglassDisableCommand } from './breakglass-disable.js';
 import { breakglassStatusCommand } from './breakglass-status.js';
+import { quarantineAddCommand, quarantineListCommand, quarantineRemoveCommand } from './quarantine.js';
 
 /** Every subcommand, in the order `criguard --help` lists them. */
 export const commands: readonly Command[] = [
@@ -24,9 +27,14 @@ export const commands: readonly Command[] = [
   signCommand,
   verifyCommand,
   policyCheckCommand,
+  policyPinNodeImagesCommand,
+  policySimulateCommand,
   attestationsExportCommand,
   attestationsImportCommand,
   breakglassEnableCommand,
   breakglassDisableCommand,
   breakglassStatusCommand,
+  quarantineAddCommand,
+  quarantineListCommand,
+  quarantineRemoveCommand,
 ];

@@ -10,6 +10,8 @@ export const ExitCode = Object.freeze({
   DENIED_OR_FAILED: 1,
   /** Invalid input file (policy, config, breakglass): every error is printed with its field path. */
   INVALID_INPUT: 2,
+  /** `policy simulate`: the candidate policy would deny at least one running container. */
+  WOULD_DENY_RUNNING: 3,
   /** Wrong command-line usage (sysexits EX_USAGE). */
   USAGE: 64,
 } as const);

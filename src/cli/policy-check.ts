@@ -1,4 +1,5 @@
 import { PolicyLoadError } from '../policy/errors.js';
+import type { PolicyWarning } from '../policy/warnings.js';
 import { loadPolicyFiles } from '../policy-files/load-policy-files.js';
 import type { Command, CommandIo } from './command.js';
 import { ExitCode, UsageError } from './exit-codes.js';
@@ -15,6 +16,7 @@ export const policyCheckCommand: Command = {
     '                             [--image NAME@sha256:DIGEST [--namespace NS]] FILE',
     '',
     'With --image, also prints the rule and image rules that image meets and the attestors it needs.',
+    'Fields accepted but without effect on this node are printed as warnings (stderr; "warnings" in JSON).',
     'Exit codes: 0 valid, 2 invalid (each problem with its file, field path and code), 64 usage.',
   ].join('\n'),
   async run(args, io) {
@@ -47,6 +49,8 @@ export const policyCheckCommand: Command = {
         clusterRules: policy.clusterRules.size,
         allowlistEntries: policy.allowlist.size,
         imageRules: policy.imageRules?.length ?? 0,
+        systemPolicy: policy.system === undefined ? null : { version: policy.system.version },
+        warnings: policy.warnings,
         ...(image === undefined ? {} : { image: explainImage(policy, image, values.namespace ?? 'default') }),
       };
       io.stdout(
@@ -54,8 +58,12 @@ export const policyCheckCommand: Command = {
           ? `${JSON.stringify(summary, null, 2)}\n`
           : `OK ${positionals[0] ?? ''}\nrevision: ${summary.revision}\nattestors: ${summary.attestors.join(', ') || '(none)'}\n` +
               `rules: ${summary.namespaceRules} namespace, ${summary.clusterRules} cluster; allowlist entries: ${summary.allowlistEntries}\n` +
+              (policy.system === undefined
+                ? ''
+                : `system policy: enabled (built-in version ${policy.system.version}; sandbox image read from containerd by serve)\n`) +
               (summary.image === undefined ? '' : formatExplanation(summary.image)),
       );
+      if (output === 'text') printWarnings(io, policy.warnings);
       return ExitCode.OK;
     } catch (err) {
       if (!(err instanceof PolicyLoadError)) throw err;
@@ -65,6 +73,11 @@ export const policyCheckCommand: Command = {
     }
   },
 };
+
+/** Prints each field without effect, one per line on stderr: `warning: source: path: message`. */
+export function printWarnings(io: CommandIo, warnings: readonly PolicyWarning[]): void {
+  for (const w of warnings) io.stderr(`warning: ${w.source}: ${w.path}: ${w.message}\n`);
+}
 
 /** Prints every issue of a failed load, one per line: `source: path: CODE: message`. */
 export function printIssues(io: CommandIo, err: PolicyLoadError): void {

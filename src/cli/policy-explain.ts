@@ -17,6 +17,8 @@ export interface ImageExplanation {
     readonly threshold: number;
   }[];
   readonly enforcementMode: string | undefined;
+  /** The system policy pattern that admits the image on its own when its release signature verifies. */
+  readonly systemImage?: { readonly pattern: string; readonly attestor: string } | undefined;
 }
 
 /** Explains the first step of a decision for `image` in `namespace` with the daemon's own planDecision. */
@@ -52,6 +54,9 @@ export function explainImage(
       threshold: a.threshold,
     })),
     enforcementMode: rule.enforcementMode,
+    ...(rule.system === undefined
+      ? {}
+      : { systemImage: { pattern: rule.system.pattern, attestor: rule.system.attestor.name } }),
   };
 }
 
@@ -62,9 +67,14 @@ export function formatExplanation(e: ImageExplanation): string {
     `image:      ${e.image} (namespace ${e.namespace})`,
     `rule:       ${rule}${e.enforcementMode === undefined ? '' : ` (${e.enforcementMode})`}`,
     ...(e.imageRules.length === 0 ? [] : [`imageRules: ${e.imageRules.join(', ')}`]),
-    e.outcome === 'requires-attestations'
-      ? `requires:   ${e.attestors.map((a) => `${a.name} (${a.kind}${a.threshold > 1 ? `, ${a.threshold} of them` : ''})`).join(', ')}`
-      : `decided:    ${e.outcome.toUpperCase()} ${e.reason ?? ''}`,
+    ...(e.systemImage === undefined
+      ? []
+      : [`system:     ${e.systemImage.pattern}: admitted if signed by ${e.systemImage.attestor}, else:`]),
+    e.outcome === 'requires-attestations' && e.attestors.length === 0
+      ? 'decided:    DENY ALWAYS_DENY'
+      : e.outcome === 'requires-attestations'
+        ? `requires:   ${e.attestors.map((a) => `${a.name} (${a.kind}${a.threshold > 1 ? `, ${a.threshold} of them` : ''})`).join(', ')}`
+        : `decided:    ${e.outcome.toUpperCase()} ${e.reason ?? ''}`,
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -8,7 +8,7 @@ import { parseOptions } from './parse-options.js';
  */
 export const statusCommand: Command = {
   name: 'status',
-  summary: "print the running daemon's state: policy revision, breakglass, cache, containerd",
+  summary: "print the running daemon's state: policy revision, breakglass, quarantine, cache, containerd",
   usage: [
     'Usage: criguard status [--address HOST:PORT] [--output text|json]',
     '',
@@ -39,11 +39,13 @@ function formatStatus(s: Record<string, unknown>): string {
   const policy = s.policy as { file?: string; revision?: string } | null;
   const cache = s.verdictCache as { entries?: number; hits?: number; misses?: number } | undefined;
   const breakglass = s.breakglass as Record<string, unknown> | undefined;
+  const quarantine = s.quarantine as Record<string, unknown> | undefined;
   const lines = [
     `criguard ${String(s.version)}`,
     `  enforcing:   ${s.enforcing ? 'yes' : 'NO (no policy configured)'}`,
     `  policy:      ${policy ? `${policy.file} (revision ${policy.revision})` : '-'}`,
     `  breakglass:  ${describeBreakglass(breakglass)}`,
+    `  quarantine:  ${describeQuarantine(quarantine)}`,
     `  cache:       ${cache?.entries ?? 0} verdicts (${cache?.hits ?? 0} hits, ${cache?.misses ?? 0} misses)`,
     `  connections: ${String(s.connections)}`,
     `  containerd:  ${String(s.containerd)}`,
@@ -56,4 +58,14 @@ function describeBreakglass(b: Record<string, unknown> | undefined): string {
   if (b.state === 'active') return `ACTIVE until ${String(b.expiresAt)} (${JSON.stringify(b.scope)})`;
   const problem = b.problem as { code?: string } | undefined;
   return `${String(b.state)}${problem?.code ? ` (${problem.code})` : ''}: ignored`;
+}
+
+function describeQuarantine(q: Record<string, unknown> | undefined): string {
+  if (!q || q.state === 'absent') return 'none';
+  const inForce = `${String(q.inForce ?? 0)} entries in force`;
+  if (q.state === 'valid') return inForce;
+  const problem = q.problem as { code?: string } | undefined;
+  return q.denyAll === true
+    ? `INVALID (${problem?.code ?? '?'}): EVERY image is refused until the file is fixed`
+    : `INVALID (${problem?.code ?? '?'}): last good list kept, ${inForce}`;
 }

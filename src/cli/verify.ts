@@ -20,6 +20,8 @@ import { parseOptions, requireOption } from './parse-options.js';
 import { printIssues } from './policy-check.js';
 import { runVerifyBundle, VERIFY_BUNDLE_USAGE } from './verify-bundle.js';
 import { createNodeCredentialsFromConfig, createRegistry } from '../daemon/serve-daemon.js';
+import { createManifestStore } from '../attestations/manifest-store.js';
+import { createPlatformManifestResolver } from '../registry/platform-manifest.js';
 
 /**
  * `criguard verify`: decides, with the daemon's own admission code, whether the policy admits an image
@@ -101,8 +103,8 @@ export const verifyCommand: Command = {
       });
       evidence.push({ fetch: (image, _c, signal) => local.fetch(image.name, image.digest, signal) });
     }
-    const registry = online ? createRegistry(config, logger) : undefined;
     const nodeCredentials = online ? createNodeCredentialsFromConfig(config, logger) : undefined;
+    const registry = online ? createRegistry(config, logger, nodeCredentials) : undefined;
     if (registry !== undefined && nodeCredentials !== undefined) {
       for (const format of ['cosign', 'bundles'] as const) {
         const remote = createRegistrySource({
@@ -133,6 +135,17 @@ export const verifyCommand: Command = {
         },
       },
       evidence,
+      // Multi-arch: the platform manifest this machine would run, from the registry or, offline, from the
+      // manifests `criguard attestations import` put beside the attestations.
+      platforms:
+        registry === undefined && dir === undefined
+          ? undefined
+          : createPlatformManifestResolver(
+              registry,
+              undefined,
+              undefined,
+              dir === undefined ? undefined : createManifestStore(dir),
+            ),
       images: { lookup: async () => undefined },
       cache: new VerdictCache({ maxEntries: 16, allowTtlMs: 0, denyTtlMs: 0, now: Date.now }),
       sink: { record: (r) => void records.push(r) },

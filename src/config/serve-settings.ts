@@ -77,6 +77,8 @@ export interface ServeConfig {
   readonly registryHostsDir: string;
   readonly breakglassFile: string;
   readonly breakglassMaxWindowHours: number;
+  /** The node's quarantine (deny) list (docs/quarantine.md). */
+  readonly quarantineFile: string;
   readonly podBreakglassLabel: boolean;
   /** The node's registry credentials, used where the kubelet sends none (docs/configuration.md). */
   readonly nodeCredentials: {
@@ -320,6 +322,14 @@ export const SERVE_SETTINGS = Object.freeze({
     flag: 'breakglass-max-window',
     arg: 'HOURS',
     help: 'the longest breakglass honoured, from now',
+  },
+  quarantineFile: {
+    default: '/etc/criguard/quarantine.yaml',
+    schema: nonEmpty,
+    kind: 'path',
+    flag: 'quarantine-file',
+    arg: 'PATH',
+    help: "the node's quarantine list: images denied whatever the policy says (docs/quarantine.md)",
   },
   podBreakglassLabel: {
     default: false,

@@ -24,6 +24,31 @@ interface ListPodSandboxResponse {
   items: Array<{ id: string; metadata: { name: string; uid: string; namespace: string } | null }>;
 }
 
+interface StatusResponse {
+  info: Record<string, string>;
+}
+
+/**
+ * The pod sandbox image in containerd's verbose CRI Status (`crictl info`): `config.sandboxImage`
+ * (containerd 1.x), else `config.pinnedImages.sandbox` / `pinnedImages.sandbox` (2.x, where reported).
+ * Undefined when containerd reports none. Bounded: a value over 4 KiB is ignored.
+ */
+export function sandboxImageOf(info: Record<string, string>): string | undefined {
+  const parse = (text: string | undefined): Record<string, unknown> | undefined => {
+    if (text === undefined || text.length > 4 * 1024 * 1024) return undefined;
+    try {
+      const value: unknown = JSON.parse(text);
+      return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const config = parse(info['config']);
+  const pinned = (where: Record<string, unknown> | undefined): unknown =>
+    (where?.['pinnedImages'] as Record<string, unknown> | undefined)?.['sandbox'];
+  const found = config?.['sandboxImage'] ?? pinned(config) ?? pinned(parse(info['imageConfig']));
+  return typeof found === 'string' && found.length > 0 && found.length <= 4096 ? found : undefined;
+}
 /** Why a call of criguard's own to containerd gave no answer. */
 export type ContainerdErrorCode = 'CG_ERR_UPSTREAM' | 'CG_ERR_CANCELLED';
 
@@ -32,9 +57,15 @@ export type ContainerdErrorCode = 'CG_ERR_UPSTREAM' | 'CG_ERR_CANCELLED';
  * when containerd has no such image), running containers (ListContainers + ListPodSandbox), and a
  * liveness probe (Version). Rejects with CG_ERR_UPSTREAM when containerd cannot answer.
  */
-export function createContainerdClient(
-  upstreamSocket: string,
-): ImageLookup & ContainerLister & { ping(): Promise<boolean>; close(): void } {
+export function createContainerdClient(upstreamSocket: string): ImageLookup &
+  ContainerLister & {
+    ping(): Promise<boolean>;
+    /** The configured sandbox image and its repo digests; undefined when containerd names none. */
+    sandboxImage(
+      signal: AbortSignal,
+    ): Promise<{ reference: string; repoDigests: readonly string[] } | undefined>;
+    close(): void;
+  } {
   const caller = createUnaryCaller(upstreamSocket, MAX_MESSAGE);
   const call = async <T>(
     method: string,
@@ -102,6 +133,18 @@ export function createContainerdClient(
           podUid: pod?.uid ?? c.labels['io.kubernetes.pod.uid'] ?? '',
         };
       });
+    },
+    async sandboxImage(signal) {
+      const status = await call<StatusResponse>(
+        '/runtime.v1.RuntimeService/Status',
+        'StatusRequest',
+        { verbose: true },
+        'StatusResponse',
+      );
+      const reference = sandboxImageOf(status.info);
+      if (reference === undefined) return undefined;
+      const image = await this.lookup(reference, signal);
+      return { reference, repoDigests: image?.repoDigests ?? [] };
     },
     async ping() {
       try {

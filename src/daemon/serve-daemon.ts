@@ -17,6 +17,12 @@ import { createAuditLog, type AuditLog } from '../audit/audit-log.js';
 import { createBreakglassMonitor, type BreakglassMonitor } from '../breakglass/monitor.js';
 import type { BreakglassStatus } from '../breakglass/status.js';
 import { VerdictCache } from '../cache/verdict-cache.js';
+import {
+  createQuarantineMonitor,
+  type QuarantineListChange,
+  type QuarantineMonitor,
+} from '../quarantine/monitor.js';
+import type { QuarantineStatus } from '../quarantine/state.js';
 import { createVerdictStore } from '../cache/verdict-store.js';
 import type { ServeConfig } from '../config/serve-config.js';
 import { createContainerdClient } from '../cri/containerd-client.js';
@@ -31,7 +37,10 @@ import { createLogger, type Logger } from '../log/logger.js';
 import { startHttpEndpoint } from '../metrics/http-endpoint.js';
 import { createMetrics } from '../metrics/metrics.js';
 import { createPolicyStore, type PolicyStore } from '../policy-files/policy-store.js';
+import { createSandboxImageFacts } from '../policy-files/sandbox-image-facts.js';
+import type { PolicyWarning } from '../policy/warnings.js';
 import { createPlatformManifestResolver } from '../registry/platform-manifest.js';
+import { createManifestStore } from '../attestations/manifest-store.js';
 import { createRegistryClient, type RegistryClient } from '../registry/registry-client.js';
 import type { DaemonOutcome } from './outcome.js';
 import { createServiceNotifier } from './service-notify.js';
@@ -72,6 +81,7 @@ export async function runDaemon(config: ServeConfig): Promise<DaemonOutcome> {
   });
   let connections = () => 0;
   let breakglass: BreakglassMonitor | undefined;
+  let quarantine: QuarantineMonitor | undefined;
   const metrics = createMetrics({
     cacheEntries: () => cache.size,
     cacheHits: () => cache.hits,
@@ -81,6 +91,10 @@ export async function runDaemon(config: ServeConfig): Promise<DaemonOutcome> {
     breakglass: () => {
       const state = breakglass?.status(Date.now()).state ?? 'absent';
       return { active: state === 'active', invalid: state === 'invalid' || state === 'expired' };
+    },
+    quarantine: () => {
+      const status = quarantine?.status(Date.now());
+      return { entries: status?.inForce ?? 0, invalid: status?.state === 'invalid' };
     },
   });
 
@@ -103,7 +117,10 @@ export async function runDaemon(config: ServeConfig): Promise<DaemonOutcome> {
               { err: r.error.message, revision: r.revision },
               'policy reload failed; keeping the last good policy',
             );
-          } else if (r.changed) logger.info({ revision: r.revision }, 'policy reloaded');
+          } else if (r.changed) {
+            logger.info({ revision: r.revision }, 'policy reloaded');
+            logPolicyWarnings(logger, policyStore?.current().warnings ?? []);
+          }
         },
       });
     } catch (err) {
@@ -113,6 +130,20 @@ export async function runDaemon(config: ServeConfig): Promise<DaemonOutcome> {
     const store = policyStore;
     metrics.policyLoaded(store.current().revision, true, Date.now());
     closers.push(() => store.close());
+    // globalPolicyEvaluationMode: ENABLE admits the sandbox image containerd is configured with.
+    const sandbox = createSandboxImageFacts({
+      source: containerd,
+      policy: () => store.current(),
+      intervalMs: 10_000,
+      onChange: (facts) =>
+        logger.info(
+          { sandboxImage: facts?.reference, repoDigests: facts?.repoDigests },
+          'system policy: sandbox image facts from containerd',
+        ),
+      onError: (err) => logger.warn({ err: err.message }, 'system policy: cannot read the sandbox image'),
+    });
+    void sandbox.refresh();
+    closers.push(() => sandbox.stop());
     const stateProblem = preparePrivateDirectory(config.stateDir, process.geteuid?.() ?? 0);
     if (stateProblem !== undefined) {
       metrics.stateRejected('stateDir');
@@ -135,11 +166,16 @@ export async function runDaemon(config: ServeConfig): Promise<DaemonOutcome> {
     breakglass = watchBreakglass(config, logger, audit);
     const monitor = breakglass;
     closers.push(() => monitor.close());
-    const registry = createRegistry(config, logger);
-    closers.push(() => registry.close());
+    // Re-validation starts below; a quarantine change asks it to report running containers at once.
+    let revalidateNow = () => {};
+    quarantine = watchQuarantine(config, logger, audit, () => revalidateNow());
+    const quarantineMonitor = quarantine;
+    closers.push(() => quarantineMonitor.close());
     const nodeCredentials = createNodeCredentialsFromConfig(config, logger);
+    const registry = createRegistry(config, logger, nodeCredentials);
+    closers.push(() => registry.close());
     const control = createAdmission({
-      policy: () => store.current(),
+      policy: () => sandbox.policy(),
       resolver: {
         resolve: async (reference, credentials, signal) =>
           // GET and hash the manifest (never trust a header alone; a GET also keeps the connection).
@@ -151,11 +187,19 @@ export async function runDaemon(config: ServeConfig): Promise<DaemonOutcome> {
             })
           ).digest,
       },
-      evidence: createEvidence(config, registry, logger, nodeCredentials, stateProblem === undefined),
+      evidence: createEvidence(
+        config,
+        registry,
+        logger,
+        nodeCredentials,
+        stateProblem === undefined ? 'read-write' : 'off',
+      ),
       platforms: createPlatformManifestResolver(
         registry,
         undefined,
         stateProblem === undefined ? join(config.stateDir, 'platforms.json') : undefined,
+        // Imported manifests (criguard attestations import): an air-gapped node finds its platform there.
+        config.attestationsDir === undefined ? undefined : createManifestStore(config.attestationsDir),
       ),
       images: containerd,
       cache,
@@ -168,22 +212,41 @@ export async function runDaemon(config: ServeConfig): Promise<DaemonOutcome> {
       clock: Date.now,
       budgetMs: config.verifyTimeoutSeconds * 1000,
       breakglass: monitor,
+      quarantine: quarantineMonitor,
       podBreakglassLabel: config.podBreakglassLabel,
     });
     admission = control;
     process.on('SIGHUP', () => void store.reload());
     logger.info({ policy: config.policy, revision: store.current().revision }, 'policy loaded');
+    logPolicyWarnings(logger, store.current().warnings);
     const revalidation = startRevalidation({
       lister: containerd,
       revalidate: (facts, signal) => control.revalidate(facts, signal),
       intervalMs: config.revalidateIntervalSeconds * 1000,
       onResult: (r) => {
         metrics.setViolations(r.violations);
-        if (r.violations > 0) logger.warn(r, 'running containers the current policy would not admit');
+        metrics.setQuarantinedRunning(r.quarantined);
+        if (r.quarantined > 0) {
+          logger.error(
+            { quarantined: r.quarantined, containers: r.quarantinedContainers },
+            'QUARANTINED IMAGES RUNNING: stop or replace these containers',
+          );
+        }
+        if (r.violations > 0)
+          logger.warn(
+            { checked: r.checked, violations: r.violations },
+            'running containers the current policy would not admit',
+          );
       },
       onError: (err) => logger.warn({ err: err.message }, 're-validation of running containers failed'),
     });
     closers.unshift(() => revalidation.stop());
+    revalidateNow = () =>
+      void revalidation
+        .runNow()
+        .catch((err: unknown) =>
+          logger.warn({ err: (err as Error).message }, 're-validation of running containers failed'),
+        );
   }
 
   let server;
@@ -238,6 +301,7 @@ export async function runDaemon(config: ServeConfig): Promise<DaemonOutcome> {
             connections: proxy.connections,
             containerd: (await containerd.ping()) ? 'ok' : 'unreachable',
             breakglass: breakglass?.status(Date.now()) ?? { state: 'absent' },
+            quarantine: quarantine?.status(Date.now()) ?? { state: 'absent' },
           };
         },
       });
@@ -307,6 +371,86 @@ function watchBreakglass(config: ServeConfig, logger: Logger, audit: AuditLog): 
   return monitor;
 }
 
+/** One warning per policy field that is accepted but has no effect on this node (`policyWarnings`). */
+function logPolicyWarnings(logger: Logger, warnings: readonly PolicyWarning[]): void {
+  for (const w of warnings) {
+    logger.warn({ file: w.source, field: w.path, problem: w.message }, 'policy field has no effect');
+  }
+}
+
+/**
+ * Watches the quarantine file. Every added and removed entry is written to the audit log (with who made the
+ * change, as `criguard quarantine` recorded it); an invalid or unsafe file is logged as an error and audited
+ * (the last good list stays in force, or every image is refused when there is none). Any change asks
+ * `onListChange` to re-validate running containers now.
+ */
+function watchQuarantine(
+  config: ServeConfig,
+  logger: Logger,
+  audit: AuditLog,
+  onListChange: () => void,
+): QuarantineMonitor {
+  const file = config.quarantineFile;
+  const report = (status: QuarantineStatus, change: QuarantineListChange) => {
+    for (const entry of change.added) {
+      const by = change.lastChange?.action === 'add' && change.lastChange.image === entry.image;
+      const fields = {
+        file,
+        change: 'added',
+        image: entry.image,
+        reason: entry.reason,
+        ticket: entry.ticket,
+        by: entry.addedBy ?? (by ? change.lastChange?.by : undefined),
+        expiresAt: entry.expiresAt,
+        fileSha256: status.fileSha256,
+      };
+      audit.event('quarantine', fields);
+      logger.warn(fields, 'QUARANTINE: image added; pulls and creates are refused');
+    }
+    for (const entry of change.removed) {
+      const last = change.lastChange;
+      const byCli = last?.action === 'remove' && last.image === entry.image;
+      const fields = {
+        file,
+        change: 'removed',
+        image: entry.image,
+        reason: byCli ? last.reason : undefined,
+        ticket: byCli ? last.ticket : undefined,
+        by: byCli ? last.by : undefined,
+        quarantinedFor: entry.reason,
+        fileSha256: status.fileSha256,
+      };
+      audit.event('quarantine', fields);
+      logger.warn(fields, 'quarantine lifted for an image');
+    }
+    const state = {
+      file,
+      state: status.state,
+      entriesInForce: status.inForce,
+      denyAll: status.denyAll,
+      problem: status.problem,
+      fileSha256: status.fileSha256,
+      keptFileSha256: status.keptFileSha256,
+    };
+    audit.event('quarantine', state);
+    if (status.state === 'invalid') {
+      logger.error(
+        state,
+        status.denyAll
+          ? 'quarantine file INVALID and no good list was read: EVERY image is refused until it is fixed'
+          : 'quarantine file INVALID: the last good list stays in force',
+      );
+    } else logger.info(state, 'quarantine list in force');
+    if (change.added.length > 0 || change.removed.length > 0) onListChange();
+  };
+  const monitor = createQuarantineMonitor({ path: file, onChange: report });
+  const initial = monitor.status(Date.now());
+  if (initial.state !== 'absent') {
+    report(initial, { added: [], removed: [], lastChange: undefined });
+  }
+  return monitor;
+}
+
 async function closeAll(closers: readonly Closer[]): Promise<void> {
   for (const close of closers) await close();
 }
@@ -344,7 +488,15 @@ function persistVerdicts(
   };
 }
 
-export function createRegistry(config: ServeConfig, logger: Logger): RegistryClient {
+/**
+ * The registry client of the serve settings. With `nodeCredentials`, a mirror of hosts.toml is asked with
+ * the node's credentials for the mirror's own host (containerd's per-host auth).
+ */
+export function createRegistry(
+  config: ServeConfig,
+  logger: Logger,
+  nodeCredentials?: NodeCredentials,
+): RegistryClient {
   const caCertificates = config.registryCaFiles.map((file) => {
     try {
       return readRegularFileSync(file, { maxBytes: 1024 * 1024 }).bytes.toString('utf8');
@@ -358,10 +510,11 @@ export function createRegistry(config: ServeConfig, logger: Logger): RegistryCli
     caCertificates: caCertificates.filter((c) => c !== ''),
     timeoutMs: config.verifyTimeoutSeconds * 1000,
     registryHostsDir: config.registryHostsDir,
+    mirrorCredentials:
+      nodeCredentials === undefined ? undefined : (image, signal) => nodeCredentials.lookup(image, signal),
   });
 }
 
-/** Evidence in order: the offline directory first (air-gapped nodes need nothing else), then the registry. */
 /**
  * The node's credentials (kubelet credential provider plugins, then its config.json), for fetches the
  * kubelet sends none with. A broken plugin configuration is logged and leaves config.json in use.
@@ -384,12 +537,18 @@ export function createNodeCredentialsFromConfig(config: ServeConfig, logger: Log
   return createNodeCredentials({ providers, dockerConfigFiles: n.dockerConfigFiles, clock: Date.now });
 }
 
-function createEvidence(
+/**
+ * The daemon's evidence sources, in order: the offline directory first (air-gapped nodes need nothing
+ * else), then the registry's cosign signatures and Sigstore bundles, each behind its on-disk cache.
+ * `diskCache`: `read-write` for the daemon; `read-only` for tools that must see what the daemon would
+ * see without changing its state (`policy simulate`); `off` when the state directory is unsafe.
+ */
+export function createEvidence(
   config: ServeConfig,
   registry: RegistryClient,
   logger: Logger,
   nodeCredentials: NodeCredentials,
-  diskCache: boolean,
+  diskCache: 'read-write' | 'read-only' | 'off',
 ): EvidenceSource[] {
   const sources: EvidenceSource[] = [];
   if (config.attestationsDir !== undefined) {
@@ -410,7 +569,7 @@ function createEvidence(
       onSkipped: (where, code) => logger.warn({ where, code }, 'registry attestation skipped'),
     });
     const cacheDir = join(config.stateDir, 'attestations', format);
-    if (!diskCache) {
+    if (diskCache === 'off') {
       // An unsafe state directory: no on-disk evidence is read or written.
       sources.push({
         fetch: async (image, credentials, signal) =>
@@ -433,6 +592,7 @@ function createEvidence(
           emptyIsAuthoritative:
             credentials !== undefined || ((name, digest, s) => remote.servesImage(name, digest, s)),
           onEvent: (event, digest) => logger.info({ event, digest }, 'attestation cache'),
+          readOnly: diskCache === 'read-only',
         }).fetch(image.name, image.digest, signal),
     });
   }

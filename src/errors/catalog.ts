@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   CG_ERR_NO_REGISTRY_DIGEST: 'admission',
   CG_ERR_PULLED_DIGEST_MISMATCH: 'admission',
   CG_ERR_PULLED_PLATFORM_MISMATCH: 'admission',
+  CG_ERR_QUARANTINED: 'admission',
   // reference
   CG_ERR_REFERENCE_INVALID: 'reference',
   CG_ERR_DIGEST_INVALID: 'reference',
@@ -75,6 +76,17 @@ export const ERROR_CODES = {
   CG_ERR_BREAKGLASS_PARSE: 'breakglass',
   CG_ERR_BREAKGLASS_EXPIRED: 'breakglass',
   CG_ERR_BREAKGLASS_TOO_LONG: 'breakglass',
+  // quarantine (a problem with the file: the last good list stays in force)
+  CG_ERR_QUARANTINE_SYMLINK: 'quarantine',
+  CG_ERR_QUARANTINE_HARDLINK: 'quarantine',
+  CG_ERR_QUARANTINE_NOT_REGULAR: 'quarantine',
+  CG_ERR_QUARANTINE_OWNER: 'quarantine',
+  CG_ERR_QUARANTINE_MODE: 'quarantine',
+  CG_ERR_QUARANTINE_DIR_UNSAFE: 'quarantine',
+  CG_ERR_QUARANTINE_TOO_LARGE: 'quarantine',
+  CG_ERR_QUARANTINE_UNREADABLE: 'quarantine',
+  CG_ERR_QUARANTINE_INCOMPLETE: 'quarantine',
+  CG_ERR_QUARANTINE_PARSE: 'quarantine',
   // files
   CG_ERR_FILE_NOT_FOUND: 'files',
   CG_ERR_FILE_NOT_REGULAR: 'files',

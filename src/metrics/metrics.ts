@@ -9,6 +9,30 @@ export interface MetricsProbes {
   readonly verifications: () => number;
   readonly connections: () => number;
   readonly breakglass: () => { active: boolean; invalid: boolean };
+  /** Quarantine entries in force, and whether the file is invalid (kept list, or every image denied). */
+  readonly quarantine?: () => { entries: number; invalid: boolean };
+}
+
+/** Audit reasons of a quarantine refusal (src/admission/quarantine-check.ts). */
+const QUARANTINE_REASONS = new Set(['QUARANTINED', 'QUARANTINE_INVALID']);
+/** Distinct namespaces named in `criguard_denials_total`; later ones count as OTHER_NAMESPACE. */
+export const MAX_NAMESPACE_LABELS = 256;
+const OTHER_NAMESPACE = '_other';
+/** A Kubernetes namespace name (RFC 1123 label); anything else a client sends is not echoed into a label. */
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/**
+ * The namespace label of a denial: the namespace itself while fewer than MAX_NAMESPACE_LABELS were seen,
+ * `_none` when the client sent none, `_invalid` for a string no namespace can be, `_other` past the cap:
+ * a CRI client cannot grow the metric without bound.
+ */
+export function namespaceLabel(namespace: string, seen: Set<string>): string {
+  if (namespace === '') return '_none';
+  if (!NAMESPACE.test(namespace)) return '_invalid';
+  if (seen.has(namespace)) return namespace;
+  if (seen.size >= MAX_NAMESPACE_LABELS) return OTHER_NAMESPACE;
+  seen.add(namespace);
+  return namespace;
 }
 
 /**
@@ -24,6 +48,13 @@ export function createMetrics(probes: MetricsProbes) {
     labelNames: ['method', 'outcome', 'reason', 'dry_run'] as const,
     registers: [registry],
   });
+  const denials = new Counter({
+    name: 'criguard_denials_total',
+    help: `Denied PullImage and CreateContainer calls by pod namespace; dry_run="true" counts the would-be denials a dry-run rule admitted. At most ${MAX_NAMESPACE_LABELS} namespaces are named, the rest count as "${OTHER_NAMESPACE}".`,
+    labelNames: ['namespace', 'method', 'dry_run'] as const,
+    registers: [registry],
+  });
+  const namespaces = new Set<string>();
   const latency = new Histogram({
     name: 'criguard_decision_duration_seconds',
     help: 'Time to decide, including registry and verification work.',
@@ -73,6 +104,33 @@ export function createMetrics(probes: MetricsProbes) {
     name: 'criguard_running_violations',
     help: 'Running containers whose image the current policy would not admit (continuous validation).',
     registers: [registry],
+  });
+  const quarantineHits = new Counter({
+    name: 'criguard_quarantine_hits_total',
+    help: 'Pulls and creates refused by the quarantine list (reason QUARANTINED, or QUARANTINE_INVALID while the file cannot be trusted).',
+    labelNames: ['method', 'reason'] as const,
+    registers: [registry],
+  });
+  const quarantinedRunning = new Gauge({
+    name: 'criguard_quarantined_running_containers',
+    help: 'Running containers whose image is on the quarantine list (continuous validation).',
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'criguard_quarantine_entries',
+    help: 'Quarantine entries in force (not expired); while the file is invalid, those of the last good list.',
+    registers: [registry],
+    collect() {
+      this.set(probes.quarantine?.().entries ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'criguard_quarantine_file_invalid',
+    help: '1 while the quarantine file is invalid or unsafe: the last good list stays in force (or, if none was read since start, every image is refused).',
+    registers: [registry],
+    collect() {
+      this.set(probes.quarantine?.().invalid ? 1 : 0);
+    },
   });
   new Gauge({
     name: 'criguard_verdict_cache_entries',
@@ -140,8 +198,18 @@ export function createMetrics(probes: MetricsProbes) {
         reason: record.reason,
         dry_run: record.dryRun ? 'true' : 'false',
       });
+      const wouldDeny = record.dryRun && record.wouldBe !== undefined && record.wouldBe !== 'allow';
+      if (record.method !== 'Revalidation' && (record.outcome === 'deny' || wouldDeny)) {
+        denials.inc({
+          namespace: namespaceLabel(record.pod.namespace, namespaces),
+          method: record.method,
+          dry_run: record.outcome === 'deny' ? 'false' : 'true',
+        });
+      }
       latency.observe({ method: record.method }, record.latencyMs / 1000);
       if (record.errorCode) undecided.inc({ code: record.errorCode });
+      if (record.method !== 'Revalidation' && QUARANTINE_REASONS.has(record.reason))
+        quarantineHits.inc({ method: record.method, reason: record.reason });
     },
     policyLoaded(revision: string, ok: boolean, now: number): void {
       if (ok) {
@@ -155,6 +223,7 @@ export function createMetrics(probes: MetricsProbes) {
     auditFailed: () => auditFailures.inc(),
     stateRejected: (file: string) => stateRejected.inc({ file }),
     setViolations: (n: number) => violations.set(n),
+    setQuarantinedRunning: (n: number) => quarantinedRunning.set(n),
   };
 }
 

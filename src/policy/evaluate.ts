@@ -34,9 +34,13 @@ export function selectRule(policy: CompiledPolicy, namespace: string | undefined
 }
 
 /**
- * First step of a decision, before any attestation is fetched: allowlist and node-critical pins, then the
- * rule for `namespace`. Throws PolicyEvaluationError (`CG_ERR_IMAGE_IDENTITY_INVALID`) when `image` is not
- * a normalised name with a sha256 digest: the caller treats that as undecided (deny).
+ * First step of a decision, before any attestation is fetched. In order: the system policy's sandbox
+ * pins, the allowlist and node-critical pins, then the rule for `namespace` (with image rules), to
+ * which the system policy's release signature is added as an alternative for the images it covers
+ * (docs/adr/0017-system-policy.md). Everything here can only be overridden towards deny by a deny list
+ * (quarantine), which admission checks outside the policy, before it trusts any verdict from here.
+ * Throws PolicyEvaluationError (`CG_ERR_IMAGE_IDENTITY_INVALID`) when `image` is not a normalised name
+ * with a sha256 digest: the caller treats that as undecided (deny).
  */
 export function planDecision(
   policy: CompiledPolicy,
@@ -45,6 +49,10 @@ export function planDecision(
 ): DecisionPlan {
   if (image.name.length === 0 || !SHA256.test(image.digest)) {
     throw new PolicyEvaluationError('image identity needs a normalised name and a sha256 digest');
+  }
+  const sandbox = policy.system?.pinned(image.name, image.digest);
+  if (sandbox !== undefined) {
+    return Object.freeze({ kind: 'decided', verdict: systemVerdict(policy, 'sandbox-image', NONE) });
   }
   const listed = policy.allowlist.match(image.name, image.digest);
   if (listed !== undefined) {
@@ -63,6 +71,14 @@ export function planDecision(
   }
   const selected = selectRule(policy, namespace);
   const rule = withImageRules(selected, policy, image);
+  const covered = rule.evaluationMode === 'ALWAYS_ALLOW' ? undefined : policy.system?.covers(image.name);
+  if (covered !== undefined && policy.system !== undefined) {
+    const attestor = policy.system.attestor;
+    return Object.freeze({
+      kind: 'needs-attestations',
+      rule: Object.freeze({ ...rule, system: Object.freeze({ pattern: covered, attestor }) }),
+    });
+  }
   switch (rule.evaluationMode) {
     case 'ALWAYS_ALLOW':
       return Object.freeze({
@@ -93,7 +109,7 @@ export async function decideWithAttestations(
   records: readonly AttestationRecord[],
   session?: VerificationSession,
 ): Promise<Verdict> {
-  const outcomes = await verifyAttestors(rule.attestors, image, records, {
+  const outcomes = await verifyAttestors(requiredAttestors(rule), image, records, {
     bindDockerReference: rule.bindDockerReference,
     session,
   });
@@ -109,6 +125,14 @@ export function decideFromOutcomes(
   rule: CompiledRule,
   outcomes: readonly AttestorOutcome[],
 ): Verdict {
+  const system = rule.system;
+  const released = system && outcomes.find((o) => o.attestor === system.attestor.name);
+  if (system !== undefined && released?.satisfied === true) {
+    const by = Object.freeze({ attestor: released.attestor, keyIds: released.keyIds });
+    return systemVerdict(policy, system.pattern, Object.freeze([by]));
+  }
+  if (rule.evaluationMode === 'ALWAYS_DENY')
+    return ruleVerdict(policy, rule, false, 'ALWAYS_DENY', NONE, NONE);
   const satisfied: SatisfiedAttestor[] = [];
   const missing: MissingAttestor[] = [];
   for (const attestor of rule.attestors) {
@@ -163,6 +187,33 @@ function withImageRules(rule: CompiledRule, policy: CompiledPolicy, image: Image
     evaluationMode: 'REQUIRE_ATTESTATION' as const,
     attestors: Object.freeze([...attestors.values()]),
     imageRules: Object.freeze(matching.map((r) => r.pattern)),
+  });
+}
+
+/**
+ * Every attestor whose evidence a needs-attestations plan must verify: the rule's, and the system
+ * policy's release attestor when the image is one it covers. What the evidence loop fetches and verifies.
+ */
+export function requiredAttestors(rule: CompiledRule): readonly TrustedAttestor[] {
+  return rule.system === undefined ? rule.attestors : [...rule.attestors, rule.system.attestor];
+}
+
+/** An image the system policy admits: not dry run, no rule's enforcement mode (ADR 0017). */
+function systemVerdict(
+  policy: CompiledPolicy,
+  key: string,
+  satisfied: readonly SatisfiedAttestor[],
+): Verdict {
+  return freezeVerdict({
+    decision: 'allow',
+    wouldBe: 'allow',
+    reason: 'SYSTEM_POLICY',
+    dryRun: false,
+    enforcementMode: undefined,
+    rule: Object.freeze({ kind: 'system', key }),
+    satisfied,
+    missing: NONE,
+    policyRevision: policy.revision,
   });
 }
 

@@ -16,6 +16,9 @@ import type { PolicyIssue, PolicyIssueCode } from './errors.js';
 import { freezeMap } from './frozen-map.js';
 import { compileImageRule } from './image-rules.js';
 import { compileNamePattern } from './name-pattern.js';
+import { compileSystemPolicy } from './system-policy.js';
+import { policyWarnings } from './warnings.js';
+import type { AttestorAt, PolicyWarning } from './warnings.js';
 import { parseYamlOrJson } from './parse-text.js';
 import type { SourceText } from './parse-text.js';
 import { attestorListSchema, attestorSchema, policySchema } from './schema.js';
@@ -61,7 +64,7 @@ export function loadPolicy(input: LoadPolicyInput, options: LoadPolicyOptions = 
     else issues.push(...fromZod(input.policy.source, parsed.error.issues));
   }
 
-  const attestorDocs: { doc: AttestorDocument; source: string }[] = [];
+  const attestorDocs: AttestorAt[] = [];
   const rawNames: { name: string; source: string; path: PropertyKey[] }[] = [];
   if (policyRaw.ok && isRecord(policyRaw.value)) {
     collectRawAttestorNames(
@@ -71,7 +74,9 @@ export function loadPolicy(input: LoadPolicyInput, options: LoadPolicyOptions = 
       rawNames,
     );
   }
-  policy?.attestors?.forEach((doc) => attestorDocs.push({ doc, source: input.policy.source }));
+  policy?.attestors?.forEach((doc, i) =>
+    attestorDocs.push({ doc, source: input.policy.source, path: ['attestors', i] }),
+  );
   for (const file of input.attestorFiles ?? []) {
     const raw = parseYamlOrJson(file);
     if (!raw.ok) {
@@ -83,11 +88,11 @@ export function loadPolicy(input: LoadPolicyInput, options: LoadPolicyOptions = 
     if (list) {
       const parsed = attestorListSchema.safeParse(raw.value, { reportInput: true });
       if (!parsed.success) issues.push(...fromZod(file.source, parsed.error.issues));
-      else parsed.data.forEach((doc) => attestorDocs.push({ doc, source: file.source }));
+      else parsed.data.forEach((doc, i) => attestorDocs.push({ doc, source: file.source, path: [i] }));
     } else {
       const parsed = attestorSchema.safeParse(raw.value, { reportInput: true });
       if (!parsed.success) issues.push(...fromZod(file.source, parsed.error.issues));
-      else attestorDocs.push({ doc: parsed.data, source: file.source });
+      else attestorDocs.push({ doc: parsed.data, source: file.source, path: [] });
     }
   }
 
@@ -107,10 +112,15 @@ export function loadPolicy(input: LoadPolicyInput, options: LoadPolicyOptions = 
   if (policyRaw.ok) checkRuleReferences(policyRaw.value, input.policy.source, definedNames, issues);
 
   if (issues.length > 0 || policy === undefined) throw new PolicyLoadError(issues);
+  const warnings = policyWarnings(policy, attestorDocs, {
+    source: input.policy.source,
+    cluster: options.cluster,
+  });
   return compile(
     policy,
     attestorDocs.map((a) => a.doc),
     options,
+    Object.freeze(warnings),
   );
 }
 
@@ -118,6 +128,7 @@ function compile(
   policy: PolicyDocument,
   attestorDocs: readonly AttestorDocument[],
   options: LoadPolicyOptions,
+  warnings: readonly PolicyWarning[],
 ): CompiledPolicy {
   const attestors = new Map<string, TrustedAttestor>();
   const policyRoot =
@@ -229,11 +240,19 @@ function compile(
       );
     }),
   );
-  const revision = hashCanonical(
-    builtinRoot === undefined
-      ? { policy, attestors: sortedAttestors }
-      : { policy, attestors: sortedAttestors, builtinTrustedRoot: builtinRoot.keyless?.trust.digest },
-  );
+  // The system policy's release identity is verified against the policy's root, else the shipped one.
+  const system =
+    policy.globalPolicyEvaluationMode === 'ENABLE'
+      ? compileSystemPolicy(policyRoot ?? publicGoodTrust())
+      : undefined;
+  const builtinDigest =
+    builtinRoot?.keyless?.trust.digest ?? (system && !policyRoot ? publicGoodTrust().digest : undefined);
+  const revision = hashCanonical({
+    policy,
+    attestors: sortedAttestors,
+    ...(builtinDigest === undefined ? {} : { builtinTrustedRoot: builtinDigest }),
+    ...(system === undefined ? {} : { systemPolicy: system.version }),
+  });
   return Object.freeze({
     revision,
     name: policy.name,
@@ -246,6 +265,8 @@ function compile(
     attestors: freezeMap(attestors),
     allowlist,
     imageRules,
+    system,
+    warnings,
   });
 }
 

@@ -3,6 +3,7 @@ import type { EnforcementMode, RuleKind } from './types.js';
 
 /** Stable reason codes of a verdict (the judgement before dry run is applied). */
 export type VerdictReason =
+  | 'SYSTEM_POLICY'
   | 'NODE_CRITICAL'
   | 'ALLOWLISTED'
   | 'ALWAYS_ALLOW'
@@ -10,9 +11,12 @@ export type VerdictReason =
   | 'ATTESTATIONS_SATISFIED'
   | 'ATTESTOR_MISSING';
 
-/** What decided: an allowlist entry (key = the pattern) or a rule (key = namespace / cluster key). */
+/**
+ * What decided: the system policy (key = the system image pattern, or `sandbox-image`), an allowlist
+ * entry (key = the pattern) or a rule (key = namespace / cluster key).
+ */
 export interface MatchedRule {
-  readonly kind: 'node-critical' | 'allowlist' | RuleKind;
+  readonly kind: 'system' | 'node-critical' | 'allowlist' | RuleKind;
   readonly key: string | undefined;
   /** `criguard.imageRules` patterns whose requirements were added (absent when none matched). */
   readonly imageRules?: readonly string[];

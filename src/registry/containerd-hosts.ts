@@ -7,8 +7,8 @@ import { CriguardError } from '../errors/criguard-error.js';
 /**
  * containerd's registry host configuration (`config_path`, a directory of `<host>/hosts.toml`), read as
  * containerd reads it: the `[host."…"]` entries in file order, then the `server` (the registry itself when
- * absent), each with `capabilities` (default pull, resolve, push), `ca`, `client`, `skip_verify` and
- * `override_path`. The endpoint list for a registry is what containerd tries, in that order.
+ * absent), each with `capabilities` (default pull, resolve, push), `ca`, `client`, `skip_verify`,
+ * `override_path` and `header`. The endpoint list for a registry is what containerd tries, in that order.
  */
 
 /** What an endpoint may be used for (containerd's host capabilities). */
@@ -39,6 +39,12 @@ export interface RegistryEndpoint {
   readonly tls: EndpointTls | undefined;
   /** The registry itself (`server`, or its default), as opposed to a mirror. */
   readonly upstream: boolean;
+  /**
+   * hosts.toml `header` entries: sent with every request to this endpoint (its origin only: not after a
+   * redirect elsewhere, not to a token service). Values may be secrets: never logged. Several values of
+   * one header are joined with ", ".
+   */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
 }
 
 /** containerd's default configuration directory. */
@@ -46,6 +52,25 @@ export const DEFAULT_REGISTRY_HOSTS_DIR = '/etc/containerd/certs.d';
 
 const MAX_HOSTS_FILE_BYTES = 64 * 1024;
 const MAX_HOSTS = 16;
+const MAX_HEADERS = 32;
+const MAX_HEADER_VALUE = 8192;
+/** RFC 9110 token. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
+/** Headers the client itself sets for the protocol to work; hosts.toml may not replace them. */
+const RESERVED_HEADERS = new Set([
+  'host',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'connection',
+  'accept',
+  'user-agent',
+  'upgrade',
+  'te',
+  'trailer',
+  'keep-alive',
+  'proxy-connection',
+]);
 const ALL: EndpointCapabilities = Object.freeze({ pull: true, resolve: true, push: true });
 
 /** Thrown for an unreadable or invalid hosts.toml (the caller denies: it cannot know where to look). */
@@ -129,6 +154,7 @@ function defaultEndpoint(registry: string, settings: Settings | undefined): Regi
     capabilities: settings?.capabilities ?? ALL,
     tls: settings?.tls,
     upstream: true,
+    headers: settings?.headers,
   });
 }
 
@@ -136,6 +162,7 @@ interface Settings {
   readonly capabilities: EndpointCapabilities;
   readonly tls: EndpointTls | undefined;
   readonly overridePath: boolean;
+  readonly headers: Readonly<Record<string, string>> | undefined;
 }
 
 function endpoint(
@@ -163,6 +190,7 @@ function endpoint(
     capabilities: settings.capabilities,
     tls: settings.tls,
     upstream,
+    headers: settings.headers,
   });
 }
 
@@ -215,5 +243,34 @@ function settingsOf(file: string, hostDir: string, value: unknown): Settings {
     ca === undefined && cert === undefined && skipVerify === undefined
       ? undefined
       : Object.freeze({ ca: ca === undefined ? undefined : Object.freeze(ca), cert, key, skipVerify });
-  return { capabilities, tls, overridePath: v.override_path === true };
+  return { capabilities, tls, overridePath: v.override_path === true, headers: headersOf(file, v.header) };
+}
+
+/**
+ * `header = { name = "value" }` or `{ name = ["v1", "v2"] }`, as containerd reads it. Names are HTTP
+ * tokens (not one the client sets itself, such as Host or Accept), values printable ASCII (no CR, LF or other control characters);
+ * at most 32 headers of 8 KiB. Error messages name the header, never its value.
+ */
+function headersOf(file: string, raw: unknown): Readonly<Record<string, string>> | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new RegistryHostsError(`${file}: header must be a table`);
+  }
+  const entries = Object.entries(raw as Record<string, unknown>);
+  if (entries.length > MAX_HEADERS) throw new RegistryHostsError(`${file}: over ${MAX_HEADERS} headers`);
+  const out = Object.create(null) as Record<string, string>;
+  for (const [name, value] of entries) {
+    if (!HEADER_NAME.test(name) || RESERVED_HEADERS.has(name.toLowerCase())) {
+      throw new RegistryHostsError(`${file}: header ${JSON.stringify(name.slice(0, 64))} may not be set`);
+    }
+    const values = Array.isArray(value) ? (value as unknown[]) : [value];
+    if (values.length === 0 || !values.every((x) => typeof x === 'string' && /^[\t\x20-\x7e]*$/.test(x))) {
+      throw new RegistryHostsError(`${file}: header ${name}: values are printable ASCII strings`);
+    }
+    const joined = (values as string[]).join(', ');
+    if (joined.length > MAX_HEADER_VALUE) throw new RegistryHostsError(`${file}: header ${name} over 8 KiB`);
+    const key = name.toLowerCase();
+    out[key] = key in out ? `${out[key]}, ${joined}` : joined;
+  }
+  return Object.freeze(out);
 }

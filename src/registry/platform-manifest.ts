@@ -4,7 +4,9 @@ import { dirname } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import type { RegistryCredentials } from './credentials.js';
 import { RegistryError } from './errors.js';
+import { isDigest, parseDigest } from '../reference/digest.js';
 import { DOCKER_MANIFEST_LIST, OCI_INDEX } from './media-types.js';
+import { digestOf } from './registry-client.js';
 import type { RegistryClient } from './registry-client.js';
 
 /** An OCI platform (`os`/`architecture`/optional `variant`). */
@@ -133,6 +135,11 @@ export function choosePlatformEntry(
   return best?.entry;
 }
 
+/** Manifests known locally by digest (an air-gapped node's imported ones); bytes are hash-checked here too. */
+export interface LocalManifests {
+  get(digest: string): Promise<Uint8Array | undefined>;
+}
+
 /**
  * Finds, inside a multi-arch index, the manifest containerd will pull for `platform`: the index bytes are
  * fetched by digest (the client checks their hash), every entry's platform is normalised and matched as
@@ -141,12 +148,16 @@ export function choosePlatformEntry(
  * report. Resolves to undefined when
  * `digest` is not an index or has no entry for the platform; rejects with RegistryError
  * (`CG_ERR_REGISTRY_PROTOCOL` for an ambiguous or malformed index, or the client's codes). Found
- * manifests are cached by index digest: content-addressed, they never change.
+ * manifests are cached by index digest: content-addressed, they never change. With `local`, the index
+ * and platform manifest are read there first (bytes that hash to the digest asked for), the registry only
+ * for what it lacks: a node that never reaches a registry finds the platform of an imported index. Without
+ * `client` (offline), a manifest missing from `local` resolves to undefined (no platform known).
  */
 export function createPlatformManifestResolver(
-  client: RegistryClient,
+  client: Pick<RegistryClient, 'getManifest'> | undefined,
   platform: Platform = nodePlatform(),
   persistPath?: string,
+  local?: LocalManifests,
 ) {
   const cache = new LRUCache<string, PlatformManifest>({ max: 4096 });
   // Found mappings are kept across restarts: CreateContainer carries no registry credentials, so after a
@@ -165,6 +176,17 @@ export function createPlatformManifestResolver(
       /* best effort: the registry is asked again */
     }
   };
+  const manifestBytes = async (
+    name: string,
+    digest: string,
+    credentials: RegistryCredentials | undefined,
+    signal: AbortSignal,
+  ): Promise<Uint8Array | undefined> => {
+    const stored = await local?.get(digest).catch(() => undefined);
+    if (stored !== undefined && digestOf(stored, parseDigest(digest).algorithm) === digest) return stored;
+    if (client === undefined) return undefined;
+    return (await client.getManifest(name, digest, { credentials, signal })).bytes;
+  };
   return {
     async platformManifest(
       image: { readonly name: string; readonly digest: string },
@@ -174,10 +196,11 @@ export function createPlatformManifestResolver(
       const key = `${image.name}@${image.digest}`;
       const known = cache.get(key);
       if (known !== undefined) return known;
-      const index = await client.getManifest(image.name, image.digest, { credentials, signal });
+      const index = await manifestBytes(image.name, image.digest, credentials, signal);
+      if (index === undefined) return undefined;
       // Decided from the verified bytes, not the Content-Type header: an index lists manifests and has
       // neither layers nor config; anything ambiguous is refused.
-      const document = parse(index.bytes) as IndexDocument & { layers?: unknown; config?: unknown };
+      const document = parse(index) as IndexDocument & { layers?: unknown; config?: unknown };
       const listsManifests = Array.isArray(document.manifests);
       if (listsManifests && (document.layers !== undefined || document.config !== undefined)) {
         throw new RegistryError(
@@ -207,8 +230,12 @@ export function createPlatformManifestResolver(
         throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `${key}: an index entry without a digest`);
       }
       const digest = chosen.digest;
-      const manifest = await client.getManifest(image.name, digest, { credentials, signal });
-      const platformDocument = parse(manifest.bytes) as {
+      if (!isDigest(digest)) {
+        throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `${key}: an index entry with a bad digest`);
+      }
+      const manifest = await manifestBytes(image.name, digest, credentials, signal);
+      if (manifest === undefined) return undefined;
+      const platformDocument = parse(manifest) as {
         config?: { digest?: unknown };
         manifests?: unknown;
       };

@@ -47,6 +47,13 @@ export interface RegistryClientOptions {
    * through the endpoints containerd would use, in its order (mirrors first). Undefined: the registry only.
    */
   readonly registryHostsDir?: string | undefined;
+  /**
+   * Credentials for an endpoint that is not the registry's own host (a mirror of hosts.toml), looked up
+   * for that host only, as containerd keeps auth per host: `image` is `<mirror host>/<repository path>`.
+   * The caller's credentials never go to a mirror. Undefined: mirrors are asked anonymously.
+   */
+  readonly mirrorCredentials?:
+    ((image: string, signal: AbortSignal) => Promise<RegistryCredentials | undefined>) | undefined;
 }
 
 /** Per-call options: the caller's credentials for this registry host and a cancellation signal. */
@@ -159,6 +166,9 @@ interface Target {
   readonly repo: string;
   readonly tls: RegistryEndpoint['tls'];
   readonly host: string;
+  readonly headers: RegistryEndpoint['headers'];
+  /** Another host than the registry's own: its credentials come from `mirrorCredentials`. */
+  readonly mirror: boolean;
 }
 
 const FAILURE_WORDS: Readonly<Record<string, string>> = {
@@ -264,7 +274,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       try {
         endpoints = registryEndpoints(options.registryHostsDir, ref.domain).map((e) =>
           e.upstream && e.api === `${schemeOf(e)}://${e.host}/v2` && e.tls === undefined
-            ? { ...upstreamEndpoint(ref.domain), capabilities: e.capabilities }
+            ? { ...upstreamEndpoint(ref.domain), capabilities: e.capabilities, headers: e.headers }
             : e,
         );
       } catch (err) {
@@ -283,17 +293,28 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     return endpoints.map((e) => {
       const api = new URL(`${e.api}/`);
       if (api.protocol === 'http:') declaredHttp.add(api.host.toLowerCase());
-      // The caller's credentials belong to the registry: a mirror (another host) never receives them.
+      // The caller's credentials belong to the registry: a mirror (another host) never receives them. A
+      // mirror's own (mirrorCredentials) are looked up when it is tried; token realms are judged against
+      // the mirror's host, not the registry's.
       const own = api.host.toLowerCase() === registryHost;
       const scope: AuthScope = {
-        domain: ref.domain,
+        domain: own ? ref.domain : api.host,
         apiHost: api.host,
         path: ref.path,
         actions,
         credentials: own ? call?.credentials : undefined,
       };
       const base = new URL(`${ref.path}/`, api);
-      return { scope, base, signal, repo: ref.name, tls: e.tls, host: api.host };
+      return {
+        scope,
+        base,
+        signal,
+        repo: ref.name,
+        tls: e.tls,
+        host: api.host,
+        headers: e.headers,
+        mirror: !own,
+      };
     });
   }
 
@@ -316,7 +337,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     const failures: { host: string; err: RegistryError }[] = [];
     for (const t of ts) {
       try {
-        return await op(t);
+        return await op(await withMirrorCredentials(t));
       } catch (err) {
         if (!(err instanceof RegistryError) || ts.length === 1) throw err;
         failures.push({ host: t.host, err });
@@ -330,6 +351,18 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
         : (codes.at(-1) ?? 'CG_ERR_REGISTRY_UNAVAILABLE');
     const tried = failures.map((f) => `${f.host} (${FAILURE_WORDS[f.err.code] ?? f.err.code})`).join(', ');
     throw new RegistryError(code, `${what}: no endpoint answered; tried ${tried}`);
+  }
+
+  /** A mirror's target with the node's credentials for the mirror's host, if any. */
+  async function withMirrorCredentials(t: Target): Promise<Target> {
+    if (!t.mirror || options.mirrorCredentials === undefined) return t;
+    let credentials: RegistryCredentials | undefined;
+    try {
+      credentials = await options.mirrorCredentials(`${t.host}/${t.scope.path}`, t.signal);
+    } catch {
+      credentials = undefined; // a failed look-up: the mirror is asked anonymously
+    }
+    return credentials === undefined ? t : { ...t, scope: { ...t.scope, credentials } };
   }
 
   /** Sends with auth: one retry after answering a 401 challenge; a second 401 is DENIED. */
@@ -348,6 +381,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
         headers,
         body,
         authorization: url.origin === t.base.origin ? authorization : undefined,
+        hostHeaders: url.origin === t.base.origin ? t.headers : undefined,
         signal: t.signal,
         tls: t.tls,
       });

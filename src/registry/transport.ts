@@ -12,6 +12,8 @@ export interface HttpRequest {
   readonly body?: Uint8Array;
   /** Sent only to `url`'s origin: dropped when a redirect leaves it. */
   readonly authorization?: string | undefined;
+  /** The endpoint's configured headers (hosts.toml `header`): sent only to `url`'s origin, like authorization. */
+  readonly hostHeaders?: Readonly<Record<string, string>> | undefined;
   readonly signal: AbortSignal;
   /** TLS settings of the endpoint (containerd's hosts.toml `ca`, `client`, `skip_verify`), if any. */
   readonly tls?: EndpointTls | undefined;
@@ -85,8 +87,13 @@ export function createTransport(options: TransportOptions): Transport {
       const origin = req.url.origin;
       for (let hop = 0; ; hop++) {
         checkScheme(url, options.rules);
-        const headers: Record<string, string> = { 'user-agent': options.userAgent, ...req.headers };
-        if (authorization !== undefined && url.origin === origin) headers.authorization = authorization;
+        const sameOrigin = url.origin === origin;
+        const headers: Record<string, string> = {
+          ...(sameOrigin ? req.hostHeaders : undefined),
+          'user-agent': options.userAgent,
+          ...req.headers,
+        };
+        if (authorization !== undefined && sameOrigin) headers.authorization = authorization;
         let res: Response;
         try {
           const { agent, fetch } = await agentFor(req.tls);

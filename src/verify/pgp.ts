@@ -8,7 +8,7 @@ import { MAX_PAYLOAD_BYTES } from './simple-signing.js';
  * OpenPGP attestor keys and signatures, as Binary Authorization defines them: an attestor key is an
  * ASCII-armored OpenPGP public key whose id is its fingerprint; an attestation's signature is what
  * `gpg --armor --sign` makes over the payload (a signed message carrying it) or a detached signature
- * (`gpg --armor --detach-sign`), armored or binary. Verification uses OpenPGP.js (asynchronous), so it runs
+ * (`gpg --armor --detach-sign`), armored or binary, or a clear-signed message (`gpg --clearsign`). Verification uses OpenPGP.js (asynchronous), so it runs
  * in `verifyPgpSignatures` before the synchronous `verifyAttestors`, which then only looks results up.
  */
 
@@ -143,6 +143,8 @@ async function verifyOne(
       });
       return (await anyVerified(publicKey, result.signatures, now)) ? payload : undefined;
     }
+    if (text?.startsWith('-----BEGIN PGP SIGNED MESSAGE-----'))
+      return await verifyCleartext(publicKey, text, now);
     if (armored && !text?.startsWith('-----BEGIN PGP MESSAGE-----')) return undefined;
     const message =
       text === undefined
@@ -161,6 +163,23 @@ async function verifyOne(
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A clear-signed message (`gpg --clearsign`): the payload is the signed text as OpenPGP defines it
+ * (dash-unescaped, trailing whitespace of each line and the final line break not signed), UTF-8 encoded.
+ * For a JSON payload that changes no value: JSON strings cannot span lines.
+ */
+async function verifyCleartext(
+  publicKey: openpgp.PublicKey,
+  text: string,
+  now: Date,
+): Promise<Uint8Array | undefined> {
+  const message = await openpgp.readCleartextMessage({ cleartextMessage: text, config: CONFIG });
+  const result = await openpgp.verify({ message, verificationKeys: publicKey, date: now, config: CONFIG });
+  const data = new TextEncoder().encode(result.data);
+  if (data.length > MAX_PAYLOAD_BYTES) return undefined;
+  return (await anyVerified(publicKey, result.signatures, now)) ? data : undefined;
 }
 
 /**

@@ -193,3 +193,44 @@ test('without a cached entry an anonymous empty answer asks no probe', async (t)
   t.deepEqual(await cache.fetch(NAME, D), []);
   t.is(probes, 0);
 });
+
+test('readOnly (policy simulate): serves the daemon’s entries, never writes, withdraws or discards one', async (t) => {
+  const s = await setup(t);
+  await s.cache.fetch(NAME, D); // the daemon's cache holds an entry
+  const { readFile } = await import('node:fs/promises');
+  const [file] = await readdir(s.dir);
+  const path = join(s.dir, file!);
+  const before = await readFile(path);
+  const mtime = (await stat(path)).mtimeMs;
+  let answer: AttestationRecord[] | Error = unavailable();
+  const reader = createDiskCacheSource({
+    source: {
+      fetch: async () => {
+        if (answer instanceof Error) throw answer;
+        return answer;
+      },
+    },
+    dir: s.dir,
+    now: () => 1_000_000, // the clock the entry was stored under
+    readOnly: true,
+    emptyIsAuthoritative: async () => true,
+  });
+  t.deepEqual(Buffer.from((await reader.fetch(NAME, D))[0]!.payload), Buffer.from(REC.payload), 'served');
+  answer = [{ ...REC, payload: Uint8Array.from([7]) }];
+  await reader.fetch(NAME, D); // a fresh answer is not written over it
+  answer = [];
+  t.deepEqual(await reader.fetch(NAME, D), [], 'a definitive "gone" is believed for this run');
+  t.deepEqual(await readFile(path), before, 'but the entry is not withdrawn');
+  await writeFile(path, '{"corrupt"');
+  answer = unavailable();
+  await t.throwsAsync(reader.fetch(NAME, D), { instanceOf: RegistryError });
+  t.deepEqual(await readdir(s.dir), [file], 'a corrupt entry is ignored, not deleted');
+  t.true((await stat(path)).mtimeMs >= mtime);
+  const other = createDiskCacheSource({
+    source: { fetch: async () => [REC] },
+    dir: join(s.dir, 'never-created'),
+    readOnly: true,
+  });
+  await other.fetch(NAME, D);
+  await t.throwsAsync(stat(join(s.dir, 'never-created')), { code: 'ENOENT' });
+});

@@ -18,8 +18,9 @@ const validators: Record<string, (o: Obj) => void> = {
 async function yamlFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    // deploy/examples holds criguard policies (checked by the policy tests), not Kubernetes objects.
-    if (relative(dir, e.parentPath).split('/')[0] === 'examples') continue;
+    // deploy/examples holds criguard policies (checked by the policy tests) and deploy/monitoring Prometheus
+    // rules (checked by monitoring.test.ts), not Kubernetes objects.
+    if (['examples', 'monitoring'].includes(relative(dir, e.parentPath).split('/')[0] ?? '')) continue;
     if (e.isFile() && /\.ya?ml$/.test(e.name)) out.push(join(e.parentPath, e.name));
   }
   return out.sort();

@@ -21,11 +21,14 @@ export interface Gpg {
   ): Promise<string>;
   /** `gpg --armor --export EMAIL`. */
   exportPublic(who: string): Promise<string>;
-  /** `gpg --local-user WHO [--armor] --sign` (or `--detach-sign`) over `payload`; the signature bytes. */
+  /**
+   * `gpg --local-user WHO [--armor] --sign` (or `--detach-sign`, or `--clearsign`) over `payload`; the
+   * signature bytes.
+   */
   sign(
     who: string,
     payload: Uint8Array,
-    options?: { armor?: boolean; detach?: boolean; fakedTime?: string },
+    options?: { armor?: boolean; detach?: boolean; clearsign?: boolean; fakedTime?: string },
   ): Promise<Buffer>;
   /** Fingerprints of `who`'s primary key and subkeys (colon listing). */
   fingerprints(who: string): Promise<string[]>;
@@ -93,7 +96,7 @@ export function createGpg(): Gpg {
           ...(options.armor === false ? [] : ['--armor']),
           '--output',
           out,
-          options.detach ? '--detach-sign' : '--sign',
+          options.clearsign ? '--clearsign' : options.detach ? '--detach-sign' : '--sign',
           file,
         ],
         options.fakedTime ? { fakedTime: options.fakedTime } : {},

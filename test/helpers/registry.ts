@@ -1,4 +1,5 @@
 /** A private OCI registry (Debian's `docker-registry`, distribution 2.8) on 127.0.0.1 for tests. */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnDaemon, freePort, waitFor, type Daemon } from './daemon.js';
@@ -21,14 +22,27 @@ export interface Registry {
   dispose(): Promise<void>;
 }
 
-/** Starts a registry with filesystem storage on `port` (default: a free one); resolves once `GET /v2/` answers 200. */
-export async function startRegistry(opts: { port?: number } = {}): Promise<Registry> {
+/**
+ * Starts a registry with filesystem storage on `port` (default: a free one); resolves once `GET /v2/`
+ * answers (200, or 401 with `basicAuth`: htpasswd basic auth for that user, bcrypt by Apache's htpasswd).
+ */
+export async function startRegistry(
+  opts: { port?: number; basicAuth?: { user: string; password: string } } = {},
+): Promise<Registry> {
   const dir = mkdtempSync('/tmp/cgr-');
   const unhook = onProcessExit(() => rmSync(dir, { recursive: true, force: true }));
   const port = opts.port ?? (await freePort());
   const host = `127.0.0.1:${port}`;
   const url = `http://${host}`;
   const config = join(dir, 'config.yml');
+  const auth: string[] = [];
+  if (opts.basicAuth !== undefined) {
+    const line = execFileSync('htpasswd', ['-nbB', opts.basicAuth.user, opts.basicAuth.password])
+      .toString()
+      .trim();
+    writeFileSync(join(dir, 'htpasswd'), `${line}\n`);
+    auth.push('auth:', '  htpasswd:', '    realm: criguard-test', `    path: ${join(dir, 'htpasswd')}`);
+  }
   writeFileSync(
     config,
     [
@@ -42,6 +56,7 @@ export async function startRegistry(opts: { port?: number } = {}): Promise<Regis
       `    rootdirectory: ${join(dir, 'storage')}`,
       '  delete:',
       '    enabled: true',
+      ...auth,
       'http:',
       `  addr: ${host}`,
       '',
@@ -52,7 +67,8 @@ export async function startRegistry(opts: { port?: number } = {}): Promise<Regis
   async function start(): Promise<void> {
     const d = spawnDaemon(REGISTRY_BIN, ['serve', config], { logFile: join(dir, 'registry.log') });
     daemon = d;
-    await waitFor(`registry on ${host}`, async () => (await fetch(`${url}/v2/`)).status === 200, {
+    const ready = opts.basicAuth === undefined ? 200 : 401;
+    await waitFor(`registry on ${host}`, async () => (await fetch(`${url}/v2/`)).status === ready, {
       daemon: d,
     });
   }

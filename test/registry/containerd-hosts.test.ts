@@ -169,3 +169,112 @@ test('a tag is resolved only through endpoints with the resolve capability', asy
   t.is(resolved.digest, `sha256:${createHash('sha256').update(manifest).digest('hex')}`);
   t.is(pullOnly.seen.length, 0, 'a pull-only mirror is not asked for a tag');
 });
+
+test('header entries are read as containerd reads them; reserved names and control characters are refused', (t) => {
+  const dir = hostsDir(t, {
+    'reg.example': [
+      'server = "https://reg.example"',
+      '[header]',
+      '  x-server = "s"',
+      '[host."https://m.example"]',
+      '  [host."https://m.example".header]',
+      '    X-Custom = "one"',
+      '    x-multi = ["a", "b"]',
+    ].join('\n'),
+    'host.example': '[host."https://m.example".header]\n  Host = "evil.example"\n',
+    'crlf.example': '[host."https://m.example".header]\n  x-a = "v\\r\\nx-injected: 1"\n',
+    'type.example': '[host."https://m.example".header]\n  x-a = 1\n',
+    'proto.example': '[host."https://m.example".header]\n  __proto__ = "x"\n',
+  });
+  const [m, server] = registryEndpoints(dir, 'reg.example');
+  t.deepEqual({ ...m!.headers }, { 'x-custom': 'one', 'x-multi': 'a, b' });
+  t.deepEqual({ ...server!.headers }, { 'x-server': 's' });
+  t.throws(() => registryEndpoints(dir, 'host.example'), { message: /header "Host" may not be set/ });
+  t.throws(() => registryEndpoints(dir, 'crlf.example'), { message: /printable ASCII/ });
+  t.throws(() => registryEndpoints(dir, 'type.example'), { message: /printable ASCII/ });
+  const proto = registryEndpoints(dir, 'proto.example')[0]!.headers!;
+  t.is(Object.getPrototypeOf(proto), null, 'a header named __proto__ is only a header');
+  t.is(proto.__proto__, 'x');
+});
+
+test('a hosts.toml header goes to its own host only: not to the next endpoint, not after a redirect elsewhere', async (t) => {
+  const elsewhere = await startFakeServer((_req, res) => {
+    res.end(BLOB);
+  });
+  const mirror = await startFakeServer((req, res) => {
+    if (req.url?.includes('/redirect/')) {
+      res.statusCode = 307;
+      res.setHeader('location', `http://${elsewhere.host}/blob`);
+      res.end();
+    } else {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+  const upstream = await startFakeServer((_req, res) => {
+    res.end(BLOB);
+  });
+  t.teardown(async () =>
+    Promise.all([elsewhere.close(), mirror.close(), upstream.close()]).then(() => undefined),
+  );
+  const dir = hostsDir(t, {
+    [upstream.host]: [
+      `server = "http://${upstream.host}"`,
+      `[host."http://${mirror.host}"]`,
+      `  [host."http://${mirror.host}".header]`,
+      '    x-mirror-token = "secret-token"',
+    ].join('\n'),
+  });
+  const client = createRegistryClient({ registryHostsDir: dir });
+  t.teardown(() => client.close());
+  await client.getBlob(`${upstream.host}/team/app`, BLOB_DIGEST);
+  t.is(mirror.seen[0]!.headers['x-mirror-token'], 'secret-token');
+  t.is(upstream.seen[0]!.headers['x-mirror-token'], undefined, 'the next endpoint does not get it');
+  await client.getBlob(`${upstream.host}/redirect/app`, BLOB_DIGEST);
+  t.is(elsewhere.seen.length, 1);
+  t.is(elsewhere.seen[0]!.headers['x-mirror-token'], undefined, 'a redirect elsewhere drops it');
+});
+
+test('a mirror gets the node credentials looked up for its own host, never the caller’s', async (t) => {
+  const mirror = await startFakeServer((req, res) => {
+    if (req.headers.authorization !== `Basic ${Buffer.from('mirror-user:mirror-pw').toString('base64')}`) {
+      res.statusCode = 401;
+      res.setHeader('www-authenticate', 'Basic realm="mirror"');
+      res.end();
+    } else res.end(BLOB);
+  });
+  const upstream = await startFakeServer((_req, res) => {
+    res.statusCode = 503;
+    res.end();
+  });
+  t.teardown(async () => Promise.all([mirror.close(), upstream.close()]).then(() => undefined));
+  const dir = hostsDir(t, {
+    [upstream.host]: `server = "http://${upstream.host}"\n[host."http://${mirror.host}"]\n`,
+  });
+  const asked: string[] = [];
+  const client = createRegistryClient({
+    registryHostsDir: dir,
+    mirrorCredentials: async (image) => {
+      asked.push(image);
+      return image.startsWith(`${mirror.host}/`)
+        ? { username: 'mirror-user', password: 'mirror-pw' }
+        : undefined;
+    },
+  });
+  t.teardown(() => client.close());
+  const got = await client.getBlob(`${upstream.host}/team/app`, BLOB_DIGEST, {
+    credentials: { username: 'kubelet-user', password: 'kubelet-pw' },
+  });
+  t.deepEqual(Buffer.from(got), BLOB);
+  t.deepEqual(asked, [`${mirror.host}/team/app`], 'looked up for the mirror host and repository');
+  const callers = `Basic ${Buffer.from('kubelet-user:kubelet-pw').toString('base64')}`;
+  t.false(
+    mirror.seen.some((r) => r.headers.authorization === callers),
+    'the caller’s credentials never reach the mirror',
+  );
+  // Without mirror credentials, the mirror is asked anonymously and refuses: the error names it.
+  const anonymous = createRegistryClient({ registryHostsDir: dir });
+  t.teardown(() => anonymous.close());
+  const err = await t.throwsAsync(anonymous.getBlob(`${upstream.host}/team/app`, BLOB_DIGEST));
+  t.regex(err!.message, new RegExp(`${mirror.host} \\(denied\\)`));
+});

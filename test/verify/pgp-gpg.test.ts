@@ -320,3 +320,35 @@ test('a compressed signed message that inflates past the payload limit verifies 
   t.is(res.code, ExitCode.DENIED_OR_FAILED);
   t.is(res.verdict.missing[0]!.reason, 'SIGNATURE_INVALID');
 });
+
+test('gpg --clearsign: the clear-signed text is the payload; tampering with it is denied', async (t) => {
+  const payload = gcloudPayload(NAME, DIGEST);
+  const armored = await gpg.exportPublic(ed);
+  const signature = await gpg.sign(ed, payload, { clearsign: true });
+  t.true(signature.toString().startsWith('-----BEGIN PGP SIGNED MESSAGE-----'));
+  const ok = await verify(t, [{ armored, id: ed }], [{ payload, signature, publicKeyId: ed }]);
+  t.is(ok.code, ExitCode.OK, ok.out);
+  // Attack: the clear text edited to name another digest (the signature no longer covers it).
+  const edited = Buffer.from(signature.toString().replace(DIGEST, OTHER));
+  t.not(edited.toString(), signature.toString());
+  const tampered = await verify(
+    t,
+    [{ armored }],
+    [{ payload: gcloudPayload(NAME, OTHER), signature: edited }],
+  );
+  t.is(tampered.code, ExitCode.DENIED_OR_FAILED);
+  t.is(tampered.verdict.missing[0]!.reason, 'SIGNATURE_INVALID');
+  // A clear-signed payload for another digest does not admit this one, whatever serializedPayload says.
+  const other = await gpg.sign(ed, gcloudPayload(NAME, OTHER), { clearsign: true });
+  const res = await verify(t, [{ armored }], [{ payload, signature: other }]);
+  t.is(res.code, ExitCode.DENIED_OR_FAILED);
+  t.is(res.verdict.missing[0]!.reason, 'DIGEST_MISMATCH');
+  // RSA too (Google's default key type).
+  const rsaSigned = await gpg.sign(rsa, payload, { clearsign: true });
+  const rsaRes = await verify(
+    t,
+    [{ armored: await gpg.exportPublic(rsa) }],
+    [{ payload, signature: rsaSigned }],
+  );
+  t.is(rsaRes.code, ExitCode.OK, rsaRes.out);
+});

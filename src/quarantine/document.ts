@@ -1,0 +1,238 @@
+import { isMap, isScalar, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { parseRfc3339 } from '../breakglass/rfc3339.js';
+import { compileNamePattern, NamePatternError, type CompiledNamePattern } from '../policy/name-pattern.js';
+import { isDigest } from '../reference/digest.js';
+import { quarantineProblem, type QuarantineProblem } from './problems.js';
+
+/** Largest quarantine file honoured, in bytes. */
+export const MAX_QUARANTINE_BYTES = 256 * 1024;
+/** Most entries in one quarantine file. */
+export const MAX_QUARANTINE_ENTRIES = 1024;
+/** Longest `reason`, in characters. */
+export const MAX_REASON_LENGTH = 1024;
+/** Longest `ticket`, `addedBy` or `by`, in characters. */
+export const MAX_LABEL_LENGTH = 256;
+/** The end marker: the last top-level field of every quarantine file (`end: true`), as for breakglass. */
+export const END_FIELD = 'end';
+
+/** One quarantined image: an exact digest, or an image name pattern as in the policy's allowlist. */
+export interface QuarantineEntry {
+  /** As written: `sha256:<hex>`, or a name pattern (`registry/team/app`, `registry/team/*`, `…/**`, `name@sha256:…`). */
+  readonly image: string;
+  /** `digest` matches any name with that manifest digest or image id; `pattern` matches names. */
+  readonly kind: 'digest' | 'pattern';
+  readonly reason: string;
+  readonly ticket: string | undefined;
+  readonly addedBy: string | undefined;
+  readonly addedAt: string | undefined;
+  /** ISO 8601 UTC, or undefined: quarantined until removed. */
+  readonly expiresAt: string | undefined;
+  readonly expiresAtMs: number | undefined;
+  /** The compiled pattern (`pattern` entries only). */
+  readonly compiled: CompiledNamePattern | undefined;
+}
+
+/** Who made the last change, as `criguard quarantine add|remove` writes it: audited by the daemon. */
+export interface QuarantineChange {
+  readonly action: 'add' | 'remove';
+  readonly image: string;
+  readonly by: string | undefined;
+  readonly at: string | undefined;
+  readonly reason: string | undefined;
+  readonly ticket: string | undefined;
+}
+
+/** A parsed, validated quarantine file, independent of the current time. Frozen. */
+export interface QuarantineDocument {
+  readonly entries: readonly QuarantineEntry[];
+  readonly lastChange: QuarantineChange | undefined;
+}
+
+const oneLine = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(max, `at most ${max} characters`)
+    .refine((s) => !hasControlCharacter(s), 'control characters are not allowed');
+
+function hasControlCharacter(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029) return true;
+  }
+  return false;
+}
+
+const timestamp = z
+  .string()
+  .refine((s) => parseRfc3339(s) !== undefined, 'not an RFC 3339 timestamp with an offset');
+
+const imageField = z.string().min(1).max(600);
+
+const entrySchema = z.strictObject({
+  image: imageField,
+  reason: oneLine(MAX_REASON_LENGTH),
+  ticket: oneLine(MAX_LABEL_LENGTH).optional(),
+  addedBy: oneLine(MAX_LABEL_LENGTH).optional(),
+  addedAt: timestamp.optional(),
+  expiresAt: timestamp.optional(),
+});
+
+const documentSchema = z.strictObject({
+  entries: z.array(entrySchema).max(MAX_QUARANTINE_ENTRIES),
+  lastChange: z
+    .strictObject({
+      action: z.enum(['add', 'remove']),
+      image: imageField,
+      by: oneLine(MAX_LABEL_LENGTH).optional(),
+      at: timestamp.optional(),
+      reason: oneLine(MAX_REASON_LENGTH).optional(),
+      ticket: oneLine(MAX_LABEL_LENGTH).optional(),
+    })
+    .optional(),
+  [END_FIELD]: z.literal(true, { error: 'the end marker must be exactly `end: true`' }),
+});
+
+/** The plain shape of a quarantine file, as the CLI writes it. */
+export type QuarantineFileContent = z.input<typeof documentSchema>;
+
+/**
+ * Checks one `image` value: `sha256:<64 hex>` (a digest entry) or a name pattern the policy's allowlist
+ * accepts (a pattern entry). Returns the compiled form or why it is not valid. Pure; never throws.
+ */
+export function compileQuarantineImage(
+  image: string,
+):
+  | { ok: true; kind: 'digest'; compiled: undefined }
+  | { ok: true; kind: 'pattern'; compiled: CompiledNamePattern }
+  | { ok: false; why: string } {
+  if (image.startsWith('sha256:') || image.startsWith('sha512:')) {
+    return isDigest(image)
+      ? { ok: true, kind: 'digest', compiled: undefined }
+      : { ok: false, why: 'not a digest (sha256: and 64 lowercase hex digits)' };
+  }
+  try {
+    return { ok: true, kind: 'pattern', compiled: compileNamePattern(image) };
+  } catch (err) {
+    return {
+      ok: false,
+      why: err instanceof NamePatternError ? err.message : 'not a valid image name pattern',
+    };
+  }
+}
+
+/**
+ * Parses and validates the bytes of a quarantine file (YAML or JSON): strict UTF-8, unique keys, no
+ * unknown fields, bounded sizes, valid digests and patterns, no entry twice, RFC 3339 times, and the end
+ * marker `end: true` as the **last** top-level field (a prefix of a valid file is never valid: it would
+ * silently drop the entries not yet written). Returns the frozen document or one
+ * `CG_ERR_QUARANTINE_TOO_LARGE` / `_INCOMPLETE` / `_PARSE` problem listing every field error.
+ * Pure; never throws; no partial document is ever returned.
+ */
+export function parseQuarantineDocument(
+  bytes: Uint8Array,
+): { ok: true; document: QuarantineDocument } | { ok: false; problem: QuarantineProblem } {
+  if (bytes.length > MAX_QUARANTINE_BYTES) {
+    return {
+      ok: false,
+      problem: quarantineProblem('CG_ERR_QUARANTINE_TOO_LARGE', `over ${MAX_QUARANTINE_BYTES} bytes`),
+    };
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    return { ok: false, problem: parseProblem(['(root): not UTF-8 text']) };
+  }
+  let data: unknown;
+  try {
+    const doc = parseDocument(text, { uniqueKeys: true, strict: true, prettyErrors: false });
+    if (doc.errors.length > 0) {
+      return {
+        ok: false,
+        problem: parseProblem(doc.errors.map((e) => `(syntax): ${e.message.split('\n')[0] ?? e.code}`)),
+      };
+    }
+    const contents = doc.contents;
+    if (isMap(contents)) {
+      const last = contents.items.at(-1)?.key;
+      const hasEnd = contents.items.some((item) => isScalar(item.key) && item.key.value === END_FIELD);
+      if (!hasEnd) return { ok: false, problem: incomplete() };
+      if (!isScalar(last) || last.value !== END_FIELD) {
+        return { ok: false, problem: parseProblem([`${END_FIELD}: must be the last field of the file`]) };
+      }
+    }
+    data = doc.toJS({ maxAliasCount: 10 });
+  } catch (err) {
+    return {
+      ok: false,
+      problem: parseProblem([`(syntax): ${err instanceof Error ? err.message : String(err)}`]),
+    };
+  }
+  const parsed = documentSchema.safeParse(data);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      problem: parseProblem(
+        parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`),
+      ),
+    };
+  }
+  const errors: string[] = [];
+  const seen = new Set<string>();
+  const entries: QuarantineEntry[] = [];
+  parsed.data.entries.forEach((entry, i) => {
+    const image = compileQuarantineImage(entry.image);
+    if (!image.ok) {
+      errors.push(`entries.${i}.image: ${image.why}`);
+      return;
+    }
+    if (seen.has(entry.image)) errors.push(`entries.${i}.image: ${entry.image} is listed twice`);
+    seen.add(entry.image);
+    const expiresAtMs = entry.expiresAt === undefined ? undefined : parseRfc3339(entry.expiresAt);
+    entries.push(
+      Object.freeze({
+        image: entry.image,
+        kind: image.kind,
+        reason: entry.reason,
+        ticket: entry.ticket,
+        addedBy: entry.addedBy,
+        addedAt: entry.addedAt,
+        expiresAt: expiresAtMs === undefined ? undefined : new Date(expiresAtMs).toISOString(),
+        expiresAtMs,
+        compiled: image.compiled,
+      }),
+    );
+  });
+  if (errors.length > 0) return { ok: false, problem: parseProblem(errors) };
+  const change = parsed.data.lastChange;
+  return {
+    ok: true,
+    document: Object.freeze({
+      entries: Object.freeze(entries),
+      lastChange:
+        change &&
+        Object.freeze({
+          action: change.action,
+          image: change.image,
+          by: change.by,
+          at: change.at,
+          reason: change.reason,
+          ticket: change.ticket,
+        }),
+    }),
+  };
+}
+
+function incomplete(): QuarantineProblem {
+  return quarantineProblem(
+    'CG_ERR_QUARANTINE_INCOMPLETE',
+    `no end marker: the last line must be \`${END_FIELD}: true\` (the file may be half-written; write it atomically, see docs/quarantine.md)`,
+  );
+}
+
+function parseProblem(lines: readonly string[]): QuarantineProblem {
+  return quarantineProblem('CG_ERR_QUARANTINE_PARSE', lines.join('; '));
+}
