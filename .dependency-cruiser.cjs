@@ -1,17 +1,35 @@
 /** Dependency rules: pure modules stay pure, layers point downwards, no cycles. */
-const PURE = '^src/(policy|verify|reference|errors)/';
+const PURE = [
+  '^src/(policy|verify|reference|errors)/',
+  // breakglass: the document, its scope, status and problems are pure; reading, writing and watching the file are not.
+  '^src/breakglass/(document|duration|problems|rfc3339|scope|status)\\.ts$',
+];
+/** npm packages the pure core may use: parsers, schemas and offline cryptography, no I/O. */
+const PURE_PACKAGES =
+  'node_modules/(@sigstore/(bundle|core|protobuf-specs|verify)|openpgp|yaml|zod|tweetnacl)/';
 module.exports = {
   forbidden: [
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
     {
       name: 'pure-core-has-no-io',
       comment:
-        'policy/, verify/, reference/ and errors/ take data in and give values out: no I/O, no clock, no environment.',
+        'policy/, verify/, reference/, errors/ and the pure breakglass files take data in and give values out: no I/O, no clock, no environment.',
       severity: 'error',
       from: { path: PURE },
       to: {
         dependencyTypes: ['core'],
         pathNot: '^(node:)?(crypto|buffer|util)$',
+      },
+    },
+    {
+      name: 'pure-core-uses-only-pure-packages',
+      comment:
+        'The pure core may use parsers, schemas and offline cryptography from npm, never a package that does I/O (undici, grpc, pino, prom-client, …).',
+      severity: 'error',
+      from: { path: PURE },
+      to: {
+        dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown'],
+        pathNot: PURE_PACKAGES,
       },
     },
     {
@@ -23,7 +41,15 @@ module.exports = {
     {
       name: 'nothing-imports-composition-roots',
       severity: 'error',
-      from: { pathNot: '^src/(main|cli/)' },
+      from: { pathNot: '^src/(main\\.ts|cli/|daemon/)' },
+      to: { path: '^src/(main\\.ts|cli/|daemon/)' },
+    },
+    {
+      name: 'daemon-does-not-know-the-cli',
+      comment:
+        'daemon/ builds and runs `criguard serve`; it reports how it ended (DaemonOutcome) and the CLI maps that to an exit code.',
+      severity: 'error',
+      from: { path: '^src/daemon/' },
       to: { path: '^src/(main\\.ts|cli/)' },
     },
     {

@@ -20,7 +20,12 @@ export function denyMessage(verdict: Verdict, identity: ImageIdentity | undefine
       const missing = verdict.missing.map((m) => `${m.attestor} (${m.reason})`).join(', ');
       return `${image} lacks a valid attestation by ${missing}, required by the ${rule} (policy ${short(verdict.policyRevision)})`;
     }
-    default:
+    // Reasons of allow verdicts: never a deny, but named so that a new deny reason cannot go unworded.
+    case 'ALLOWLISTED':
+    case 'ALWAYS_ALLOW':
+    case 'ATTESTATIONS_SATISFIED':
+    case 'NODE_CRITICAL':
+    case 'SYSTEM_POLICY':
       return `${image} is not admitted by the ${rule} (${verdict.reason})`;
   }
 }

@@ -8,7 +8,7 @@ import type { Command, CommandIo } from './command.js';
 import { parseOptions } from './parse-options.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { formatReport, hostOptionSpecs, toHostOptions, toSystemctl } from './host-options.js';
-import { criguardVersion } from './version.js';
+import { criguardVersion } from '../version.js';
 
 /** What `criguard install` takes from its environment; tests replace the runner and the readiness wait. */
 export interface InstallCommandDeps {

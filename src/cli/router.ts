@@ -1,6 +1,6 @@
 import type { Command, CommandIo } from './command.js';
 import { ExitCode, UsageError } from './exit-codes.js';
-import { criguardVersion } from './version.js';
+import { criguardVersion } from '../version.js';
 
 /**
  * Dispatches `criguard <command> [args]` to one of `commands`. Handles `--help`/`-h`, `--version` and

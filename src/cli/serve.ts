@@ -2,7 +2,8 @@ import { loadServeConfig, type ServeConfig } from '../config/serve-config.js';
 import type { Command, CommandIo } from './command.js';
 import { ExitCode } from './exit-codes.js';
 import { parseOptions } from './parse-options.js';
-import { runDaemon } from './serve-daemon.js';
+import type { DaemonOutcome } from '../daemon/outcome.js';
+import { runDaemon } from '../daemon/serve-daemon.js';
 import { flagsToInput, serveOptionSpecs, serveOptionsHelp } from './serve-options.js';
 
 const USAGE = `Usage: criguard serve [options]
@@ -24,9 +25,21 @@ export const serveCommand: Command = {
   async run(args, io) {
     const config = readConfig(args, io);
     if (typeof config === 'number') return config;
-    return runDaemon(config);
+    return exitCodeOf(await runDaemon(config));
   },
 };
+
+/** The exit code of how the daemon ended: 0 after a clean stop, 2 for an invalid policy at start, 1 otherwise. */
+export function exitCodeOf(outcome: DaemonOutcome): ExitCode {
+  switch (outcome.kind) {
+    case 'stopped':
+      return ExitCode.OK;
+    case 'invalid-policy':
+      return ExitCode.INVALID_INPUT;
+    case 'failed':
+      return ExitCode.DENIED_OR_FAILED;
+  }
+}
 
 function readConfig(args: string[], io: CommandIo): ServeConfig | number {
   const { values } = parseOptions(args, serveOptionSpecs(), false);

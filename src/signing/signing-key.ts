@@ -76,6 +76,10 @@ function chooseAlgorithm(key: KeyObject, requested: string | undefined): Signatu
     case 'rsa':
       inferred = `RSA_SIGN_PKCS1_${details.modulusLength ?? 0}_SHA256`;
       break;
+    default:
+      // Other key types (rsa-pss, dsa, x25519, …) have no default algorithm: only a requested one that
+      // fits the key (checked below) can sign.
+      inferred = undefined;
   }
   const algorithm = toSignatureAlgorithm(requested ?? inferred ?? '');
   if (algorithm === undefined)

@@ -1,4 +1,5 @@
-import { constants, generateKeyPairSync, sign } from 'node:crypto';
+import { constants, createPrivateKey, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { algorithmSpec } from '../../src/verify/algorithms.js';
 import type { SignatureAlgorithm } from '../../src/verify/algorithms.js';
@@ -15,17 +16,27 @@ export interface TestKey {
 
 const rsaCache = new Map<number, { privateKey: KeyObject; publicKey: KeyObject }>();
 
-/** Generates (RSA: once per size, shared) a key pair that fits `algorithm`. */
+/** Generates a key pair that fits `algorithm` (RSA: the committed key of that size, shared). */
 export function makeKey(algorithm: SignatureAlgorithm): TestKey {
   const spec = algorithmSpec(algorithm);
   let pair: { privateKey: KeyObject; publicKey: KeyObject };
   if (spec.family === 'ed25519') pair = generateKeyPairSync('ed25519');
   else if (spec.family === 'ecdsa') pair = generateKeyPairSync('ec', { namedCurve: spec.curve });
   else {
-    pair = rsaCache.get(spec.bits) ?? generateKeyPairSync('rsa', { modulusLength: spec.bits });
+    pair = rsaCache.get(spec.bits) ?? committedRsaKey(spec.bits);
     rsaCache.set(spec.bits, pair);
   }
   return { algorithm, ...pair, publicPem: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+}
+
+/**
+ * The committed RSA test key of `bits` (test/fixtures/keys): generating 2048–4096-bit keys in every test
+ * process cost tens of seconds of the unit lane.
+ */
+function committedRsaKey(bits: number): { privateKey: KeyObject; publicKey: KeyObject } {
+  const pem = readFileSync(new URL(`../fixtures/keys/rsa-${bits}.pem`, import.meta.url));
+  const privateKey = createPrivateKey(pem);
+  return { privateKey, publicKey: createPublicKey(privateKey) };
 }
 
 /** A TrustedKey for a test key. */

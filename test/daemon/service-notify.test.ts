@@ -1,5 +1,5 @@
 import test from 'ava';
-import { createServiceNotifier } from '../../src/cli/service-notify.js';
+import { createServiceNotifier } from '../../src/daemon/service-notify.js';
 
 test('without NOTIFY_SOCKET nothing runs; with it, the variable is taken out of the environment', async (t) => {
   const errors: string[] = [];

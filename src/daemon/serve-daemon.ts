@@ -44,9 +44,9 @@ import { manifestImageId } from '../registry/manifest-image-id.js';
 import { createPlatformManifestResolver } from '../registry/platform-manifest.js';
 import { createManifestStore } from '../attestations/manifest-store.js';
 import { createRegistryClient, type RegistryClient } from '../registry/registry-client.js';
-import { ExitCode } from './exit-codes.js';
+import type { DaemonOutcome } from './outcome.js';
 import { createServiceNotifier } from './service-notify.js';
-import { criguardVersion } from './version.js';
+import { criguardVersion } from '../version.js';
 
 /** Everything `serve` started that must be stopped, in order. */
 type Closer = () => void | Promise<void>;
@@ -54,9 +54,9 @@ type Closer = () => void | Promise<void>;
 /**
  * Composition root of `criguard serve`: builds every component from the config, starts the proxy and the
  * metrics endpoint, and runs until SIGTERM/SIGINT. SIGHUP reloads the policy; SIGUSR1 reopens the audit
- * log. Resolves to the exit code: 0 after a clean stop, 2 for an invalid policy at start, 1 otherwise.
+ * log. Resolves to how it ended (the CLI maps that to an exit code); never rejects for a start-up failure.
  */
-export async function runDaemon(config: ServeConfig): Promise<number> {
+export async function runDaemon(config: ServeConfig): Promise<DaemonOutcome> {
   // A proxy's garbage is short-lived: a small young generation keeps the daemon's memory flat under load
   // (RSS ~90 MiB instead of ~125 MiB at 6,000 calls/s) at no measurable CPU cost.
   setFlagsFromString('--max-semi-space-size=1');
@@ -70,7 +70,7 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
     inheritedSocket = takeSystemdSocket(process.env, process.pid);
   } catch (err) {
     logger.error({ err: (err as Error).message, code: (err as { code?: string }).code }, 'cannot start');
-    return ExitCode.DENIED_OR_FAILED;
+    return { kind: 'failed', stage: 'socket-activation' };
   }
   const closers: Closer[] = [];
   const containerd = createContainerdClient(config.upstream);
@@ -130,7 +130,7 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
       });
     } catch (err) {
       logger.fatal({ err: (err as Error).message }, 'invalid policy: refusing to start');
-      return ExitCode.INVALID_INPUT;
+      return { kind: 'invalid-policy' };
     }
     const store = policyStore;
     metrics.policyLoaded(store.current().revision, true, Date.now());
@@ -281,7 +281,7 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
   } catch (err) {
     logger.error({ err: (err as Error).message, code: (err as { code?: string }).code }, 'cannot start');
     await closeAll(closers);
-    return ExitCode.DENIED_OR_FAILED;
+    return { kind: 'failed', stage: 'proxy' };
   }
   const proxy = server;
   connections = () => proxy.connections;
@@ -317,7 +317,7 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
       logger.error({ err: (err as Error).message, address: config.metricsAddress }, 'cannot serve metrics');
       await proxy.stop(0);
       await closeAll(closers);
-      return ExitCode.DENIED_OR_FAILED;
+      return { kind: 'failed', stage: 'metrics' };
     }
   }
 
@@ -343,7 +343,7 @@ export async function runDaemon(config: ServeConfig): Promise<number> {
   http?.closeAllConnections();
   await closeAll(closers);
   logger.info({ connectionsCut: cut }, 'criguard stopped');
-  return ExitCode.OK;
+  return { kind: 'stopped', signal };
 }
 
 /**
