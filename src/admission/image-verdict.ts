@@ -99,7 +99,9 @@ export function createImageJudge(deps: ImageJudgeDependencies): ImageJudge {
     try {
       for (let i = 0; i < sources.length; i++) {
         const fetching = start(i);
-        for (let next = i + 1; next < sources.length && sources[next]!.overlap === true; next++) start(next);
+        // Started early; its outcome is observed in its own turn (start() attached a handler).
+        for (let next = i + 1; next < sources.length && sources[next]!.overlap === true; next++)
+          void start(next);
         const fetched = await fetching;
         // OpenPGP signatures are checked as of now (key expiry and revocation), then looked up by the verdict.
         await verifyPgpSignatures(rule.attestors, fetched, new Date(deps.clock()));
