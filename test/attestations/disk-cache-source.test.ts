@@ -199,6 +199,7 @@ test('without a cached entry an anonymous empty answer asks no probe', async (t)
 test('readOnly (policy simulate): serves the daemon’s entries, never writes, withdraws or discards one', async (t) => {
   const s = await setup(t);
   await s.cache.fetch(NAME, D); // the daemon's cache holds an entry
+  await diskCacheWritesSettled(); // the copy is written after the answer
   const { readFile } = await import('node:fs/promises');
   const [file] = await readdir(s.dir);
   const path = join(s.dir, file!);
@@ -220,6 +221,7 @@ test('readOnly (policy simulate): serves the daemon’s entries, never writes, w
   t.deepEqual(Buffer.from((await reader.fetch(NAME, D))[0]!.payload), Buffer.from(REC.payload), 'served');
   answer = [{ ...REC, payload: Uint8Array.from([7]) }];
   await reader.fetch(NAME, D); // a fresh answer is not written over it
+  await diskCacheWritesSettled();
   answer = [];
   t.deepEqual(await reader.fetch(NAME, D), [], 'a definitive "gone" is believed for this run');
   t.deepEqual(await readFile(path), before, 'but the entry is not withdrawn');
@@ -234,5 +236,6 @@ test('readOnly (policy simulate): serves the daemon’s entries, never writes, w
     readOnly: true,
   });
   await other.fetch(NAME, D);
+  await diskCacheWritesSettled();
   await t.throwsAsync(stat(join(s.dir, 'never-created')), { code: 'ENOENT' });
 });
