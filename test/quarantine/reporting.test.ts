@@ -68,6 +68,7 @@ test('metrics: quarantine refusals are counted by method (not re-validation); en
       method,
       outcome: 'deny',
       reason,
+      pod: { namespace: 'team-a', name: 'web', uid: 'u1' },
       dryRun: false,
       latencyMs: 1,
       errorCode: undefined,
@@ -83,6 +84,8 @@ test('metrics: quarantine refusals are counted by method (not re-validation); en
   t.regex(text, /criguard_quarantine_hits_total\{method="CreateContainer",reason="QUARANTINED"\} 1/);
   t.regex(text, /criguard_quarantine_hits_total\{method="CreateContainer",reason="QUARANTINE_INVALID"\} 1/);
   t.notRegex(text, /criguard_quarantine_hits_total\{method="Revalidation"/);
+  // A quarantine refusal is a denial like any other in the per-namespace count.
+  t.regex(text, /criguard_denials_total\{namespace="team-a",method="CreateContainer",dry_run="false"\} 2/);
   t.regex(text, /criguard_quarantine_entries 3/);
   t.regex(text, /criguard_quarantine_file_invalid 1/);
   t.regex(text, /criguard_quarantined_running_containers 2/);
