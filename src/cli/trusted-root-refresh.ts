@@ -1,4 +1,3 @@
-import { RefreshError, refreshTrustedRoot } from '../trusted-root-refresh/refresh.js';
 import type { Command } from './command.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { parseOptions, requireOption } from './parse-options.js';
@@ -49,6 +48,8 @@ export const trustedRootRefreshCommand: Command = {
       }
       timeoutMs = seconds * 1000;
     }
+    // Loaded here only: the TUF client and its fetch stack stay out of every other command (and the daemon).
+    const { RefreshError, refreshTrustedRoot } = await import('../trusted-root-refresh/refresh.js');
     try {
       const result = await refreshTrustedRoot({
         mirror,
