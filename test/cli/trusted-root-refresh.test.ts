@@ -33,6 +33,7 @@ async function refreshFrom(
   t: ExecutionContext,
   repo: Partial<TufRepositoryOptions>,
   outputContent?: Buffer,
+  extraArgs: string[] = [],
 ): Promise<{ code: number; out: string; err: string; output: string; dir: string }> {
   const dir = await tempDir(t);
   const { root, files } = buildTufRepository({ target: TRUSTED_ROOT, ...repo });
@@ -52,6 +53,7 @@ async function refreshFrom(
     output,
     '--timeout',
     '5',
+    ...extraArgs,
   ]);
   return { ...res, output, dir };
 }
@@ -112,6 +114,18 @@ test('a root rotation signed only by an unknown key is refused', async (t) => {
   t.is(res.code, ExitCode.DENIED_OR_FAILED);
   t.regex(res.err, /root was signed by 0\/1 keys/);
   t.deepEqual(await readFile(res.output), OLD);
+});
+
+test('a legitimate root rotation is followed and the verified rotated root is kept in --cache-dir', async (t) => {
+  const cache = join(await tempDir(t), 'cache');
+  const res = await refreshFrom(t, { legitimateRootRotation: tufKey() }, undefined, ['--cache-dir', cache]);
+  t.is(res.code, ExitCode.OK, res.err);
+  t.deepEqual(await readFile(res.output), TRUSTED_ROOT);
+  const cached = JSON.parse(await readFile(join(cache, 'root.json'), 'utf8')) as {
+    signed: { version: number };
+  };
+  t.is(cached.signed.version, 2, 'the verified rotated root is cached');
+  t.truthy(await stat(join(cache, 'timestamp.json')));
 });
 
 test('a correctly signed target that is not a Sigstore trusted root is refused', async (t) => {

@@ -43,8 +43,10 @@ export interface TufRepositoryOptions {
   readonly timestampExpiresInDays?: number;
   /** Signs the timestamp with this key instead of the root's timestamp key. */
   readonly timestampSigner?: TufKey;
-  /** Publishes a `2.root.json` signed only by this key (an attacker's root rotation). */
+  /** Publishes a `2.root.json` signed only by this key, which it makes every role's key (an attacker's). */
   readonly rotatedRootSigner?: TufKey;
+  /** Publishes a `2.root.json` that replaces the root key with this one, signed by the old and new root keys. */
+  readonly legitimateRootRotation?: TufKey;
 }
 
 /**
@@ -111,6 +113,21 @@ export function buildTufRepository(options: TufRepositoryOptions): {
     for (const role of ['root', 'timestamp', 'snapshot', 'targets']) rotated.addKey(attacker.key, role);
     const rotatedMd = new Metadata(rotated);
     rotatedMd.sign(attacker.signer);
+    files.set('2.root.json', json(rotatedMd));
+  }
+  if (options.legitimateRootRotation) {
+    const next = options.legitimateRootRotation;
+    const rotated = new Root({
+      version: 2,
+      specVersion: '1.0.31',
+      expires: inDays(365),
+      consistentSnapshot: true,
+    });
+    rotated.addKey(next.key, 'root');
+    for (const role of ['timestamp', 'snapshot', 'targets'] as const) rotated.addKey(keys[role].key, role);
+    const rotatedMd = new Metadata(rotated);
+    rotatedMd.sign(keys.root.signer);
+    rotatedMd.sign(next.signer);
     files.set('2.root.json', json(rotatedMd));
   }
   return { root: json(rootMd), files };
