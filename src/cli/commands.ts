@@ -14,6 +14,7 @@ import { attestationsExportCommand, attestationsImportCommand } from './attestat
 import { breakglassEnableCommand } from './breakglass-enable.js';
 import { breakglassDisableCommand } from './breakglass-disable.js';
 import { breakglassStatusCommand } from './breakglass-status.js';
+import { trustedRootRefreshCommand } from './trusted-root-refresh.js';
 import { quarantineAddCommand, quarantineListCommand, quarantineRemoveCommand } from './quarantine.js';
 
 /** Every subcommand, in the order `criguard --help` lists them. */
@@ -37,4 +38,5 @@ export const commands: readonly Command[] = [
   quarantineAddCommand,
   quarantineListCommand,
   quarantineRemoveCommand,
+  trustedRootRefreshCommand,
 ];
