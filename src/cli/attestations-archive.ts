@@ -88,14 +88,15 @@ export const attestationsExportCommand: Command = {
             );
         }
         for (const d of [digest, ...platforms.map((p) => p.digest)]) {
-          const records: AttestationRecord[] = [...((await local?.fetch(ref.name, d)) ?? [])];
+          const image = { name: ref.name, digest: d };
+          const records: AttestationRecord[] = [...((await local?.fetch(image, undefined)) ?? [])];
           for (const format of ['cosign', 'bundles'] as const) {
             const remote = createRegistrySource({
               client: registry,
               cosignLegacy: format === 'cosign',
               sigstoreBundles: format === 'bundles',
             });
-            records.push(...(await remote.withCredentials(credentials).fetch(ref.name, d, signal)));
+            records.push(...(await remote.fetch(image, credentials, signal)));
           }
           for (const record of records) {
             const key = `${d} ${Buffer.from(record.payload).toString('base64')} ${record.signatures
