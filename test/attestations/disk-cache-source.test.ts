@@ -212,6 +212,7 @@ test('without a cached entry an anonymous empty answer asks no probe', async (t)
 test('readOnly (policy simulate): serves the daemon’s entries, never writes, withdraws or discards one', async (t) => {
   const s = await setup(t);
   await s.cache.fetch({ name: NAME, digest: D }, undefined); // the daemon's cache holds an entry
+  await diskCacheWritesSettled(); // written in the background
   const { readFile } = await import('node:fs/promises');
   const [file] = await readdir(s.dir);
   const path = join(s.dir, file!);
