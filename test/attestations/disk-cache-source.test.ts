@@ -258,3 +258,66 @@ test('readOnly (policy simulate): serves the daemon’s entries, never writes, w
   await other.fetch({ name: NAME, digest: D }, undefined);
   await t.throwsAsync(stat(join(s.dir, 'never-created')), { code: 'ENOENT' });
 });
+
+test('one cache forwards each fetch’s credentials to its source, and keeps the source’s overlap flag', async (t) => {
+  const base = await mkdtemp(join(tmpdir(), 'criguard-cache-'));
+  t.teardown(() => rm(base, { recursive: true, force: true }));
+  const seen: (string | undefined)[] = [];
+  const cache = createDiskCacheSource({
+    source: {
+      overlap: true,
+      fetch: async (_image, credentials) => {
+        seen.push(credentials?.username);
+        return [REC];
+      },
+    },
+    dir: join(base, 'attestations'),
+  });
+  t.true(cache.overlap);
+  await cache.fetch({ name: NAME, digest: D }, { username: 'kubelet', password: 'p' });
+  await cache.fetch({ name: NAME, digest: D }, undefined);
+  await cache.fetch({ name: NAME, digest: D }, { username: 'other', password: 'p' });
+  t.deepEqual(seen, ['kubelet', undefined, 'other']);
+  t.falsy(createDiskCacheSource({ source: { fetch: async () => [] }, dir: base }).overlap);
+  await diskCacheWritesSettled();
+});
+
+test('withoutCredentials: a denial falls back to the entry only for fetches without credentials', async (t) => {
+  const base = await mkdtemp(join(tmpdir(), 'criguard-cache-'));
+  t.teardown(() => rm(base, { recursive: true, force: true }));
+  let answer: AttestationRecord[] | Error = [REC];
+  const cache = createDiskCacheSource({
+    source: {
+      fetch: async () => {
+        if (answer instanceof Error) throw answer;
+        return answer;
+      },
+    },
+    dir: join(base, 'attestations'),
+    fallbackCodes: ['CG_ERR_REGISTRY_UNAVAILABLE'],
+    emptyIsAuthoritative: true,
+    withoutCredentials: {
+      fallbackCodes: ['CG_ERR_REGISTRY_UNAVAILABLE', 'CG_ERR_REGISTRY_DENIED'],
+      emptyIsAuthoritative: false,
+    },
+  });
+  const kubelet = { username: 'u', password: 'p' };
+  await cache.fetch({ name: NAME, digest: D }, kubelet);
+  await diskCacheWritesSettled();
+  answer = new RegistryError('CG_ERR_REGISTRY_DENIED', 'denied');
+  t.is(
+    (await cache.fetch({ name: NAME, digest: D }, undefined)).length,
+    1,
+    'node credentials denied: cached',
+  );
+  await t.throwsAsync(
+    cache.fetch({ name: NAME, digest: D }, kubelet),
+    { is: answer },
+    'kubelet denied: rethrown',
+  );
+  answer = [];
+  t.is((await cache.fetch({ name: NAME, digest: D }, undefined)).length, 1, 'anonymous "nothing": cached');
+  t.deepEqual(await cache.fetch({ name: NAME, digest: D }, kubelet), [], 'authorised "nothing": believed');
+  await diskCacheWritesSettled();
+  t.deepEqual(await readdir(join(base, 'attestations')), [], '…and the entry is gone');
+});

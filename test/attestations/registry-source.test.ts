@@ -278,3 +278,21 @@ test('cosign 3 Sigstore bundle via the sha256-<hex> referrers tag → a DSSE rec
   t.deepEqual(Buffer.from(records[0]!.signatures[0]!.signature), sig);
   t.is(checkInTotoStatement(records[0]!.payload, img.digest), 'OK');
 });
+
+test('fallbackCredentials: asked only for fetches without credentials, with the image name', async (t) => {
+  const img = await pushImage(reg(), { name: 'cg/fallback-creds', variant: 'fallback-creds' });
+  const name = `${img.host}/${img.name}`;
+  const asked: string[] = [];
+  const lazy = createRegistrySource({
+    client,
+    sigstoreBundles: false,
+    fallbackCredentials: async (imageName) => {
+      asked.push(imageName);
+      return undefined;
+    },
+  });
+  t.deepEqual(await lazy.fetch({ name, digest: img.digest }, { username: 'u', password: 'p' }), []);
+  t.deepEqual(asked, [], 'the kubelet’s credentials are used as they are');
+  t.deepEqual(await lazy.fetch({ name, digest: img.digest }, undefined), []);
+  t.deepEqual(asked, [name]);
+});
