@@ -132,16 +132,13 @@ export function createDiskCacheSource(options: DiskCacheSourceOptions): Attestat
     options.withoutCredentials?.fallbackCodes ?? options.fallbackCodes ?? ['CG_ERR_REGISTRY_UNAVAILABLE'],
   );
   const event = options.onEvent ?? (() => undefined);
-  let dirReady: Promise<void> | undefined;
 
-  const ensureDir = (): Promise<void> =>
-    (dirReady ??= (async () => {
-      await mkdir(options.dir, { recursive: true, mode: 0o700 });
-      await chmod(options.dir, 0o700);
-    })().catch((err: unknown) => {
-      dirReady = undefined;
-      throw err;
-    }));
+  // Made (and its mode set) at every write, not once per cache: a cache lives as long as the daemon, and a
+  // directory removed or loosened meanwhile is made again, 0700, at the next write.
+  const ensureDir = async (): Promise<void> => {
+    await mkdir(options.dir, { recursive: true, mode: 0o700 });
+    await chmod(options.dir, 0o700);
+  };
 
   const fileOf = (name: string, digest: string): string => {
     const d = parseDigest(digest);

@@ -321,3 +321,19 @@ test('withoutCredentials: a denial falls back to the entry only for fetches with
   await diskCacheWritesSettled();
   t.deepEqual(await readdir(join(base, 'attestations')), [], '…and the entry is gone');
 });
+
+test('a long-lived cache makes its directory again (0700) when it was removed or loosened', async (t) => {
+  const s = await setup(t);
+  await s.cache.fetch({ name: NAME, digest: D }, undefined);
+  await diskCacheWritesSettled();
+  await rm(s.dir, { recursive: true, force: true });
+  await s.cache.fetch({ name: NAME, digest: D }, undefined);
+  await diskCacheWritesSettled();
+  t.is((await readdir(s.dir)).length, 1, 'written again');
+  const { chmod } = await import('node:fs/promises');
+  await chmod(s.dir, 0o755);
+  await s.cache.fetch({ name: NAME, digest: D }, undefined);
+  await diskCacheWritesSettled();
+  t.is((await stat(s.dir)).mode & 0o777, 0o700);
+  t.false(s.events.includes('write-failed'));
+});
