@@ -52,6 +52,14 @@ export interface DiskCacheSourceOptions {
    * ignored), and it is not created. For tools that read the daemon's cache (`policy simulate`).
    */
   readonly readOnly?: boolean;
+  /**
+   * For fetches that carry no credentials (the kubelet sent none; the source may use the node's own):
+   * replaces `fallbackCodes` and `emptyIsAuthoritative` where given.
+   */
+  readonly withoutCredentials?: {
+    readonly fallbackCodes?: readonly string[];
+    readonly emptyIsAuthoritative?: boolean | EmptyIsAuthoritative;
+  };
 }
 
 const b64 = z
@@ -78,7 +86,7 @@ const entrySchema = z.strictObject({
 
 /**
  * Writes and removals of cache entries, by path, in the order they were asked, across every cache of
- * the process (the daemon builds one per fetch): a fetch does not wait for its write (it is off the
+ * the process (the daemon and a `policy simulate` reader may share a directory): a fetch does not wait for its write (it is off the
  * pull's path), but a later read, write or removal of the same entry waits for it.
  */
 const pending = new Map<string, Promise<void>>();
@@ -103,7 +111,8 @@ export async function diskCacheWritesSettled(): Promise<void> {
 }
 
 /**
- * Wraps a source with an on-disk cache of its last answer per (image name, digest). A successful fetch
+ * Wraps a source with an on-disk cache of its last answer per (image name, digest); the fetch's
+ * credentials are passed on to the source as they are, and its `overlap` flag is kept. A successful fetch
  * replaces the entry (an empty answer removes it when it is authoritative, see emptyIsAuthoritative) and is
  * returned as is. When the source rejects with
  * `CG_ERR_REGISTRY_UNAVAILABLE` (or another of `fallbackCodes`) a cached entry younger than `maxAgeMs` is
@@ -119,17 +128,17 @@ export function createDiskCacheSource(options: DiskCacheSourceOptions): Attestat
   const maxEntryBytes = options.maxEntryBytes ?? 1024 * 1024;
   const maxEntries = options.maxEntries ?? 4096;
   const fallback = new Set(options.fallbackCodes ?? ['CG_ERR_REGISTRY_UNAVAILABLE']);
+  const anonymousFallback = new Set(
+    options.withoutCredentials?.fallbackCodes ?? options.fallbackCodes ?? ['CG_ERR_REGISTRY_UNAVAILABLE'],
+  );
   const event = options.onEvent ?? (() => undefined);
-  let dirReady: Promise<void> | undefined;
 
-  const ensureDir = (): Promise<void> =>
-    (dirReady ??= (async () => {
-      await mkdir(options.dir, { recursive: true, mode: 0o700 });
-      await chmod(options.dir, 0o700);
-    })().catch((err: unknown) => {
-      dirReady = undefined;
-      throw err;
-    }));
+  // Made (and its mode set) at every write, not once per cache: a cache lives as long as the daemon, and a
+  // directory removed or loosened meanwhile is made again, 0700, at the next write.
+  const ensureDir = async (): Promise<void> => {
+    await mkdir(options.dir, { recursive: true, mode: 0o700 });
+    await chmod(options.dir, 0o700);
+  };
 
   const fileOf = (name: string, digest: string): string => {
     const d = parseDigest(digest);
@@ -241,21 +250,27 @@ export function createDiskCacheSource(options: DiskCacheSourceOptions): Attestat
   }
 
   return {
-    async fetch(imageName, digest, signal) {
+    ...(options.source.overlap === true ? { overlap: true } : {}),
+    async fetch(image, credentials, signal) {
+      const { name: imageName, digest } = image;
       parseDigest(digest);
+      const codes = credentials === undefined ? anonymousFallback : fallback;
       let records: AttestationRecord[];
       try {
-        records = await options.source.fetch(imageName, digest, signal);
+        records = await options.source.fetch(image, credentials, signal);
       } catch (err) {
         const code = (err as { code?: unknown } | null)?.code;
         // A fetch its caller cancelled is not an outage: nothing is served in its place.
-        if (signal?.aborted === true || typeof code !== 'string' || !fallback.has(code)) throw err;
+        if (signal?.aborted === true || typeof code !== 'string' || !codes.has(code)) throw err;
         const cached = await read(imageName, digest).catch(() => undefined);
         if (cached === undefined) throw err;
         event('served-stale', digest);
         return cached;
       }
-      const authoritative = options.emptyIsAuthoritative ?? true;
+      const authoritative =
+        (credentials === undefined ? options.withoutCredentials?.emptyIsAuthoritative : undefined) ??
+        options.emptyIsAuthoritative ??
+        true;
       if (records.length === 0 && authoritative !== true) {
         const cached = await read(imageName, digest).catch(() => undefined);
         if (cached === undefined) return records;

@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDigest } from '../reference/digest.js';
+import type { ImageIdentity } from '../reference/image-reference.js';
 import type { AttestationRecord } from '../verify/attestation.js';
 import type { AttestationSource } from './attestation-source.js';
 import {
@@ -45,8 +46,8 @@ export function digestDirectoryName(digest: string): string {
  * The offline attestation source (format in docs/attestations.md): `<dir>/sha256-<hex>/*.json`, each an
  * attestation, an occurrence or a gcloud export (JSON array of occurrences; those whose `resourceUri`
  * names another digest are ignored), then `<dir>/*.json` gcloud exports, from which the occurrences whose
- * `resourceUri` names the digest are taken. Attestations are keyed by digest only; `imageName` is not
- * used. A missing directory yields []. Invalid files are skipped (reported through onSkipped): they can
+ * `resourceUri` names the digest are taken. Attestations are keyed by digest only; the image name and
+ * credentials are not used. A missing directory yields []. Invalid files are skipped (reported through onSkipped): they can
  * only fail to satisfy an attestor. Rejects with AttestationError `CG_ERR_ATTESTATION_LIMIT` (too many
  * files or records) or `CG_ERR_ATTESTATION_IO` (unreadable directory): the caller must treat that as
  * undecided.
@@ -108,7 +109,7 @@ export function createLocalDirectorySource(options: LocalDirectorySourceOptions)
   }
 
   return {
-    async fetch(_imageName: string, digest: string): Promise<AttestationRecord[]> {
+    async fetch({ digest }: ImageIdentity): Promise<AttestationRecord[]> {
       const records: AttestationRecord[] = [];
       const folder = join(options.dir, digestDirectoryName(digest));
       await readFolder(

@@ -1,5 +1,6 @@
 import { normaliseRepositoryName } from '../reference/image-reference.js';
 import { parseDigest } from '../reference/digest.js';
+import type { ImageIdentity } from '../reference/image-reference.js';
 import type { RegistryCredentials } from '../registry/credentials.js';
 import { RegistryError, hasRegistryCode } from '../registry/errors.js';
 import { COSIGN_SIGNATURE_ANNOTATION, COSIGN_SIMPLE_SIGNING } from '../registry/media-types.js';
@@ -42,15 +43,23 @@ export interface RegistrySourceOptions {
   readonly sigstoreBundles?: boolean;
   /** Told about every signature that was skipped (wrong media type, bad annotation, too large). */
   readonly onSkipped?: (where: string, reason: string) => void;
+  /**
+   * Credentials for fetches the kubelet sent none with (the node's own, for CreateContainer and
+   * re-validation); asked only then, once per fetch, just before the registry is. Default: anonymous.
+   */
+  readonly fallbackCredentials?: (
+    imageName: string,
+    signal: AbortSignal,
+  ) => Promise<RegistryCredentials | undefined>;
+  /** The source's `overlap` flag (see AttestationSource); default false. */
+  readonly overlap?: boolean;
 }
 
-/** An AttestationSource over a registry, plus a way to bind the kubelet's credentials for one pull. */
+/**
+ * An AttestationSource over a registry. `fetch` uses the credentials it is given (else those of
+ * `fallbackCredentials`) for the image's registry host only: never elsewhere, never logged.
+ */
 export interface RegistryAttestationSource extends AttestationSource {
-  /**
-   * The same source with `credentials` used for the image's registry host only (never elsewhere, never
-   * logged). `fetch` of the plain source is anonymous.
-   */
-  withCredentials(credentials: RegistryCredentials | undefined): AttestationSource;
   /**
    * Whether the registry serves the image's manifest by digest to an anonymous request: true when it does
    * (so its anonymous "no signature" for that image is definitive, not a private repository hiding it),
@@ -81,17 +90,19 @@ export function createRegistrySource(options: RegistrySourceOptions): RegistryAt
   const limits: RegistrySourceLimits = Object.freeze({ ...DEFAULTS, ...options.limits });
   const skipped = options.onSkipped ?? (() => undefined);
 
-  async function fetchWith(
+  async function fetch(
+    image: ImageIdentity,
     credentials: RegistryCredentials | undefined,
-    imageName: string,
-    digest: string,
     signal?: AbortSignal,
   ): Promise<AttestationRecord[]> {
-    const name = normaliseRepositoryName(imageName);
-    const d = parseDigest(digest).value;
+    const name = normaliseRepositoryName(image.name);
+    const d = parseDigest(image.digest).value;
+    const used =
+      credentials ??
+      (await options.fallbackCredentials?.(image.name, signal ?? new AbortController().signal));
     const timeout = AbortSignal.timeout(limits.timeoutMs);
     const call: RegistryCallOptions = {
-      credentials,
+      credentials: used,
       signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
     };
     const records: AttestationRecord[] = [];
@@ -104,10 +115,8 @@ export function createRegistrySource(options: RegistrySourceOptions): RegistryAt
   }
 
   return {
-    fetch: (imageName, digest, signal) => fetchWith(undefined, imageName, digest, signal),
-    withCredentials: (credentials) => ({
-      fetch: (imageName, digest, signal) => fetchWith(credentials, imageName, digest, signal),
-    }),
+    ...(options.overlap === true ? { overlap: true } : {}),
+    fetch,
     async servesImage(imageName, digest, signal) {
       const name = normaliseRepositoryName(imageName);
       const d = parseDigest(digest).value;

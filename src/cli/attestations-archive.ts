@@ -64,6 +64,14 @@ export const attestationsExportCommand: Command = {
       values['attestations-dir'] === undefined
         ? undefined
         : createLocalDirectorySource({ dir: values['attestations-dir'] });
+    // cosign's `.sig` signatures, then Sigstore bundles: built once, asked with each image's credentials.
+    const remotes = (['cosign', 'bundles'] as const).map((format) =>
+      createRegistrySource({
+        client: registry,
+        cosignLegacy: format === 'cosign',
+        sigstoreBundles: format === 'bundles',
+      }),
+    );
     const images: ArchivedImage[] = [];
     const attestations: { digest: string; record: AttestationRecord }[] = [];
     const manifests = new Map<string, Uint8Array>();
@@ -88,15 +96,9 @@ export const attestationsExportCommand: Command = {
             );
         }
         for (const d of [digest, ...platforms.map((p) => p.digest)]) {
-          const records: AttestationRecord[] = [...((await local?.fetch(ref.name, d)) ?? [])];
-          for (const format of ['cosign', 'bundles'] as const) {
-            const remote = createRegistrySource({
-              client: registry,
-              cosignLegacy: format === 'cosign',
-              sigstoreBundles: format === 'bundles',
-            });
-            records.push(...(await remote.withCredentials(credentials).fetch(ref.name, d, signal)));
-          }
+          const image = { name: ref.name, digest: d };
+          const records: AttestationRecord[] = [...((await local?.fetch(image, undefined)) ?? [])];
+          for (const remote of remotes) records.push(...(await remote.fetch(image, credentials, signal)));
           for (const record of records) {
             const key = `${d} ${Buffer.from(record.payload).toString('base64')} ${record.signatures
               .map((s) => Buffer.from(s.signature).toString('base64'))

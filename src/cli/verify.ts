@@ -100,28 +100,26 @@ export const verifyCommand: Command = {
     const skipped: { path: string; code: string }[] = [];
     const evidence: EvidenceSource[] = [];
     if (dir !== undefined) {
-      const local = createLocalDirectorySource({
-        dir,
-        onSkipped: (path, code) => skipped.push({ path, code }),
-      });
-      evidence.push({ fetch: (image, _c, signal) => local.fetch(image.name, image.digest, signal) });
+      evidence.push(
+        createLocalDirectorySource({
+          dir,
+          onSkipped: (path, code) => skipped.push({ path, code }),
+        }),
+      );
     }
     const nodeCredentials = online ? createNodeCredentialsFromConfig(config, logger) : undefined;
     const registry = online ? createRegistry(config, logger, nodeCredentials) : undefined;
     if (registry !== undefined && nodeCredentials !== undefined) {
       for (const format of ['cosign', 'bundles'] as const) {
-        const remote = createRegistrySource({
-          client: registry,
-          cosignLegacy: format === 'cosign',
-          sigstoreBundles: format === 'bundles',
-          onSkipped: (where, code) => skipped.push({ path: where, code }),
-        });
-        evidence.push({
-          fetch: async (image, credentials, signal) =>
-            remote
-              .withCredentials(credentials ?? (await nodeCredentials.lookup(image.name, signal)))
-              .fetch(image.name, image.digest, signal),
-        });
+        evidence.push(
+          createRegistrySource({
+            client: registry,
+            cosignLegacy: format === 'cosign',
+            sigstoreBundles: format === 'bundles',
+            onSkipped: (where, code) => skipped.push({ path: where, code }),
+            fallbackCredentials: (name, signal) => nodeCredentials.lookup(name, signal),
+          }),
+        );
       }
     }
     const records: DecisionRecord[] = [];

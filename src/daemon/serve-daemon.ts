@@ -588,11 +588,12 @@ export function createEvidence(
 ): EvidenceSource[] {
   const sources: EvidenceSource[] = [];
   if (config.attestationsDir !== undefined) {
-    const local = createLocalDirectorySource({
-      dir: config.attestationsDir,
-      onSkipped: (path, code) => logger.warn({ path, code }, 'attestation file skipped'),
-    });
-    sources.push({ fetch: (image, _credentials, signal) => local.fetch(image.name, image.digest, signal) });
+    sources.push(
+      createLocalDirectorySource({
+        dir: config.attestationsDir,
+        onSkipped: (path, code) => logger.warn({ path, code }, 'attestation file skipped'),
+      }),
+    );
   }
   // cosign's `.sig` signatures first, then Sigstore bundles (fetched at the same time, weighed only if
   // the rule still lacks evidence). Each has its own on-disk cache, answering while the registry is unreachable (or, for
@@ -603,38 +604,33 @@ export function createEvidence(
       cosignLegacy: format === 'cosign',
       sigstoreBundles: format === 'bundles',
       onSkipped: (where, code) => logger.warn({ where, code }, 'registry attestation skipped'),
+      // Where the kubelet sent no credentials (CreateContainer, re-validation), the node's own.
+      fallbackCredentials: (name, signal) => nodeCredentials.lookup(name, signal),
+      // Bundles are fetched together with the cosign signatures (independent requests), and weighed after.
+      overlap: format === 'bundles',
     });
-    const cacheDir = join(config.stateDir, 'attestations', format);
-    // Bundles are fetched together with the cosign signatures (independent requests), and weighed after.
-    const overlap = format === 'bundles';
+    // An unsafe state directory: no on-disk evidence is read or written.
     if (diskCache === 'off') {
-      // An unsafe state directory: no on-disk evidence is read or written.
-      sources.push({
-        overlap,
-        fetch: async (image, credentials, signal) =>
-          remote
-            .withCredentials(credentials ?? (await nodeCredentials.lookup(image.name, signal)))
-            .fetch(image.name, image.digest, signal),
-      });
+      sources.push(remote);
       continue;
     }
-    sources.push({
-      overlap,
-      fetch: async (image, credentials, signal) =>
-        createDiskCacheSource({
-          // Where the kubelet sent no credentials (CreateContainer, re-validation), the node's own.
-          source: remote.withCredentials(credentials ?? (await nodeCredentials.lookup(image.name, signal))),
-          dir: cacheDir,
-          fallbackCodes: credentials
-            ? ['CG_ERR_REGISTRY_UNAVAILABLE']
-            : ['CG_ERR_REGISTRY_UNAVAILABLE', 'CG_ERR_REGISTRY_DENIED'],
-          // Anonymous "nothing" counts only when the registry serves the image itself (issue 12, item 13).
-          emptyIsAuthoritative:
-            credentials !== undefined || ((name, digest, s) => remote.servesImage(name, digest, s)),
-          onEvent: (event, digest) => logger.info({ event, digest }, 'attestation cache'),
-          readOnly: diskCache === 'read-only',
-        }).fetch(image.name, image.digest, signal),
-    });
+    sources.push(
+      createDiskCacheSource({
+        source: remote,
+        dir: join(config.stateDir, 'attestations', format),
+        fallbackCodes: ['CG_ERR_REGISTRY_UNAVAILABLE'],
+        // Kubelet's credentials: the registry's answer is authoritative. Without them (the node's own, or
+        // anonymous), a denial falls back to the cache too, and an anonymous "nothing" counts only when the
+        // registry serves the image itself (issue 12, item 13).
+        emptyIsAuthoritative: true,
+        withoutCredentials: {
+          fallbackCodes: ['CG_ERR_REGISTRY_UNAVAILABLE', 'CG_ERR_REGISTRY_DENIED'],
+          emptyIsAuthoritative: (name, digest, signal) => remote.servesImage(name, digest, signal),
+        },
+        onEvent: (event, digest) => logger.info({ event, digest }, 'attestation cache'),
+        readOnly: diskCache === 'read-only',
+      }),
+    );
   }
   return sources;
 }

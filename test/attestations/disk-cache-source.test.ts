@@ -48,13 +48,13 @@ const unavailable = () => new RegistryError('CG_ERR_REGISTRY_UNAVAILABLE', 'down
 
 test('fresh results are returned and cached (0700 dir, 0600 file); registry down → cached records', async (t) => {
   const s = await setup(t);
-  t.deepEqual(await s.cache.fetch(NAME, D), [REC]);
+  t.deepEqual(await s.cache.fetch({ name: NAME, digest: D }, undefined), [REC]);
   await diskCacheWritesSettled(); // the copy is written after the answer
   t.is((await stat(s.dir)).mode & 0o777, 0o700);
   const [file] = await readdir(s.dir);
   t.is((await stat(join(s.dir, file!))).mode & 0o777, 0o600);
   s.set(unavailable());
-  const got = await s.cache.fetch(NAME, D);
+  const got = await s.cache.fetch({ name: NAME, digest: D }, undefined);
   t.deepEqual(Buffer.from(got[0]!.payload), Buffer.from(REC.payload));
   t.deepEqual(Buffer.from(got[0]!.signatures[0]!.signature), Buffer.from([9, 8]));
   t.deepEqual(s.events, ['served-stale']);
@@ -62,48 +62,53 @@ test('fresh results are returned and cached (0700 dir, 0600 file); registry down
 
 test('other errors are not masked; no entry → the original error', async (t) => {
   const s = await setup(t);
-  await s.cache.fetch(NAME, D);
+  await s.cache.fetch({ name: NAME, digest: D }, undefined);
   s.set(new RegistryError('CG_ERR_REGISTRY_DENIED', 'no'));
   t.is(
-    (await t.throwsAsync(s.cache.fetch(NAME, D), { instanceOf: RegistryError }))?.code,
+    (await t.throwsAsync(s.cache.fetch({ name: NAME, digest: D }, undefined), { instanceOf: RegistryError }))
+      ?.code,
     'CG_ERR_REGISTRY_DENIED',
   );
   s.set(unavailable());
   t.is(
-    (await t.throwsAsync(s.cache.fetch('registry.example.com/org/other', D), { instanceOf: RegistryError }))
-      ?.code,
+    (
+      await t.throwsAsync(s.cache.fetch({ name: 'registry.example.com/org/other', digest: D }, undefined), {
+        instanceOf: RegistryError,
+      })
+    )?.code,
     'CG_ERR_REGISTRY_UNAVAILABLE',
   );
 });
 
 test('entries past max age are not served', async (t) => {
   const s = await setup(t);
-  await s.cache.fetch(NAME, D);
+  await s.cache.fetch({ name: NAME, digest: D }, undefined);
   s.advance(10_001);
   s.set(unavailable());
   t.is(
-    (await t.throwsAsync(s.cache.fetch(NAME, D), { instanceOf: RegistryError }))?.code,
+    (await t.throwsAsync(s.cache.fetch({ name: NAME, digest: D }, undefined), { instanceOf: RegistryError }))
+      ?.code,
     'CG_ERR_REGISTRY_UNAVAILABLE',
   );
 });
 
 test('a fresh empty answer replaces the entry', async (t) => {
   const s = await setup(t);
-  await s.cache.fetch(NAME, D);
+  await s.cache.fetch({ name: NAME, digest: D }, undefined);
   s.set([]);
-  t.deepEqual(await s.cache.fetch(NAME, D), []);
+  t.deepEqual(await s.cache.fetch({ name: NAME, digest: D }, undefined), []);
   s.set(unavailable());
-  await t.throwsAsync(s.cache.fetch(NAME, D), { instanceOf: RegistryError });
+  await t.throwsAsync(s.cache.fetch({ name: NAME, digest: D }, undefined), { instanceOf: RegistryError });
 });
 
 test('corrupt_entry_fail: a corrupt entry is discarded, never served', async (t) => {
   const s = await setup(t);
-  await s.cache.fetch(NAME, D);
+  await s.cache.fetch({ name: NAME, digest: D }, undefined);
   await diskCacheWritesSettled();
   const [file] = await readdir(s.dir);
   await writeFile(join(s.dir, file!), '{"version":1,"name":"x"');
   s.set(unavailable());
-  await t.throwsAsync(s.cache.fetch(NAME, D), { instanceOf: RegistryError });
+  await t.throwsAsync(s.cache.fetch({ name: NAME, digest: D }, undefined), { instanceOf: RegistryError });
   t.true(s.events.includes('corrupt-discarded'));
   t.deepEqual(await readdir(s.dir), []);
 });
@@ -122,15 +127,23 @@ test('an anonymous empty answer neither erases nor hides what an authorised fetc
   const source = { fetch: async () => answer };
   const authorised = createDiskCacheSource({ source, dir });
   const anonymous = createDiskCacheSource({ source, dir, emptyIsAuthoritative: false });
-  t.is((await authorised.fetch('r.example/app', digest)).length, 1);
+  t.is((await authorised.fetch({ name: 'r.example/app', digest }, undefined)).length, 1);
   answer = [];
-  t.is((await anonymous.fetch('r.example/app', digest)).length, 1, 'the cached signature is served');
   t.is(
-    (await authorised.fetch('r.example/app', digest)).length,
+    (await anonymous.fetch({ name: 'r.example/app', digest }, undefined)).length,
+    1,
+    'the cached signature is served',
+  );
+  t.is(
+    (await authorised.fetch({ name: 'r.example/app', digest }, undefined)).length,
     0,
     'an authorised empty answer is the truth',
   );
-  t.is((await anonymous.fetch('r.example/app', digest)).length, 0, '…and it replaced the entry');
+  t.is(
+    (await anonymous.fetch({ name: 'r.example/app', digest }, undefined)).length,
+    0,
+    '…and it replaced the entry',
+  );
 });
 
 test('deleted signature: an anonymous empty answer from a registry that serves the image withdraws the cached entry', async (t) => {
@@ -157,23 +170,23 @@ test('deleted signature: an anonymous empty answer from a registry that serves t
       return serves;
     },
   });
-  t.is((await anonymous.fetch(NAME, D)).length, 1, 'stored');
+  t.is((await anonymous.fetch({ name: NAME, digest: D }, undefined)).length, 1, 'stored');
   t.deepEqual(probes, [], 'a non-empty answer needs no probe');
 
   answer = [];
   serves = false; // a private repository answering 404 to anonymous requests: not the registry's word
-  t.is((await anonymous.fetch(NAME, D)).length, 1, 'served from the cache');
+  t.is((await anonymous.fetch({ name: NAME, digest: D }, undefined)).length, 1, 'served from the cache');
   serves = unavailable(); // cannot tell: keep serving
-  t.is((await anonymous.fetch(NAME, D)).length, 1, 'served from the cache');
+  t.is((await anonymous.fetch({ name: NAME, digest: D }, undefined)).length, 1, 'served from the cache');
   t.deepEqual(events, ['served-stale', 'served-stale']);
 
   serves = true; // the registry serves the image, and has no signature for it any more
-  t.deepEqual(await anonymous.fetch(NAME, D), []);
+  t.deepEqual(await anonymous.fetch({ name: NAME, digest: D }, undefined), []);
   t.deepEqual(await readdir(dir), [], 'the entry is gone');
   t.is(events.at(-1), 'withdrawn');
   answer = unavailable();
   await t.throwsAsync(
-    anonymous.fetch(NAME, D),
+    anonymous.fetch({ name: NAME, digest: D }, undefined),
     { message: /down/ },
     'an outage afterwards finds nothing cached',
   );
@@ -192,14 +205,14 @@ test('without a cached entry an anonymous empty answer asks no probe', async (t)
       return true;
     },
   });
-  t.deepEqual(await cache.fetch(NAME, D), []);
+  t.deepEqual(await cache.fetch({ name: NAME, digest: D }, undefined), []);
   t.is(probes, 0);
 });
 
 test('readOnly (policy simulate): serves the daemon’s entries, never writes, withdraws or discards one', async (t) => {
   const s = await setup(t);
-  await s.cache.fetch(NAME, D); // the daemon's cache holds an entry
-  await diskCacheWritesSettled(); // the copy is written after the answer
+  await s.cache.fetch({ name: NAME, digest: D }, undefined); // the daemon's cache holds an entry
+  await diskCacheWritesSettled(); // written in the background
   const { readFile } = await import('node:fs/promises');
   const [file] = await readdir(s.dir);
   const path = join(s.dir, file!);
@@ -218,16 +231,24 @@ test('readOnly (policy simulate): serves the daemon’s entries, never writes, w
     readOnly: true,
     emptyIsAuthoritative: async () => true,
   });
-  t.deepEqual(Buffer.from((await reader.fetch(NAME, D))[0]!.payload), Buffer.from(REC.payload), 'served');
+  t.deepEqual(
+    Buffer.from((await reader.fetch({ name: NAME, digest: D }, undefined))[0]!.payload),
+    Buffer.from(REC.payload),
+    'served',
+  );
   answer = [{ ...REC, payload: Uint8Array.from([7]) }];
-  await reader.fetch(NAME, D); // a fresh answer is not written over it
+  await reader.fetch({ name: NAME, digest: D }, undefined); // a fresh answer is not written over it
   await diskCacheWritesSettled();
   answer = [];
-  t.deepEqual(await reader.fetch(NAME, D), [], 'a definitive "gone" is believed for this run');
+  t.deepEqual(
+    await reader.fetch({ name: NAME, digest: D }, undefined),
+    [],
+    'a definitive "gone" is believed for this run',
+  );
   t.deepEqual(await readFile(path), before, 'but the entry is not withdrawn');
   await writeFile(path, '{"corrupt"');
   answer = unavailable();
-  await t.throwsAsync(reader.fetch(NAME, D), { instanceOf: RegistryError });
+  await t.throwsAsync(reader.fetch({ name: NAME, digest: D }, undefined), { instanceOf: RegistryError });
   t.deepEqual(await readdir(s.dir), [file], 'a corrupt entry is ignored, not deleted');
   t.true((await stat(path)).mtimeMs >= mtime);
   const other = createDiskCacheSource({
@@ -235,7 +256,86 @@ test('readOnly (policy simulate): serves the daemon’s entries, never writes, w
     dir: join(s.dir, 'never-created'),
     readOnly: true,
   });
-  await other.fetch(NAME, D);
+  await other.fetch({ name: NAME, digest: D }, undefined);
   await diskCacheWritesSettled();
   await t.throwsAsync(stat(join(s.dir, 'never-created')), { code: 'ENOENT' });
+});
+
+test('one cache forwards each fetch’s credentials to its source, and keeps the source’s overlap flag', async (t) => {
+  const base = await mkdtemp(join(tmpdir(), 'criguard-cache-'));
+  t.teardown(() => rm(base, { recursive: true, force: true }));
+  const seen: (string | undefined)[] = [];
+  const cache = createDiskCacheSource({
+    source: {
+      overlap: true,
+      fetch: async (_image, credentials) => {
+        seen.push(credentials?.username);
+        return [REC];
+      },
+    },
+    dir: join(base, 'attestations'),
+  });
+  t.true(cache.overlap);
+  await cache.fetch({ name: NAME, digest: D }, { username: 'kubelet', password: 'p' });
+  await cache.fetch({ name: NAME, digest: D }, undefined);
+  await cache.fetch({ name: NAME, digest: D }, { username: 'other', password: 'p' });
+  t.deepEqual(seen, ['kubelet', undefined, 'other']);
+  t.falsy(createDiskCacheSource({ source: { fetch: async () => [] }, dir: base }).overlap);
+  await diskCacheWritesSettled();
+});
+
+test('withoutCredentials: a denial falls back to the entry only for fetches without credentials', async (t) => {
+  const base = await mkdtemp(join(tmpdir(), 'criguard-cache-'));
+  t.teardown(() => rm(base, { recursive: true, force: true }));
+  let answer: AttestationRecord[] | Error = [REC];
+  const cache = createDiskCacheSource({
+    source: {
+      fetch: async () => {
+        if (answer instanceof Error) throw answer;
+        return answer;
+      },
+    },
+    dir: join(base, 'attestations'),
+    fallbackCodes: ['CG_ERR_REGISTRY_UNAVAILABLE'],
+    emptyIsAuthoritative: true,
+    withoutCredentials: {
+      fallbackCodes: ['CG_ERR_REGISTRY_UNAVAILABLE', 'CG_ERR_REGISTRY_DENIED'],
+      emptyIsAuthoritative: false,
+    },
+  });
+  const kubelet = { username: 'u', password: 'p' };
+  await cache.fetch({ name: NAME, digest: D }, kubelet);
+  await diskCacheWritesSettled();
+  answer = new RegistryError('CG_ERR_REGISTRY_DENIED', 'denied');
+  t.is(
+    (await cache.fetch({ name: NAME, digest: D }, undefined)).length,
+    1,
+    'node credentials denied: cached',
+  );
+  await t.throwsAsync(
+    cache.fetch({ name: NAME, digest: D }, kubelet),
+    { is: answer },
+    'kubelet denied: rethrown',
+  );
+  answer = [];
+  t.is((await cache.fetch({ name: NAME, digest: D }, undefined)).length, 1, 'anonymous "nothing": cached');
+  t.deepEqual(await cache.fetch({ name: NAME, digest: D }, kubelet), [], 'authorised "nothing": believed');
+  await diskCacheWritesSettled();
+  t.deepEqual(await readdir(join(base, 'attestations')), [], '…and the entry is gone');
+});
+
+test('a long-lived cache makes its directory again (0700) when it was removed or loosened', async (t) => {
+  const s = await setup(t);
+  await s.cache.fetch({ name: NAME, digest: D }, undefined);
+  await diskCacheWritesSettled();
+  await rm(s.dir, { recursive: true, force: true });
+  await s.cache.fetch({ name: NAME, digest: D }, undefined);
+  await diskCacheWritesSettled();
+  t.is((await readdir(s.dir)).length, 1, 'written again');
+  const { chmod } = await import('node:fs/promises');
+  await chmod(s.dir, 0o755);
+  await s.cache.fetch({ name: NAME, digest: D }, undefined);
+  await diskCacheWritesSettled();
+  t.is((await stat(s.dir)).mode & 0o777, 0o700);
+  t.false(s.events.includes('write-failed'));
 });

@@ -60,7 +60,10 @@ test('keyless .sig layer (certificate, chain, Rekor SET annotations) satisfies a
     payload,
     cosignAnnotations(dep, await dep.signMessage(payload, signer)),
   );
-  const records = await createRegistrySource({ client, sigstoreBundles: false }).fetch(name, img.digest);
+  const records = await createRegistrySource({ client, sigstoreBundles: false }).fetch(
+    { name: name, digest: img.digest },
+    undefined,
+  );
   t.is(records.length, 1);
   t.truthy(records[0]!.sigstoreBundle);
   const identity = { name, digest: img.digest };
@@ -79,7 +82,10 @@ test('keyless_sig_without_set_fail: a .sig layer whose Rekor annotation is missi
   const annotations = cosignAnnotations(dep, await dep.signMessage(payload, signer));
   delete annotations[COSIGN_BUNDLE_ANNOTATION];
   await pushKeylessSig(reg(), img.name, img.digest, payload, annotations);
-  const records = await createRegistrySource({ client, sigstoreBundles: false }).fetch(name, img.digest);
+  const records = await createRegistrySource({ client, sigstoreBundles: false }).fetch(
+    { name: name, digest: img.digest },
+    undefined,
+  );
   const [outcome] = await verifyAttestors([ci()], { name, digest: img.digest }, records, {
     bindDockerReference: false,
   });
@@ -109,7 +115,10 @@ for (const mediaType of [
       json,
       mediaType,
     );
-    const records = await createRegistrySource({ client, cosignLegacy: false }).fetch(name, img.digest);
+    const records = await createRegistrySource({ client, cosignLegacy: false }).fetch(
+      { name: name, digest: img.digest },
+      undefined,
+    );
     t.is(records.length, 1);
     const identity = { name, digest: img.digest };
     const [ok] = await verifyAttestors([ci()], identity, records, { bindDockerReference: false });

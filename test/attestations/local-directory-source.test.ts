@@ -28,10 +28,10 @@ test('writes and reads back attestations by digest; other digests see none', asy
   const path = await writeAttestationFile(dir, D, record);
   t.true(path.includes(`sha256-${D.slice(7)}`));
   const source = createLocalDirectorySource({ dir });
-  const [got] = await source.fetch('ignored', D);
+  const [got] = await source.fetch({ name: 'ignored', digest: D }, undefined);
   t.deepEqual(Buffer.from(got!.payload), Buffer.from(record.payload));
   t.deepEqual(got!.signatures[0]?.publicKeyId, 'k');
-  t.deepEqual(await source.fetch('ignored', digestOf('none')), []);
+  t.deepEqual(await source.fetch({ name: 'ignored', digest: digestOf('none') }, undefined), []);
 });
 
 test('reads a Binary Authorization occurrence as printed by gcloud', (t) => {
@@ -86,7 +86,7 @@ test('invalid, oversized and symlinked files are skipped and reported', async (t
     dir,
     onSkipped: (p, code) => skipped.push(`${p.slice(folder.length + 1)}:${code}`),
   });
-  t.is((await source.fetch('x', D)).length, 1);
+  t.is((await source.fetch({ name: 'x', digest: D }, undefined)).length, 1);
   t.deepEqual(skipped.sort(), [
     'bad.json:CG_ERR_ATTESTATION_FILE_INVALID',
     'big.json:CG_ERR_ATTESTATION_LIMIT',
@@ -100,11 +100,13 @@ test('too_many_files_fail: more files than the limit is an error, not a partial 
   await mkdir(folder, { recursive: true });
   for (let i = 0; i < 5; i++) await writeFile(join(folder, `${i}.json`), toAttestationFile(record));
   const source = createLocalDirectorySource({ dir, limits: { maxFiles: 4 } });
-  const err = await t.throwsAsync(source.fetch('x', D), { instanceOf: AttestationError });
+  const err = await t.throwsAsync(source.fetch({ name: 'x', digest: D }, undefined), {
+    instanceOf: AttestationError,
+  });
   t.is(err?.code, 'CG_ERR_ATTESTATION_LIMIT');
 });
 
 test('invalid_digest_fail: a bad digest never becomes a path', async (t) => {
   const source = createLocalDirectorySource({ dir: '/nonexistent' });
-  await t.throwsAsync(source.fetch('x', 'sha256:../../etc'), { any: true });
+  await t.throwsAsync(source.fetch({ name: 'x', digest: 'sha256:../../etc' }, undefined), { any: true });
 });

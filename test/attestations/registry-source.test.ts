@@ -101,7 +101,7 @@ test('cosign .sig: exact payload bytes and signature come back, and verify', asy
     sigstoreBundles: false,
     onSkipped: (_w, r) => skipped.push(r),
   });
-  const records = await withSkips.fetch(name, img.digest);
+  const records = await withSkips.fetch({ name: name, digest: img.digest }, undefined);
   t.is(records.length, 1);
   t.deepEqual(Buffer.from(records[0]!.payload), payload);
   t.deepEqual(Buffer.from(records[0]!.signatures[0]!.signature), signature);
@@ -120,7 +120,7 @@ test('cosign .sig: exact payload bytes and signature come back, and verify', asy
 
 test('no .sig tag → no records (not an error)', async (t) => {
   const img = await pushImage(reg(), { name: 'cg/unsigned', variant: 'unsigned' });
-  t.deepEqual(await source.fetch(`${img.host}/${img.name}`, img.digest), []);
+  t.deepEqual(await source.fetch({ name: `${img.host}/${img.name}`, digest: img.digest }, undefined), []);
 });
 
 test('too many signature layers → CG_ERR_ATTESTATION_LIMIT', async (t) => {
@@ -128,9 +128,12 @@ test('too many signature layers → CG_ERR_ATTESTATION_LIMIT', async (t) => {
   const layers = Array.from({ length: 5 }, (_, i) => ({ payload: Buffer.from(`p${i}`), signature: 'AAAA' }));
   await pushSigManifest(img.name, img.digest, layers);
   const small = createRegistrySource({ client, sigstoreBundles: false, limits: { maxSignatureLayers: 4 } });
-  const err = await t.throwsAsync(small.fetch(`${img.host}/${img.name}`, img.digest), {
-    instanceOf: AttestationError,
-  });
+  const err = await t.throwsAsync(
+    small.fetch({ name: `${img.host}/${img.name}`, digest: img.digest }, undefined),
+    {
+      instanceOf: AttestationError,
+    },
+  );
   t.is(err?.code, 'CG_ERR_ATTESTATION_LIMIT');
 });
 
@@ -138,7 +141,7 @@ test('oversized payload layers are skipped without download', async (t) => {
   const img = await pushImage(reg(), { name: 'cg/big', variant: 'big' });
   await pushSigManifest(img.name, img.digest, [{ payload: Buffer.alloc(2048, 0x41), signature: 'AAAA' }]);
   const small = createRegistrySource({ client, sigstoreBundles: false, limits: { maxPayloadBytes: 1024 } });
-  t.deepEqual(await small.fetch(`${img.host}/${img.name}`, img.digest), []);
+  t.deepEqual(await small.fetch({ name: `${img.host}/${img.name}`, digest: img.digest }, undefined), []);
 });
 
 test('a .sig tag that is not a manifest → CG_ERR_REGISTRY_PROTOCOL', async (t) => {
@@ -153,17 +156,23 @@ test('a .sig tag that is not a manifest → CG_ERR_REGISTRY_PROTOCOL', async (t)
     index,
     'application/vnd.oci.image.index.v1+json',
   );
-  const err = await t.throwsAsync(source.fetch(`${img.host}/${img.name}`, img.digest), {
-    instanceOf: RegistryError,
-  });
+  const err = await t.throwsAsync(
+    source.fetch({ name: `${img.host}/${img.name}`, digest: img.digest }, undefined),
+    {
+      instanceOf: RegistryError,
+    },
+  );
   t.is(err?.code, 'CG_ERR_REGISTRY_PROTOCOL');
 });
 
 test('registry down → CG_ERR_REGISTRY_UNAVAILABLE', async (t) => {
   const port = await freePort();
-  const err = await t.throwsAsync(source.fetch(`127.0.0.1:${port}/cg/x`, `sha256:${'a'.repeat(64)}`), {
-    instanceOf: RegistryError,
-  });
+  const err = await t.throwsAsync(
+    source.fetch({ name: `127.0.0.1:${port}/cg/x`, digest: `sha256:${'a'.repeat(64)}` }, undefined),
+    {
+      instanceOf: RegistryError,
+    },
+  );
   t.is(err?.code, 'CG_ERR_REGISTRY_UNAVAILABLE');
 });
 
@@ -181,7 +190,7 @@ test('pushCosignSignature: creates, appends, is idempotent, and round-trips thro
   t.is(again.manifestDigest, first.manifestDigest);
   const second = await pushCosignSignature(client, { name, digest: img.digest }, payload, sig2);
   t.true(second.added);
-  const records = await source.fetch(name, img.digest);
+  const records = await source.fetch({ name: name, digest: img.digest }, undefined);
   t.deepEqual(
     records.map((r) => Buffer.from(r.signatures[0]!.signature).toString('base64')),
     [sig1.toString('base64'), sig2.toString('base64')],
@@ -263,9 +272,27 @@ test('cosign 3 Sigstore bundle via the sha256-<hex> referrers tag → a DSSE rec
   );
   await pushManifest(reg(), img.name, `sha256-${img.digest.slice(7)}`, index, OCI_INDEX);
   const both = createRegistrySource({ client });
-  const records = await both.fetch(name, img.digest);
+  const records = await both.fetch({ name: name, digest: img.digest }, undefined);
   t.is(records.length, 1);
   t.deepEqual(Buffer.from(records[0]!.payload), Buffer.from(pae));
   t.deepEqual(Buffer.from(records[0]!.signatures[0]!.signature), sig);
   t.is(checkInTotoStatement(records[0]!.payload, img.digest), 'OK');
+});
+
+test('fallbackCredentials: asked only for fetches without credentials, with the image name', async (t) => {
+  const img = await pushImage(reg(), { name: 'cg/fallback-creds', variant: 'fallback-creds' });
+  const name = `${img.host}/${img.name}`;
+  const asked: string[] = [];
+  const lazy = createRegistrySource({
+    client,
+    sigstoreBundles: false,
+    fallbackCredentials: async (imageName) => {
+      asked.push(imageName);
+      return undefined;
+    },
+  });
+  t.deepEqual(await lazy.fetch({ name, digest: img.digest }, { username: 'u', password: 'p' }), []);
+  t.deepEqual(asked, [], 'the kubelet’s credentials are used as they are');
+  t.deepEqual(await lazy.fetch({ name, digest: img.digest }, undefined), []);
+  t.deepEqual(asked, [name]);
 });

@@ -54,7 +54,7 @@ test('a FIFO in the offline attestation directory is skipped, not waited on', as
   execFileSync('mkfifo', [join(folder, 'planted.json')]);
   const skipped: string[] = [];
   const source = createLocalDirectorySource({ dir, onSkipped: (_path, code) => skipped.push(code) });
-  t.deepEqual(await source.fetch('example.com/app', DIGEST), []);
+  t.deepEqual(await source.fetch({ name: 'example.com/app', digest: DIGEST }, undefined), []);
   t.deepEqual(skipped, ['CG_ERR_ATTESTATION_FILE_INVALID']);
 });
 
@@ -71,6 +71,8 @@ test('a FIFO planted as an attestation cache entry is discarded, not waited on',
   const { createHash } = await import('node:crypto');
   const n = createHash('sha256').update('example.com/app').digest('hex').slice(0, 16);
   execFileSync('mkfifo', [join(dir, `sha256-${'a'.repeat(64)}-${n}.json`)]);
-  await t.throwsAsync(cache.fetch('example.com/app', DIGEST), { is: unavailable });
+  await t.throwsAsync(cache.fetch({ name: 'example.com/app', digest: DIGEST }, undefined), {
+    is: unavailable,
+  });
   t.deepEqual(events, ['corrupt-discarded']);
 });
