@@ -9,14 +9,12 @@ import {
   FrameType,
   Http2ProtocolError,
   MAX_FRAME_PAYLOAD,
-  SETTINGS_ACK,
   Setting,
   decodeSettings,
   encodeFrame,
   encodeGoaway,
   encodeHeaderBlock,
   encodeRstStream,
-  encodeSettings,
   encodeWindowUpdate,
   unpad,
   type FrameView,
@@ -30,6 +28,7 @@ import {
   type HeldRequest,
   type HeldResponse,
 } from './held-calls.js';
+import { DegradedResponder, type DegradedWriter } from './degraded-responder.js';
 import { HeaderBlockDecoder, HeaderBlockEncoder, type HeaderField } from './hpack-codec.js';
 
 export type { HeldBudget } from './held-calls.js';
@@ -132,8 +131,7 @@ export class ConnectionBridge {
   private upstreamBlock: PendingBlock | undefined;
   private prefaceBytes: Buffer | undefined = Buffer.alloc(0);
   private upstreamConnected = false;
-  private degraded = false;
-  private degradedGoaway = false;
+  private readonly degraded: DegradedResponder;
   private lastClientStream = 0;
   // Bound once: the hot path allocates no closures per read.
   private readonly rawFromClient = (frame: FrameView): boolean => this.isRawFromClient(frame);
@@ -161,6 +159,7 @@ export class ConnectionBridge {
     this.clientDecoder = new HeaderBlockDecoder(options.limits.maxHeaderListSize);
     this.upstreamDecoder = new HeaderBlockDecoder(options.limits.maxHeaderListSize);
     this.held = new HeldAccount(options.limits.maxHeldBytes, options.heldBudget);
+    this.degraded = new DegradedResponder(this.degradedWriter(), options);
     this.finished = new Promise((resolve) => client.once('close', () => resolve()));
     this.done = new Promise((resolve) => (this.markDone = resolve));
     client.setNoDelay?.(true);
@@ -178,7 +177,7 @@ export class ConnectionBridge {
       else this.close();
     });
     upstream.on('close', () => {
-      if (this.upstreamConnected || !this.degraded) this.close();
+      if (this.upstreamConnected || !this.degraded.active) this.close();
     });
     this.prefaceTimer = setTimeout(() => {
       this.options.logger.debug({}, 'no HTTP/2 preface in time; connection closed');
@@ -273,7 +272,7 @@ export class ConnectionBridge {
       chunk = have.subarray(PREFACE_LENGTH);
       if (chunk.length === 0) return;
     }
-    if (this.degraded) {
+    if (this.degraded.active) {
       this.fromClient.push(chunk, (_buf, frame) => this.onClientFrameDegraded(frame));
       return;
     }
@@ -510,7 +509,7 @@ export class ConnectionBridge {
     const block = this.toClient.encode(fields);
     for (const f of encodeHeaderBlock(stream.id, block, Flag.END_STREAM)) this.writeClient(f);
     if (stream.clientEnded) this.forget(stream);
-    this.afterLocalAnswer();
+    this.degraded.afterLocalAnswer();
   }
 
   // ---- upstream → client
@@ -679,20 +678,17 @@ export class ConnectionBridge {
     this.endFromUpstream(stream);
   }
 
-  // ---- degraded mode: containerd unreachable
+  // ---- degraded mode: containerd unreachable (the answers are `DegradedResponder`'s)
 
   private enterDegraded(err: NodeJS.ErrnoException): void {
-    this.degraded = true;
-    this.options.onUpstreamUnavailable?.();
-    this.options.logger.warn({ err: err.code ?? err.message }, 'upstream unreachable; answering UNAVAILABLE');
-    if (!this.prefaceBytes) this.writeClient(encodeSettings());
+    this.degraded.enter(err, !this.prefaceBytes);
     for (const stream of [...this.streams.values()]) {
       if (stream.mode !== 'local') {
         stream.abort?.abort();
         stream.request = undefined;
         stream.response = undefined;
         this.unhold(stream);
-        this.answerLocally(stream, this.unavailable());
+        this.answerLocally(stream, this.degraded.unavailable());
       }
     }
     // Frames that arrived before the failure were already handled; later ones take the degraded path.
@@ -700,67 +696,41 @@ export class ConnectionBridge {
 
   private onClientFrameDegraded(frame: FrameView): void {
     if (this.collectBlock('client', frame)) return;
-    switch (frame.type) {
-      case FrameType.SETTINGS:
-        if (!(frame.flags & Flag.ACK)) this.writeClient(SETTINGS_ACK);
-        return;
-      case FrameType.PING:
-        if (!(frame.flags & Flag.ACK))
-          this.writeClient(encodeFrame(FrameType.PING, Flag.ACK, 0, frame.payload));
-        return;
-      case FrameType.DATA: {
-        this.creditClient(0, frame.payload.length);
-        const stream = this.streams.get(frame.streamId);
-        if (stream && frame.flags & Flag.END_STREAM) this.endFromClient(stream);
-        return;
-      }
-      case FrameType.RST_STREAM: {
-        const stream = this.streams.get(frame.streamId);
-        if (stream) this.forget(stream);
-        return;
-      }
-      default:
-        return;
-    }
+    this.degraded.onFrame(frame);
   }
 
-  private onClientHeadersDegraded(block: PendingBlock): void {
-    this.clientDecoder.decode(Buffer.concat(block.parts));
-    const id = block.streamId;
-    let stream = this.streams.get(id);
-    if (!stream) {
-      this.lastClientStream = Math.max(this.lastClientStream, id);
-      stream = {
-        id,
-        mode: 'local',
-        serverStreaming: false,
-        clientEnded: (block.flags & Flag.END_STREAM) !== 0,
-        upstreamEnded: true,
-        request: undefined,
-        response: undefined,
-        abort: undefined,
-      };
-      this.streams.set(id, stream);
-      clearTimeout(this.idleTimer);
-      this.answerLocally(stream, this.unavailable());
-    } else if (block.flags & Flag.END_STREAM) {
-      this.endFromClient(stream);
-    }
-  }
-
-  private unavailable(): Rejection {
-    return { code: GrpcCode.UNAVAILABLE, message: `criguard: ${this.options.upstreamName} is not reachable` };
-  }
-
-  private afterLocalAnswer(): void {
-    if (!this.degraded || this.degradedGoaway) return;
-    this.degradedGoaway = true;
-    // Let the client finish this connection and reconnect: the next connection retries containerd.
-    setTimeout(() => {
-      if (this.closed) return;
-      this.writeClient(encodeGoaway(this.lastClientStream, ErrorCode.NO_ERROR));
-      setTimeout(() => this.close(true), 100).unref();
-    }, 10).unref();
+  /** The connection's side of the degraded responder: stream-table and socket operations by stream id. */
+  private degradedWriter(): DegradedWriter {
+    const byId = (id: number, fn: (stream: StreamState) => void): void => {
+      const stream = this.streams.get(id);
+      if (stream) fn(stream);
+    };
+    return {
+      writeClient: (bytes) => this.writeClient(bytes),
+      creditClient: (bytes) => this.creditClient(0, bytes),
+      decodeClientHeaders: (block) => void this.clientDecoder.decode(block),
+      hasStream: (id) => this.streams.has(id),
+      openLocalStream: (id, clientEnded) => {
+        this.lastClientStream = Math.max(this.lastClientStream, id);
+        this.streams.set(id, {
+          id,
+          mode: 'local',
+          serverStreaming: false,
+          clientEnded,
+          upstreamEnded: true,
+          request: undefined,
+          response: undefined,
+          abort: undefined,
+        });
+        clearTimeout(this.idleTimer);
+      },
+      answerLocally: (id, rejection) => byId(id, (s) => this.answerLocally(s, rejection)),
+      endFromClient: (id) => byId(id, (s) => this.endFromClient(s)),
+      forget: (id) => byId(id, (s) => this.forget(s)),
+      lastClientStream: () => this.lastClientStream,
+      isClosed: () => this.closed,
+      closeGracefully: () => this.close(true),
+    };
   }
 
   // ---- shared plumbing
@@ -836,7 +806,8 @@ export class ConnectionBridge {
     if (frame.flags & Flag.END_HEADERS) {
       if (from === 'client') {
         this.clientBlock = undefined;
-        if (this.degraded) this.onClientHeadersDegraded(current);
+        if (this.degraded.active)
+          this.degraded.onHeaders(current.streamId, current.flags, Buffer.concat(current.parts));
         else this.onClientHeaders(current);
       } else {
         this.upstreamBlock = undefined;
@@ -960,7 +931,7 @@ export class ConnectionBridge {
     if (this.closed) return;
     const limit = this.options.limits.writeHighWaterMark;
     const clientFull = this.client.writableLength > limit;
-    const upstreamFull = !this.degraded && this.upstream.writableLength > limit;
+    const upstreamFull = !this.degraded.active && this.upstream.writableLength > limit;
     setPaused(this.client, clientFull || upstreamFull);
     setPaused(this.upstream, clientFull);
   }
