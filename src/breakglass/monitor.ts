@@ -1,5 +1,5 @@
-import { lstatSync, watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
+import { watchDirectory } from '../files/watch-directory.js';
 import { DEFAULT_MAX_WINDOW_MS } from './defaults.js';
 import { loadBreakglass } from './load.js';
 import type { BreakglassRequest } from './scope.js';
@@ -47,8 +47,6 @@ export interface BreakglassMonitor {
   close(): void;
 }
 
-const DEBOUNCE_MS = 25;
-
 /**
  * Watches a breakglass file: reads it at creation (synchronously), then again on every fs.watch event on its
  * directory (so atomic renames, replacement and deletion are seen) and every `recheckMs` (so a missed event,
@@ -65,9 +63,6 @@ export function createBreakglassMonitor(options: BreakglassMonitorOptions): Brea
   let loaded: LoadedBreakglass = loadBreakglass(path, readOptions);
   let closed = false;
   let lastFingerprint = fingerprint(evaluateBreakglass(loaded, clock(), maxWindowMs));
-  let watcher: FSWatcher | undefined;
-  let watchedIno: number | undefined;
-  let debounce: NodeJS.Timeout | undefined;
 
   function check(): BreakglassStatus {
     loaded = loadBreakglass(path, readOptions, loaded);
@@ -88,47 +83,9 @@ export function createBreakglassMonitor(options: BreakglassMonitorOptions): Brea
     return status;
   }
 
-  function ensureWatcher(): void {
-    let ino: number | undefined;
-    try {
-      ino = lstatSync(dir).ino;
-    } catch {
-      ino = undefined;
-    }
-    if (watcher && ino === watchedIno) return;
-    watcher?.close();
-    watcher = undefined;
-    watchedIno = undefined;
-    if (ino === undefined) return;
-    try {
-      const w = watch(dir, { persistent: false }, () => schedule());
-      w.on('error', () => {
-        w.close();
-        if (watcher === w) watcher = undefined;
-      });
-      watcher = w;
-      watchedIno = ino;
-    } catch {
-      // No watcher (directory gone, inotify limits): the periodic re-check still applies changes.
-    }
-  }
-
-  function schedule(): void {
-    if (closed || debounce) return;
-    debounce = setTimeout(() => {
-      debounce = undefined;
-      if (!closed) check();
-    }, DEBOUNCE_MS);
-    debounce.unref();
-  }
-
-  ensureWatcher();
-  const timer = setInterval(() => {
-    if (closed) return;
-    ensureWatcher();
+  const watching = watchDirectory(dir, options.recheckMs ?? 1000, () => {
     check();
-  }, options.recheckMs ?? 1000);
-  timer.unref();
+  });
 
   return Object.freeze({
     grantFor(request: BreakglassRequest, now: number): BreakglassGrant | undefined {
@@ -143,10 +100,7 @@ export function createBreakglassMonitor(options: BreakglassMonitorOptions): Brea
     },
     close(): void {
       closed = true;
-      clearInterval(timer);
-      if (debounce) clearTimeout(debounce);
-      watcher?.close();
-      watcher = undefined;
+      watching.close();
     },
   });
 }

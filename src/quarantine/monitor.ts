@@ -1,5 +1,5 @@
-import { lstatSync, watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
+import { watchDirectory } from '../files/watch-directory.js';
 import type { QuarantineChange, QuarantineEntry } from './document.js';
 import type { QuarantineSubject } from './match.js';
 import type { QuarantineProblem } from './problems.js';
@@ -63,7 +63,6 @@ export interface QuarantineMonitor {
   close(): void;
 }
 
-const DEBOUNCE_MS = 25;
 const NO_CHANGE: QuarantineListChange = Object.freeze({ added: [], removed: [], lastChange: undefined });
 
 /**
@@ -82,11 +81,7 @@ export function createQuarantineMonitor(options: QuarantineMonitorOptions): Quar
   /** The last trusted list (valid or absent); undefined while the file has been invalid since start. */
   let trusted: Exclude<LoadedQuarantine, { kind: 'invalid' }> | undefined =
     current.kind === 'invalid' ? undefined : current;
-  let closed = false;
   let lastFingerprint = fingerprint(statusAt(clock()));
-  let watcher: FSWatcher | undefined;
-  let watchedIno: number | undefined;
-  let debounce: NodeJS.Timeout | undefined;
 
   function statusAt(now: number): QuarantineStatus {
     const entries = trusted ? entryStatuses(trusted, now) : [];
@@ -128,47 +123,9 @@ export function createQuarantineMonitor(options: QuarantineMonitorOptions): Quar
     return status;
   }
 
-  function ensureWatcher(): void {
-    let ino: number | undefined;
-    try {
-      ino = lstatSync(dir).ino;
-    } catch {
-      ino = undefined;
-    }
-    if (watcher && ino === watchedIno) return;
-    watcher?.close();
-    watcher = undefined;
-    watchedIno = undefined;
-    if (ino === undefined) return;
-    try {
-      const w = watch(dir, { persistent: false }, () => schedule());
-      w.on('error', () => {
-        w.close();
-        if (watcher === w) watcher = undefined;
-      });
-      watcher = w;
-      watchedIno = ino;
-    } catch {
-      // No watcher (directory gone, inotify limits): the periodic re-check still applies changes.
-    }
-  }
-
-  function schedule(): void {
-    if (closed || debounce) return;
-    debounce = setTimeout(() => {
-      debounce = undefined;
-      if (!closed) check();
-    }, DEBOUNCE_MS);
-    debounce.unref();
-  }
-
-  ensureWatcher();
-  const timer = setInterval(() => {
-    if (closed) return;
-    ensureWatcher();
+  const watching = watchDirectory(dir, options.recheckMs ?? 1000, () => {
     check();
-  }, options.recheckMs ?? 1000);
-  timer.unref();
+  });
 
   return Object.freeze({
     check(subject: QuarantineSubject, now: number): QuarantineHit | undefined {
@@ -197,11 +154,7 @@ export function createQuarantineMonitor(options: QuarantineMonitorOptions): Quar
     status: statusAt,
     refresh: check,
     close(): void {
-      closed = true;
-      clearInterval(timer);
-      if (debounce) clearTimeout(debounce);
-      watcher?.close();
-      watcher = undefined;
+      watching.close();
     },
   });
 }
