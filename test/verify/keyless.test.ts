@@ -425,6 +425,58 @@ test('keyless_tsa_allow: no SET, an inclusion proof and an RFC 3161 timestamp fr
   t.like(await judge(keylessAttestor(exact), [messageRecord(payload, message)]), { satisfied: true });
 });
 
+/** A GeneralizedTime as DER writes it: the fraction of a second without trailing zeros. */
+function derGenTime(at: Date): string {
+  const iso = at.toISOString(); // 2026-12-02T01:02:03.120Z
+  const fraction = iso.slice(20, 23).replace(/0+$/, '');
+  return `${iso.slice(0, 19).replace(/[-T:]/g, '')}${fraction === '' ? '' : `.${fraction}`}Z`;
+}
+
+test('keyless_tsa_subsecond_gentime_allow: genTime stamped at .5, .12, .005, .999 and whole seconds', async (t) => {
+  // The flake of the TSA tests: a TSA stamping at a tenth or hundredth of a second writes genTime as `.5` or
+  // `.12` (DER drops trailing zeros); @sigstore/core only parsed three digits and refused these valid
+  // timestamps with a certificate error. Fixed fractions make each case happen every run; stamping a
+  // minute ahead keeps the stamp inside the 10-minute certificate and after the TSA's certificates
+  // (issued now) however slow the machine.
+  for (const ms of [500, 120, 5, 999, 0]) {
+    const clock = new Date(Math.floor(Date.now() / 1000) * 1000 + 60_000 + ms);
+    const tsa = await dep.newTsa(clock);
+    const root = structuredClone(dep.trustedRoot) as Loose;
+    root.timestampAuthorities.push(tsa.entry);
+    const attestor = keylessAttestor(exact, parseTrustedRoot(root, `tsa-at-${ms}ms`));
+    const json = (await dep.signDsse(D, { ...signer, tsa, inclusionPromise: false })) as Loose;
+    const der = Buffer.from(
+      json.verificationMaterial.timestampVerificationData.rfc3161Timestamps[0].signedTimestamp,
+      'base64',
+    );
+    t.true(der.includes(Buffer.from(derGenTime(clock))), `genTime ${derGenTime(clock)} is in the timestamp`);
+    t.like(
+      await judge(attestor, [dsseRecord(json)]),
+      { satisfied: true },
+      `stamped at ${clock.toISOString()}`,
+    );
+  }
+});
+
+test('keyless_tsa_malformed_gentime_fail: a genTime that is no GeneralizedTime is a timestamp error', async (t) => {
+  const clock = new Date(Math.floor(Date.now() / 1000) * 1000 + 60_500);
+  const tsa = await dep.newTsa(clock);
+  const root = structuredClone(dep.trustedRoot) as Loose;
+  root.timestampAuthorities.push(tsa.entry);
+  const attestor = keylessAttestor(exact, parseTrustedRoot(root, 'tsa-malformed'));
+  const json = await dep.signDsse(D, { ...signer, tsa, inclusionPromise: false });
+  const broken = edit(json, (b) => {
+    const stamps = b.verificationMaterial.timestampVerificationData.rfc3161Timestamps;
+    const der = Buffer.from(stamps[0].signedTimestamp, 'base64');
+    const genTime = Buffer.from(derGenTime(clock));
+    const at = der.indexOf(genTime);
+    t.true(at > 0);
+    der[at + genTime.length - 1] = 0x59; // 'Z' -> 'Y': no longer UTC
+    stamps[0].signedTimestamp = der.toString('base64');
+  });
+  t.like(await judge(attestor, [dsseRecord(broken)]), { satisfied: false, reason: 'TIMESTAMP_INVALID' });
+});
+
 test('keyless_tsa_untrusted_fail: a timestamp from an authority outside the root', async (t) => {
   const stranger = await dep.newTsa();
   const json = await dep.signDsse(D, { ...signer, tsa: stranger, inclusionPromise: false });

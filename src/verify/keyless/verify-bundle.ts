@@ -6,6 +6,7 @@ import type { Signer } from '@sigstore/verify';
 import { encodeDssePae } from '../dsse.js';
 import type { KeylessIdentity, SignerIdentity } from './identity.js';
 import { prepareLeaf } from './certificate-cost.js';
+import { prepareTimestamp } from './timestamp-time.js';
 import type { KeylessTrust } from './trusted-root.js';
 
 /**
@@ -74,6 +75,9 @@ export function verifyKeylessBundle(
   try {
     const entity = toSignedEntity(bundle, artifact === undefined ? undefined : Buffer.from(artifact));
     if (entity.key.$case === 'certificate') prepareLeaf(entity.key.certificate);
+    for (const stamp of entity.timestamps) {
+      if (stamp.$case === 'timestamp-authority') prepareTimestamp(stamp.timestamp);
+    }
     signer = verifierFor(trust, thresholds).verify(entity);
   } catch (err) {
     return rejection(err);
