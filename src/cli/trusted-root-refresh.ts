@@ -20,8 +20,9 @@ export const trustedRootRefreshCommand: Command = {
     'public-good instance: https://tuf-repo-cdn.sigstore.dev and its root.json). The target must parse as a',
     "Sigstore trusted root with criguard's own parser; it is written to --output (the serve setting",
     'trustedRoot) atomically, mode 0644, only if it differs. On any failure the file is left unchanged.',
-    '--cache-dir keeps verified TUF metadata between runs (root rotations, rollback protection); when it',
-    'already holds a root.json, that (verified) root is used instead of --root. --timeout: per request (30).',
+    '--cache-dir keeps verified TUF metadata between runs (root rotations, rollback protection); its root',
+    'is used instead of --root only if it descends from --root (each rotation kept in DIR/roots/ and',
+    're-verified); otherwise the cache starts again from --root, with a warning. --timeout: per request (30).',
     'Exit codes: 0 written or already current, 1 refresh failed, 2 unreadable --root or bad --mirror, 64 usage.',
   ].join('\n'),
   async run(args, io) {
@@ -58,6 +59,11 @@ export const trustedRootRefreshCommand: Command = {
         timeoutMs,
         ...(values['cache-dir'] === undefined ? {} : { cacheDir: values['cache-dir'] }),
       });
+      if (result.cacheReset !== undefined) {
+        io.stderr(
+          `criguard trusted-root refresh: warning: the cached TUF root in --cache-dir was not used and the cache was started again from --root: ${result.cacheReset}\n`,
+        );
+      }
       io.stdout(
         result.changed
           ? `written ${output} (${result.digest})\n`

@@ -15,7 +15,9 @@ import {
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Updater } from 'tuf-js';
+import { DefaultFetcher } from 'tuf-js/dist/fetcher.js';
 import { MAX_TRUSTED_ROOT_BYTES, parseTrustedRoot } from '../verify/keyless/trusted-root.js';
+import { ensureCachedRootDescends, keepVerifiedRoots, MAX_ROOT_CHAIN, recordingRoots } from './root-chain.js';
 
 /** The TUF target Sigstore publishes its trusted root as. */
 export const TRUSTED_ROOT_TARGET = 'trusted_root.json';
@@ -36,7 +38,10 @@ export class RefreshError extends Error {
 export interface RefreshOptions {
   /** Base URL of the TUF repository (metadata at its root, targets under `targets/`), http or https. */
   readonly mirror: string;
-  /** The operator's pinned TUF root.json for that mirror (the root of trust; used when the cache has none). */
+  /**
+   * The operator's pinned TUF root.json for that mirror: the root of trust. A root cached in `cacheDir` is
+   * used instead only when it descends from this one (root-chain.ts); otherwise the cache starts again.
+   */
   readonly rootPath: string;
   /** The node's trusted root file (serve setting `trustedRoot`). */
   readonly output: string;
@@ -51,6 +56,8 @@ export interface RefreshResult {
   readonly changed: boolean;
   /** `sha256:<hex>` of the trusted root, as the daemon reports it in the policy revision. */
   readonly digest: string;
+  /** Why the cache was started again from the pinned root, if it was (for the operator). */
+  readonly cacheReset?: string;
 }
 
 /**
@@ -58,7 +65,9 @@ export interface RefreshResult {
  * signatures, thresholds, expiry, rollback, hashes and lengths all checked by TUF), checks it is a trusted
  * root criguard's daemon would load (same parser), and writes it atomically (temp file in the same
  * directory, fsync, rename; mode 0644) only if it differs. On any failure the output file is unchanged.
- * Every read from the network is bounded by TUF lengths and a timeout. Never used at decision time.
+ * Every read from the network is bounded by TUF lengths and a timeout. A `cacheDir` whose root does not
+ * descend from the pinned root is started again from the pinned root (RefreshResult.cacheReset says why).
+ * Never used at decision time.
  */
 export async function refreshTrustedRoot(options: RefreshOptions): Promise<RefreshResult> {
   const mirror = mirrorUrl(options.mirror);
@@ -67,28 +76,35 @@ export async function refreshTrustedRoot(options: RefreshOptions): Promise<Refre
   const targetDir = mkdtempSync(join(tmpdir(), 'criguard-tuf-target-'));
   try {
     mkdirSync(metadataDir, { recursive: true, mode: 0o700 });
-    const cachedRoot = join(metadataDir, 'root.json');
-    if (!existsSync(cachedRoot)) writeFileAtomically(cachedRoot, pinnedRoot, 0o600);
+    let cacheReset: string | undefined;
+    try {
+      cacheReset = ensureCachedRootDescends(metadataDir, pinnedRoot, MAX_TUF_ROOT_BYTES, (path, bytes) =>
+        writeFileAtomically(path, bytes, 0o600),
+      );
+    } catch (err) {
+      throw new RefreshError('input', `cannot use the TUF cache ${metadataDir}: ${describe(err)}`);
+    }
     const timeout = options.timeoutMs ?? 30_000;
-    const updater = new Updater({
-      metadataDir,
-      metadataBaseUrl: mirror,
-      targetBaseUrl: `${mirror}/targets`,
-      targetDir,
-      config: {
-        maxRootRotations: 32,
-        maxDelegations: 8,
-        rootMaxLength: MAX_TUF_ROOT_BYTES,
-        timestampMaxLength: 16 * 1024,
-        snapshotMaxLength: 1024 * 1024,
-        targetsMaxLength: 4 * 1024 * 1024,
-        fetchTimeout: timeout,
-        fetchRetry: 1,
-        userAgent: 'criguard-trusted-root-refresh',
-      },
-    });
+    const { fetcher, roots } = recordingRoots(
+      new DefaultFetcher({ userAgent: 'criguard-trusted-root-refresh', timeout, retry: 1 }),
+    );
     let bytes: Buffer;
     try {
+      const updater = new Updater({
+        metadataDir,
+        metadataBaseUrl: mirror,
+        targetBaseUrl: `${mirror}/targets`,
+        targetDir,
+        fetcher,
+        config: {
+          maxRootRotations: MAX_ROOT_CHAIN,
+          maxDelegations: 8,
+          rootMaxLength: MAX_TUF_ROOT_BYTES,
+          timestampMaxLength: 16 * 1024,
+          snapshotMaxLength: 1024 * 1024,
+          targetsMaxLength: 4 * 1024 * 1024,
+        },
+      });
       await updater.refresh();
       const info = await updater.getTargetInfo(TRUSTED_ROOT_TARGET);
       if (info === undefined) throw new Error(`the repository has no target ${TRUSTED_ROOT_TARGET}`);
@@ -99,16 +115,26 @@ export async function refreshTrustedRoot(options: RefreshOptions): Promise<Refre
       }
       bytes = readFileSync(await updater.downloadTarget(info, join(targetDir, TRUSTED_ROOT_TARGET)));
     } catch (err) {
-      throw new RefreshError('refresh', `TUF refresh from ${mirror} failed: ${describe(err)}`);
+      throw new RefreshError(
+        'refresh',
+        `TUF refresh from ${mirror} failed: ${describe(err)}${resetNote(cacheReset)}`,
+      );
+    } finally {
+      try {
+        keepVerifiedRoots(metadataDir, roots, MAX_TUF_ROOT_BYTES);
+      } catch {
+        // Not kept: the next run cannot show the cached root descends from --root and starts again from it.
+      }
     }
     const digest = checkTrustedRoot(bytes, `${mirror} ${TRUSTED_ROOT_TARGET}`);
-    if (sameContent(options.output, bytes)) return { changed: false, digest };
+    const reset = cacheReset === undefined ? {} : { cacheReset };
+    if (sameContent(options.output, bytes)) return { changed: false, digest, ...reset };
     try {
       writeFileAtomically(options.output, bytes, 0o644);
     } catch (err) {
       throw new RefreshError('refresh', `cannot write ${options.output}: ${describe(err)}`);
     }
-    return { changed: true, digest };
+    return { changed: true, digest, ...reset };
   } finally {
     rmSync(targetDir, { recursive: true, force: true });
     if (options.cacheDir === undefined) rmSync(metadataDir, { recursive: true, force: true });
@@ -199,6 +225,10 @@ function writeFileAtomically(path: string, bytes: Buffer, mode: number): void {
   } finally {
     closeSync(dirFd);
   }
+}
+
+function resetNote(cacheReset: string | undefined): string {
+  return cacheReset === undefined ? '' : ` (the cache had been started again from --root: ${cacheReset})`;
 }
 
 function describe(err: unknown): string {
