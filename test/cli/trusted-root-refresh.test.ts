@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
@@ -16,6 +16,8 @@ import { tempDir } from './cli-harness.js';
 
 const TRUSTED_ROOT = readFileSync('src/verify/keyless/public-good-trusted-root.json');
 const OLD = Buffer.from('{"previous":"content the daemon loaded"}\n');
+/** The same trusted root, other bytes: what a later (or an attacker's) publication would write. */
+const COMPACT = Buffer.from(JSON.stringify(JSON.parse(TRUSTED_ROOT.toString('utf8'))));
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
@@ -158,4 +160,165 @@ test('bad input: unreadable or non-TUF --root → exit 2; non-http mirror → ex
   t.regex(file.err, /http\(s\) URL/);
   t.is((await run(['trusted-root', 'refresh', '--output', output])).code, ExitCode.USAGE);
   await t.throwsAsync(stat(output));
+});
+
+/** Serves `files`, runs the refresh with `root` pinned into `output`, sharing `dir` (and any cache in it). */
+async function refreshServed(
+  t: ExecutionContext,
+  dir: string,
+  root: Buffer,
+  files: Map<string, Buffer>,
+  extraArgs: string[] = [],
+): Promise<{ code: number; out: string; err: string; output: string }> {
+  const server = await serveFiles(files);
+  t.teardown(server.close);
+  await writeFile(join(dir, 'root.json'), root);
+  const output = join(dir, 'trusted_root.json');
+  const argv = ['trusted-root', 'refresh', '--mirror', server.url, '--root', join(dir, 'root.json')];
+  const res = await run([...argv, '--output', output, '--timeout', '5', ...extraArgs]);
+  return { ...res, output };
+}
+
+const rollbacks: [string, { timestamp: number; snapshot: number; targets: number }, RegExp][] = [
+  [
+    'timestamp',
+    { timestamp: 1, snapshot: 2, targets: 2 },
+    /timestamp version 1 is less than current version 2/,
+  ],
+  [
+    'snapshot',
+    { timestamp: 3, snapshot: 1, targets: 2 },
+    /snapshot version 1 is less than current version 2/,
+  ],
+  [
+    'targets',
+    { timestamp: 3, snapshot: 3, targets: 1 },
+    /version 1 of targets\.json is less than current version 2/,
+  ],
+];
+for (const [role, versions, message] of rollbacks) {
+  test(`rollback: the mirror serves an older ${role} than the cache saw → refused, output unchanged`, async (t) => {
+    const dir = await tempDir(t);
+    const cache = ['--cache-dir', join(dir, 'cache')];
+    const seen = buildTufRepository({
+      target: TRUSTED_ROOT,
+      versions: { timestamp: 2, snapshot: 2, targets: 2 },
+    });
+    const first = await refreshServed(t, dir, seen.root, seen.files, cache);
+    t.is(first.code, ExitCode.OK, first.err);
+    // The same repository's keys sign an older publication with another target.
+    const older = buildTufRepository({ target: COMPACT, keys: seen.keys, versions });
+    const res = await refreshServed(t, dir, seen.root, older.files, cache);
+    t.is(res.code, ExitCode.DENIED_OR_FAILED);
+    t.regex(res.err, message);
+    t.deepEqual(await readFile(res.output), TRUSTED_ROOT);
+  });
+}
+
+test('rollback control: a newer publication with the same keys is accepted after the first', async (t) => {
+  const dir = await tempDir(t);
+  const cache = ['--cache-dir', join(dir, 'cache')];
+  const seen = buildTufRepository({
+    target: TRUSTED_ROOT,
+    versions: { timestamp: 2, snapshot: 2, targets: 2 },
+  });
+  t.is((await refreshServed(t, dir, seen.root, seen.files, cache)).code, ExitCode.OK);
+  const newer = buildTufRepository({
+    target: COMPACT,
+    keys: seen.keys,
+    versions: { timestamp: 3, snapshot: 3, targets: 3 },
+  });
+  const res = await refreshServed(t, dir, seen.root, newer.files, cache);
+  t.is(res.code, ExitCode.OK, res.err);
+  t.deepEqual(await readFile(res.output), COMPACT);
+});
+
+test('an expired snapshot (a frozen mirror) is refused and the output is unchanged', async (t) => {
+  const res = await refreshFrom(t, { snapshotExpiresInDays: -1 }, OLD);
+  t.is(res.code, ExitCode.DENIED_OR_FAILED);
+  t.regex(res.err, /snapshot.*expired|expired.*snapshot/i);
+  t.deepEqual(await readFile(res.output), OLD);
+});
+
+test('threshold: a pinned root needing 2 root signatures that carries 1 is refused', async (t) => {
+  const [k1, k2] = [tufKey(), tufKey()];
+  const res = await refreshFrom(t, { rootRole: { keys: [k1, k2], threshold: 2, signers: [k1] } }, OLD);
+  t.is(res.code, ExitCode.DENIED_OR_FAILED);
+  t.regex(res.err, /root was signed by 1\/2 keys/);
+  t.deepEqual(await readFile(res.output), OLD);
+});
+
+test('threshold: a rotation to a 2-of-2 root signed by 1 of its keys is refused; by both, followed', async (t) => {
+  const [k1, k2] = [tufKey(), tufKey()];
+  const short = await refreshFrom(
+    t,
+    { thresholdRotation: { keys: [k1, k2], threshold: 2, signers: [k1] } },
+    OLD,
+  );
+  t.is(short.code, ExitCode.DENIED_OR_FAILED);
+  t.regex(short.err, /root was signed by 1\/2 keys/);
+  t.deepEqual(await readFile(short.output), OLD);
+  const both = await refreshFrom(
+    t,
+    { thresholdRotation: { keys: [k1, k2], threshold: 2, signers: [k1, k2] } },
+    OLD,
+  );
+  t.is(both.code, ExitCode.OK, both.err);
+  t.deepEqual(await readFile(both.output), TRUSTED_ROOT);
+});
+
+const strangers: [string, number][] = [
+  ['a root of other keys', 1],
+  ['a higher-version root of other keys', 5],
+];
+for (const [what, rootVersion] of strangers) {
+  test(`cache: ${what} written into --cache-dir is not trusted; the cache starts again from --root`, async (t) => {
+    const dir = await tempDir(t);
+    const cacheDir = join(dir, 'cache');
+    const pinned = buildTufRepository({ target: TRUSTED_ROOT });
+    // The attacker's repository, served by the mirror, and its root planted in the cache.
+    const attacker = buildTufRepository({ target: COMPACT, rootVersion });
+    await refreshServed(t, dir, pinned.root, pinned.files, ['--cache-dir', cacheDir]);
+    await writeFile(join(cacheDir, 'root.json'), attacker.root);
+    await writeFile(join(dir, 'trusted_root.json'), OLD);
+    const res = await refreshServed(t, dir, pinned.root, attacker.files, ['--cache-dir', cacheDir]);
+    t.is(res.code, ExitCode.DENIED_OR_FAILED, res.out);
+    t.regex(res.err, /started again from --root/);
+    t.regex(res.err, /timestamp was signed by 0\/1 keys/);
+    t.deepEqual(await readFile(res.output), OLD);
+    t.deepEqual(
+      await readFile(join(cacheDir, 'root.json')),
+      pinned.root,
+      'the cache holds the pinned root again',
+    );
+  });
+}
+
+test('cache: a rotated root kept with its chain is used (a mirror withholding the rotation cannot undo it)', async (t) => {
+  const dir = await tempDir(t);
+  const cache = ['--cache-dir', join(dir, 'cache')];
+  const repo = buildTufRepository({ target: TRUSTED_ROOT, legitimateRootRotation: tufKey() });
+  t.is((await refreshServed(t, dir, repo.root, repo.files, cache)).code, ExitCode.OK);
+  t.truthy(await stat(join(dir, 'cache', 'roots', '2.root.json')), 'the rotation is kept');
+  const withheld = new Map(repo.files);
+  withheld.delete('2.root.json');
+  const again = await refreshServed(t, dir, repo.root, withheld, cache);
+  t.is(again.code, ExitCode.OK, again.err);
+  t.is(again.err, '', 'no warning: the cached root descends from --root');
+  const cached = JSON.parse(await readFile(join(dir, 'cache', 'root.json'), 'utf8')) as {
+    signed: { version: number };
+  };
+  t.is(cached.signed.version, 2);
+});
+
+test('cache: a rotated root whose chain is missing is not used; the cache starts again with a warning', async (t) => {
+  const dir = await tempDir(t);
+  const cache = ['--cache-dir', join(dir, 'cache')];
+  const repo = buildTufRepository({ target: TRUSTED_ROOT, legitimateRootRotation: tufKey() });
+  t.is((await refreshServed(t, dir, repo.root, repo.files, cache)).code, ExitCode.OK);
+  await rm(join(dir, 'cache', 'roots', '2.root.json'));
+  const again = await refreshServed(t, dir, repo.root, repo.files, cache);
+  t.is(again.code, ExitCode.OK, again.err);
+  t.regex(again.err, /warning: .*started again from --root: root version 2 .* is missing/);
+  t.truthy(await stat(join(dir, 'cache', 'roots', '2.root.json')), 'walked again from --root and kept');
 });

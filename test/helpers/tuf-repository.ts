@@ -34,6 +34,21 @@ function signerOf(keyID: string, privateKey: KeyObject): (data: Buffer) => Signa
 const inDays = (days: number): string =>
   new Date(Date.now() + days * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z');
 
+/** One key per top-level role. */
+export interface TufRoleKeys {
+  readonly root: TufKey;
+  readonly timestamp: TufKey;
+  readonly snapshot: TufKey;
+  readonly targets: TufKey;
+}
+
+/** A role's keys, how many must sign, and who signs (to build metadata short of its threshold). */
+export interface TufThreshold {
+  readonly keys: readonly TufKey[];
+  readonly threshold: number;
+  readonly signers: readonly TufKey[];
+}
+
 export interface TufRepositoryOptions {
   /** The target `trusted_root.json` as published (signed for in targets metadata). */
   readonly target: Buffer;
@@ -41,12 +56,24 @@ export interface TufRepositoryOptions {
   readonly servedTarget?: Buffer;
   /** Days until the timestamp metadata expires (negative: already expired). Default 1. */
   readonly timestampExpiresInDays?: number;
+  /** Days until the snapshot metadata expires (negative: already expired). Default 7. */
+  readonly snapshotExpiresInDays?: number;
   /** Signs the timestamp with this key instead of the root's timestamp key. */
   readonly timestampSigner?: TufKey;
   /** Publishes a `2.root.json` signed only by this key, which it makes every role's key (an attacker's). */
   readonly rotatedRootSigner?: TufKey;
   /** Publishes a `2.root.json` that replaces the root key with this one, signed by the old and new root keys. */
   readonly legitimateRootRotation?: TufKey;
+  /** The same repository's keys (a later or earlier publication of it); default new keys. */
+  readonly keys?: TufRoleKeys;
+  /** Versions of the timestamp, snapshot and targets metadata published (default 1 each). */
+  readonly versions?: { readonly timestamp?: number; readonly snapshot?: number; readonly targets?: number };
+  /** The pinned root's version (default 1; served as `<version>.root.json`). */
+  readonly rootVersion?: number;
+  /** The pinned root's root role: these keys and threshold, signed by `signers` only. */
+  readonly rootRole?: TufThreshold;
+  /** Publishes the next root whose root role is this, signed by the old root key and `signers`. */
+  readonly thresholdRotation?: TufThreshold;
 }
 
 /**
@@ -56,20 +83,29 @@ export interface TufRepositoryOptions {
 export function buildTufRepository(options: TufRepositoryOptions): {
   root: Buffer;
   files: Map<string, Buffer>;
+  keys: TufRoleKeys;
 } {
-  const keys = { root: tufKey(), timestamp: tufKey(), snapshot: tufKey(), targets: tufKey() };
+  const keys = options.keys ?? { root: tufKey(), timestamp: tufKey(), snapshot: tufKey(), targets: tufKey() };
+  const v = { timestamp: 1, snapshot: 1, targets: 1, ...options.versions };
+  const rootVersion = options.rootVersion ?? 1;
   const root = new Root({
-    version: 1,
+    version: rootVersion,
     specVersion: '1.0.31',
     expires: inDays(365),
     consistentSnapshot: true,
   });
-  for (const [role, k] of Object.entries(keys)) root.addKey(k.key, role);
+  for (const [role, k] of Object.entries(keys)) {
+    if (role !== 'root' || options.rootRole === undefined) root.addKey(k.key, role);
+  }
+  if (options.rootRole !== undefined) {
+    for (const k of options.rootRole.keys) root.addKey(k.key, 'root');
+    (root.roles.root as { threshold: number }).threshold = options.rootRole.threshold;
+  }
   const rootMd = new Metadata(root);
-  rootMd.sign(keys.root.signer);
+  for (const signer of options.rootRole?.signers ?? [keys.root]) rootMd.sign(signer.signer);
 
   const sha256 = createHash('sha256').update(options.target).digest('hex');
-  const targets = new Targets({ version: 1, specVersion: '1.0.31', expires: inDays(30) });
+  const targets = new Targets({ version: v.targets, specVersion: '1.0.31', expires: inDays(30) });
   targets.addTarget(
     new TargetFile({ path: 'trusted_root.json', length: options.target.length, hashes: { sha256 } }),
   );
@@ -77,29 +113,29 @@ export function buildTufRepository(options: TufRepositoryOptions): {
   targetsMd.sign(keys.targets.signer);
 
   const snapshot = new Snapshot({
-    version: 1,
+    version: v.snapshot,
     specVersion: '1.0.31',
-    expires: inDays(7),
-    meta: { 'targets.json': new MetaFile({ version: 1 }) },
+    expires: inDays(options.snapshotExpiresInDays ?? 7),
+    meta: { 'targets.json': new MetaFile({ version: v.targets }) },
   });
   const snapshotMd = new Metadata(snapshot);
   snapshotMd.sign(keys.snapshot.signer);
 
   const timestamp = new Timestamp({
-    version: 1,
+    version: v.timestamp,
     specVersion: '1.0.31',
     expires: inDays(options.timestampExpiresInDays ?? 1),
-    snapshotMeta: new MetaFile({ version: 1 }),
+    snapshotMeta: new MetaFile({ version: v.snapshot }),
   });
   const timestampMd = new Metadata(timestamp);
   timestampMd.sign((options.timestampSigner ?? keys.timestamp).signer);
 
   const json = (md: { toJSON(): unknown }): Buffer => Buffer.from(JSON.stringify(md.toJSON()));
   const files = new Map<string, Buffer>([
-    ['1.root.json', json(rootMd)],
+    [`${rootVersion}.root.json`, json(rootMd)],
     ['timestamp.json', json(timestampMd)],
-    ['1.snapshot.json', json(snapshotMd)],
-    ['1.targets.json', json(targetsMd)],
+    [`${v.snapshot}.snapshot.json`, json(snapshotMd)],
+    [`${v.targets}.targets.json`, json(targetsMd)],
     [`targets/${sha256}.trusted_root.json`, options.servedTarget ?? options.target],
   ]);
   if (options.rotatedRootSigner) {
@@ -130,7 +166,22 @@ export function buildTufRepository(options: TufRepositoryOptions): {
     rotatedMd.sign(next.signer);
     files.set('2.root.json', json(rotatedMd));
   }
-  return { root: json(rootMd), files };
+  if (options.thresholdRotation) {
+    const { keys: rootKeys, threshold, signers } = options.thresholdRotation;
+    const rotated = new Root({
+      version: rootVersion + 1,
+      specVersion: '1.0.31',
+      expires: inDays(365),
+      consistentSnapshot: true,
+    });
+    for (const k of rootKeys) rotated.addKey(k.key, 'root');
+    (rotated.roles.root as { threshold: number }).threshold = threshold;
+    for (const role of ['timestamp', 'snapshot', 'targets'] as const) rotated.addKey(keys[role].key, role);
+    const rotatedMd = new Metadata(rotated);
+    for (const signer of [keys.root, ...signers]) rotatedMd.sign(signer.signer);
+    files.set(`${rootVersion + 1}.root.json`, json(rotatedMd));
+  }
+  return { root: json(rootMd), files, keys };
 }
 
 /** Serves files from memory over node:http (404 for anything else). Closed by the returned function. */
