@@ -84,12 +84,46 @@ export function cloneForExtensions(cert: X509Certificate): X509Certificate {
 
 /**
  * Gives every node of `node`'s tree the direct DER encoder (tag, definite length, value or the
- * concatenated encodings of its children: what ASN1Obj.toDER produces), memoised when `frozen`.
+ * concatenated encodings of its children: what ASN1Obj.toDER produces), memoised when `frozen`. A frozen
+ * node that was parsed from canonical DER (minimal definite lengths, children exactly spanning its value,
+ * all in the parsed buffer) encodes to the bytes it was parsed from: those bytes, without copying.
  */
 export function encodeTree(node: Asn1Node, frozen: boolean): void {
-  let der: Buffer | undefined;
-  node.toDER = frozen ? () => (der ??= encodeNode(node)) : () => encodeNode(node);
-  for (const sub of node.subs) encodeTree(sub, frozen);
+  if (frozen) {
+    encodeFrozen(node);
+    return;
+  }
+  node.toDER = () => encodeNode(node);
+  for (const sub of node.subs) encodeTree(sub, false);
+}
+
+/** encodeTree's frozen case; returns the bytes `node` was parsed from when they are its encoding. */
+function encodeFrozen(node: Asn1Node): Buffer | undefined {
+  const subs = node.subs.map(encodeFrozen);
+  let der = parsedEncoding(node, subs);
+  node.toDER = () => (der ??= encodeNode(node));
+  return der;
+}
+
+/**
+ * The bytes `node` was parsed from, when they are what encoding it gives: its header (one tag byte, a
+ * minimal definite length) precedes its value in the same buffer, and its children's parsed encodings
+ * (`subs`, undefined when not canonical) lie back to back over exactly its value. Otherwise undefined.
+ */
+function parsedEncoding(node: Asn1Node, subs: (Buffer | undefined)[]): Buffer | undefined {
+  const value = node.value;
+  const header = derHeader(node.tag.toDER(), value.length);
+  const start = value.byteOffset - header.length;
+  if (start < 0) return undefined;
+  const all = Buffer.from(value.buffer, start, header.length + value.length);
+  if (!header.equals(all.subarray(0, header.length))) return undefined;
+  let at = value.byteOffset;
+  for (const der of subs) {
+    if (der === undefined || der.buffer !== value.buffer || der.byteOffset !== at) return undefined;
+    at += der.length;
+  }
+  if (subs.length > 0 && at !== value.byteOffset + value.length) return undefined;
+  return all;
 }
 
 function encodeNode(node: Asn1Node): Buffer {
