@@ -1,13 +1,21 @@
 /**
- * Cost of one keyless signature check with a warm trusted root (parsed once, as the daemon holds it):
- * certificate chain, SCT, Rekor SET and checkpoint, signature, identity and in-toto subject, through
- * verifyAttestors with a fresh decision session each time (no memo), each decision over a different
- * bundle (a new certificate and signature). Measured in the same run, interleaved round by round (the
- * machine is shared): the baseline, one key-based ECDSA P-256 check through the same path; the same
- * bundles through sigstore-js alone (no criguard preparation, ADR 0018); the real public-good bundle
- * shipped as test data against the shipped root; the longest event-loop block during keyless decisions;
- * and a verdict-cache hit for a keyless verdict vs a key verdict (a cached verdict costs no verification).
- * Target: under 2 ms per keyless signature. Run: npx tsx bench/keyless-verify.bench.ts
+ * Cost of one keyless signature check, through verifyAttestors with a fresh decision session each time (no
+ * verdict memo): certificate chain, SCT, Rekor SET and checkpoint, signature, identity and in-toto subject.
+ * Measured in the same run, interleaved round by round (the machine is shared), next to the baseline (one
+ * key-based ECDSA P-256 check through the same path):
+ * - COLD: the memo of successful certificate checks and the imported issuer keys forgotten before each
+ *   check (ADR 0022); the trusted root parsed once, as the daemon holds it;
+ * - WARM ROOT: the trusted root's keys imported and its own certificates' checks answered, the memo of
+ *   certificate checks forgotten before each check, so every leaf's signature is verified as a never-seen
+ *   one's (each lab decision is also over a different bundle: a new certificate and signature). This is
+ *   the figure the target is about: under 2 ms per signature with a warm trusted root;
+ * - the same lab bundles through sigstore-js alone (no criguard preparation, ADR 0018);
+ * - the real public-good bundle shipped as test data against the shipped root (P-384 CA, with an
+ *   intermediate), cold and warm root as above (one bundle: its leaf check is forgotten before each run);
+ * - a re-check of a bundle verified before (memo hit: what a re-validation sweep pays), not a target figure;
+ * - the longest event-loop block during keyless decisions, and a verdict-cache hit for a keyless verdict vs
+ *   a key verdict (a cached verdict costs no verification).
+ * Run: npx tsx bench/keyless-verify.bench.ts
  */
 import { readFileSync } from 'node:fs';
 import { generateKeyPairSync, sign } from 'node:crypto';
@@ -22,6 +30,7 @@ import { encodeDssePae } from '../src/verify/dsse.js';
 import { compileIdentity } from '../src/verify/keyless/identity.js';
 import { publicGoodTrust } from '../src/verify/keyless/public-good.js';
 import { parseTrustedRoot } from '../src/verify/keyless/trusted-root.js';
+import { forgetImportedKeys, forgetVerifiedSignatures } from '../src/verify/keyless/verified-signatures.js';
 import { DEFAULT_KEYLESS_THRESHOLDS, verifyKeylessBundle } from '../src/verify/keyless/verify-bundle.js';
 import { parseTrustedKey } from '../src/verify/public-key.js';
 import { createSimpleSigningPayload } from '../src/verify/simple-signing.js';
@@ -93,42 +102,74 @@ async function decide(attestor: TrustedAttestor, record: AttestationRecord, labe
   if (!o?.satisfied) throw new Error(`${label}: not satisfied`);
 }
 
-const totals = { key: 0, keyless: 0, plain: 0, real: 0 };
+/** Before each check: COLD forgets the memo and the imported keys, WARM the memo (the leaf check) only. */
+const forget = {
+  cold: (): void => (forgetVerifiedSignatures(), forgetImportedKeys()),
+  warm: forgetVerifiedSignatures,
+};
+
+const totals = { key: 0, cold: 0, warm: 0, repeat: 0, plain: 0, realCold: 0, realWarm: 0 };
+const time = async (label: keyof typeof totals, counted: boolean, run: () => Promise<void> | void) => {
+  const start = process.hrtime.bigint();
+  await run();
+  if (counted) totals[label] += Number(process.hrtime.bigint() - start);
+};
 for (let round = 0; round <= ROUNDS; round++) {
-  const warm = round === 0; // round 0 warms up every path and is not counted
-  let start = process.hrtime.bigint();
-  for (let i = 0; i < BUNDLES; i++) await decide(keyed, keyRecord, 'key');
-  if (!warm) totals.key += Number(process.hrtime.bigint() - start);
-
-  start = process.hrtime.bigint();
-  for (const record of keylessRecords) await decide(keyless, record, 'keyless');
-  if (!warm) totals.keyless += Number(process.hrtime.bigint() - start);
-
-  start = process.hrtime.bigint();
-  for (const bundle of bundles) plainVerifier.verify(toSignedEntity(bundle));
-  if (!warm) totals.plain += Number(process.hrtime.bigint() - start);
-
-  start = process.hrtime.bigint();
-  for (let i = 0; i < BUNDLES; i++) {
-    if (!verifyKeylessBundle(real, artifact, pg).ok) throw new Error('real bundle');
+  const counted = round > 0; // round 0 warms up every path and is not counted
+  await time('key', counted, async () => {
+    for (let i = 0; i < BUNDLES; i++) await decide(keyed, keyRecord, 'key');
+  });
+  for (const mode of ['cold', 'warm'] as const) {
+    await time(mode, counted, async () => {
+      for (const record of keylessRecords) {
+        forget[mode]();
+        await decide(keyless, record, 'keyless');
+      }
+    });
   }
-  if (!warm) totals.real += Number(process.hrtime.bigint() - start);
+  await time('repeat', counted, async () => {
+    for (const record of keylessRecords) await decide(keyless, record, 'keyless');
+  });
+  await time('plain', counted, () => {
+    for (const bundle of bundles) plainVerifier.verify(toSignedEntity(bundle));
+  });
+  for (const [label, mode] of [
+    ['realCold', 'cold'],
+    ['realWarm', 'warm'],
+  ] as const) {
+    await time(label, counted, () => {
+      for (let i = 0; i < BUNDLES; i++) {
+        forget[mode]();
+        if (!verifyKeylessBundle(real, artifact, pg).ok) throw new Error('real bundle');
+      }
+    });
+  }
 }
-const per = (ns: number): number => ns / 1e6 / (ROUNDS * BUNDLES);
-const key = per(totals.key);
-const kl = per(totals.keyless);
-const plain = per(totals.plain);
-const realMs = per(totals.real);
 const n = ROUNDS * BUNDLES;
-console.log(`keyless-verify baseline key-based ECDSA P-256: ${key.toFixed(3)} ms/decision (${n} decisions)`);
+const per = (ns: number): number => ns / 1e6 / n;
+const [key, cold, warm, repeat, plain, realCold, realWarm] = [
+  totals.key,
+  totals.cold,
+  totals.warm,
+  totals.repeat,
+  totals.plain,
+  totals.realCold,
+  totals.realWarm,
+].map(per) as [number, number, number, number, number, number, number];
+const ms = (x: number): string => `${x.toFixed(3)} ms`;
+console.log(`keyless-verify baseline key-based ECDSA P-256: ${ms(key)}/decision (${n} decisions)`);
 console.log(
-  `keyless-verify keyless DSSE bundle, warm root (chain+SCT+SET+checkpoint+sig): ${kl.toFixed(3)} ms/decision (${n} decisions, ${BUNDLES} distinct bundles)`,
+  `keyless-verify lab keyless DSSE bundle (P-256 CA), COLD (memo and imported keys forgotten): ${ms(cold)}/decision (${n} decisions, ${BUNDLES} distinct bundles)`,
 );
 console.log(
-  `keyless-verify same bundles through sigstore-js alone (no preparation): ${plain.toFixed(3)} ms/signature`,
+  `keyless-verify lab keyless DSSE bundle (P-256 CA), WARM ROOT (every leaf verified as new): ${ms(warm)}/decision`,
 );
 console.log(
-  `keyless-verify real public-good bundle, shipped root (P-384 CA): ${realMs.toFixed(3)} ms/signature`,
+  `keyless-verify lab bundle verified before (memo hit, re-validation; not a target figure): ${ms(repeat)}/decision`,
+);
+console.log(`keyless-verify same bundles through sigstore-js alone (no preparation): ${ms(plain)}/signature`);
+console.log(
+  `keyless-verify real public-good bundle, shipped root (P-384 CA + intermediate): COLD ${ms(realCold)}, WARM ROOT ${ms(realWarm)}/signature`,
 );
 // What a concurrent CRI call waits for: the event loop's delay while keyless decisions run back to back
 // (sigstore-js is synchronous; criguard yields before each bundle). Idle baseline in the same run.
@@ -138,7 +179,12 @@ await new Promise((resolve) => setTimeout(resolve, 500));
 idle.disable();
 const stall = monitorEventLoopDelay({ resolution: 1 });
 stall.enable();
-for (let i = 0; i < 4; i++) for (const record of keylessRecords) await decide(keyless, record, 'keyless');
+for (let i = 0; i < 4; i++) {
+  for (const record of keylessRecords) {
+    forgetVerifiedSignatures();
+    await decide(keyless, record, 'keyless');
+  }
+}
 stall.disable();
 const keylessDecisions = 4 * BUNDLES;
 console.log(
@@ -174,6 +220,7 @@ const hitUs = (ns: number): string => (ns / 1e3 / (5 * HITS)).toFixed(3);
 console.log(
   `keyless-verify cached verdict: keyless ${hitUs(hits.keyless)} µs vs key ${hitUs(hits.key)} µs per lookup (no verification either way)`,
 );
+const verdictOf = (x: number): string => (x < 2 ? 'met' : 'MISSED');
 console.log(
-  `keyless-verify: keyless ${kl.toFixed(3)} ms vs key ${key.toFixed(3)} ms per decision (x${(kl / key).toFixed(1)}); sigstore-js alone ${plain.toFixed(3)} ms; target < 2 ms: ${kl < 2 && realMs < 2 ? 'met' : 'MISSED'}`,
+  `keyless-verify target: < 2 ms per keyless signature with a warm trusted root (a new leaf each time): lab P-256 CA ${ms(warm)} ${verdictOf(warm)}; public-good P-384 CA ${ms(realWarm)} ${verdictOf(realWarm)}; key baseline ${ms(key)} (keyless x${(warm / key).toFixed(1)}); sigstore-js alone ${ms(plain)}`,
 );

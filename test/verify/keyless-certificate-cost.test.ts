@@ -96,3 +96,48 @@ test('a prepared leaf’s clone encodes its modifications (the SCT check removes
   // The original is untouched.
   t.true(leaf.tbsCertificate.toDER().equals(before));
 });
+
+test('a frozen tree parsed from canonical DER encodes to the parsed bytes, node by node; a non-canonical one is re-encoded', async (t) => {
+  const dep = await createSigstoreDeployment();
+  const der = leafOf(
+    await dep.signDsse(`sha256:${'ab'.repeat(32)}`, { subject: 'a@b.c', issuer: GITHUB_ISSUER }),
+  );
+  const reference = ASN1Obj.parseBuffer(own(der));
+  const frozen = ASN1Obj.parseBuffer(own(der));
+  encodeTree(frozen, true);
+  const compare = (a: ASN1Obj, b: ASN1Obj): number => {
+    t.true(a.toDER().equals(b.toDER()));
+    t.is(a.subs.length, b.subs.length);
+    return 1 + a.subs.reduce((n, sub, i) => n + compare(sub, b.subs[i]!), 0);
+  };
+  t.true(compare(frozen, reference) > 20);
+  // The parsed bytes themselves (no copy): the root's encoding lies in the buffer its value came from.
+  t.is(frozen.toDER().buffer, frozen.value.buffer);
+
+  // INTEGER 5 with a long-form length (0x81 0x01) inside a SEQUENCE: valid BER, not DER.
+  const loose = ASN1Obj.parseBuffer(Buffer.from([0x30, 0x04, 0x02, 0x81, 0x01, 0x05]));
+  encodeTree(loose, true);
+  t.deepEqual([...loose.toDER()], [0x30, 0x03, 0x02, 0x01, 0x05]);
+  const plain = ASN1Obj.parseBuffer(Buffer.from([0x30, 0x04, 0x02, 0x81, 0x01, 0x05]));
+  t.true(loose.toDER().equals(plain.toDER()));
+  t.true(loose.subs[0]!.toDER().equals(plain.subs[0]!.toDER()));
+});
+
+test('a prepared leaf’s clone encodes to the leaf’s bytes and shares no node it may modify', async (t) => {
+  const dep = await createSigstoreDeployment();
+  const der = leafOf(
+    await dep.signDsse(`sha256:${'ab'.repeat(32)}`, { subject: 'a@b.c', issuer: GITHUB_ISSUER }),
+  );
+  const leaf = X509Certificate.parse(der);
+  prepareLeaf(leaf);
+  const clone = leaf.clone();
+  t.true(clone.root.toDER().equals(der));
+  t.not(clone.root, leaf.root);
+  t.not(clone.tbsCertificate, leaf.tbsCertificate);
+  t.not(clone.extensions, leaf.extensions);
+  const count = leaf.extensions.length;
+  clone.extensions.splice(0, count);
+  t.is(leaf.extensions.length, count);
+  t.true(leaf.root.toDER().equals(der));
+  t.true(X509Certificate.parse(der).verify(X509Certificate.parse(own(dep.authority.ca.rootCertificate))));
+});

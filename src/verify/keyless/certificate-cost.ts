@@ -1,35 +1,37 @@
-import { createPublicKey, verify as verifySignature } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
-import type { X509Certificate } from '@sigstore/core';
+import { ASN1Obj, X509Certificate } from '@sigstore/core';
+import { verifySignatureOnce } from './verified-signatures.js';
 
 /**
- * What makes sigstore-js's certificate checks cheap without changing what they check (ADR 0018). They
- * re-encode certificates to DER for every comparison and signature check, with an encoder that allocates
- * a 1 KiB buffer per ASN.1 node, and import the issuer's public key for every check. Here, on the objects
- * criguard hands to sigstore-js (never on its prototypes): each node of a tree encodes with a direct
- * encoder producing the same bytes, once when the tree is never modified; a root certificate's key is
- * imported once; a root certificate's check against another root certificate is answered once.
+ * What makes sigstore-js's certificate checks cheap without changing what they check (ADR 0018, 0022).
+ * They re-encode certificates to DER for every comparison and signature check, with an encoder that
+ * allocates a 1 KiB buffer per ASN.1 node, import the issuer's public key for every check, and clone a
+ * certificate by encoding and parsing it again. Here, on the objects criguard hands to sigstore-js (never
+ * on its prototypes): each node of a tree encodes with a direct encoder producing the same bytes, once
+ * when the tree is never modified; a check against a root certificate (a trusted root's CA or timestamp
+ * authority chain) goes through the memo of successful checks (verified-signatures.ts), so the
+ * intermediate's check and a leaf checked before cost a hash; a root certificate's check against another
+ * root certificate is answered once per object; a leaf is cloned by copying only the nodes the SCT check
+ * modifies.
  */
 
 type Asn1Node = X509Certificate['root'];
 
-/** The public key of each certificate of a root, imported once (importing costs more than a verification). */
-const trustedKeys = new WeakMap<X509Certificate, KeyObject>();
+/** The certificates of trusted roots prepared here (their checks may be memoised). */
+const rootCertificates = new WeakSet<X509Certificate>();
 
 /**
  * Prepares a certificate of a trusted root (a CA's or timestamp authority's chain), once at parse time:
- * DER memoised, key imported, checks against the other root certificates answered once. Such objects are
- * created by toTrustMaterial for criguard and never modified.
+ * DER memoised, checks against the other root certificates answered once. Such objects are created by
+ * toTrustMaterial for criguard and never modified.
  */
 export function prepareRootCertificate(cert: X509Certificate): void {
   encodeTree(cert.root, true);
-  trustedKeys.set(cert, createPublicKey({ key: cert.publicKey, format: 'der', type: 'spki' }));
-  const verify = cert.verify.bind(cert);
+  rootCertificates.add(cert);
   const answers = new Map<X509Certificate | undefined, boolean>();
   cert.verify = (issuer?: X509Certificate): boolean => {
     let answer = answers.get(issuer);
     if (answer === undefined) {
-      answer = verify(issuer);
+      answer = verifyIssued(cert, issuer ?? cert);
       answers.set(issuer, answer);
     }
     return answer;
@@ -38,39 +40,90 @@ export function prepareRootCertificate(cert: X509Certificate): void {
 
 /**
  * Prepares a bundle's leaf certificate (a new object per verification): its encoding is computed once
- * (sigstore-js never modifies it: the SCT check works on a clone, whose nodes get the direct encoder
- * without memo since that clone is modified), and its signature is checked with the root certificate's
- * key imported at parse time. The check is X509Certificate.verify's: the same signed bytes, signature and
- * algorithm; only where the issuer's KeyObject comes from differs.
+ * (sigstore-js never modifies it; the SCT check modifies a clone, which encodes without memo where it can
+ * be modified), and its signature by a root certificate is checked through the memo of successful checks.
+ * The check is X509Certificate.verify's: the same signed bytes, signature, algorithm and issuer key.
  */
 export function prepareLeaf(leaf: X509Certificate): void {
   encodeTree(leaf.root, true);
-  const clone = leaf.clone.bind(leaf);
-  leaf.clone = () => {
-    const copy = clone();
-    encodeTree(copy.root, false);
-    return copy;
-  };
+  leaf.clone = () => cloneForExtensions(leaf);
   const verify = leaf.verify.bind(leaf);
-  leaf.verify = (issuer?: X509Certificate): boolean => {
-    const key = issuer === undefined ? undefined : trustedKeys.get(issuer);
-    if (key === undefined) return verify(issuer);
-    try {
-      return verifySignature(leaf.signatureAlgorithm, leaf.tbsCertificate.toDER(), key, leaf.signatureValue);
-    } catch {
-      return false;
-    }
+  leaf.verify = (issuer?: X509Certificate): boolean =>
+    issuer !== undefined && rootCertificates.has(issuer) ? verifyIssued(leaf, issuer) : verify(issuer);
+}
+
+/** X509Certificate.verify of `cert` by `issuer`'s key, through the memo of successful checks. */
+function verifyIssued(cert: X509Certificate, issuer: X509Certificate): boolean {
+  return verifySignatureOnce(
+    cert.signatureAlgorithm,
+    issuer.publicKey,
+    cert.tbsCertificate.toDER(),
+    cert.signatureValue,
+  );
+}
+
+/**
+ * A copy of `cert` whose extension list can be modified without touching `cert`: new nodes (encoding
+ * without memo) for the certificate, its TBS, its extensions tag and extension sequence; every other node
+ * is shared with `cert` (sigstore-js modifies a clone's extension list only: the SCT check removes the SCT
+ * extension). Encodes to the same bytes as `cert` until modified.
+ */
+export function cloneForExtensions(cert: X509Certificate): X509Certificate {
+  const copy = (node: Asn1Node, subs: Asn1Node[]): Asn1Node => {
+    const fresh = new ASN1Obj(node.tag, node.value, subs);
+    fresh.toDER = () => encodeNode(fresh);
+    return fresh;
   };
+  const tbs = cert.tbsCertificate;
+  const tbsSubs = tbs.subs.map((sub) => {
+    const list = sub.tag.isContextSpecific(0x03) ? sub.subs[0] : undefined;
+    return list === undefined ? sub : copy(sub, [copy(list, [...list.subs]), ...sub.subs.slice(1)]);
+  });
+  return new X509Certificate(copy(cert.root, [copy(tbs, tbsSubs), ...cert.root.subs.slice(1)]));
 }
 
 /**
  * Gives every node of `node`'s tree the direct DER encoder (tag, definite length, value or the
- * concatenated encodings of its children: what ASN1Obj.toDER produces), memoised when `frozen`.
+ * concatenated encodings of its children: what ASN1Obj.toDER produces), memoised when `frozen`. A frozen
+ * node that was parsed from canonical DER (minimal definite lengths, children exactly spanning its value,
+ * all in the parsed buffer) encodes to the bytes it was parsed from: those bytes, without copying.
  */
 export function encodeTree(node: Asn1Node, frozen: boolean): void {
-  let der: Buffer | undefined;
-  node.toDER = frozen ? () => (der ??= encodeNode(node)) : () => encodeNode(node);
-  for (const sub of node.subs) encodeTree(sub, frozen);
+  if (frozen) {
+    encodeFrozen(node);
+    return;
+  }
+  node.toDER = () => encodeNode(node);
+  for (const sub of node.subs) encodeTree(sub, false);
+}
+
+/** encodeTree's frozen case; returns the bytes `node` was parsed from when they are its encoding. */
+function encodeFrozen(node: Asn1Node): Buffer | undefined {
+  const subs = node.subs.map(encodeFrozen);
+  let der = parsedEncoding(node, subs);
+  node.toDER = () => (der ??= encodeNode(node));
+  return der;
+}
+
+/**
+ * The bytes `node` was parsed from, when they are what encoding it gives: its header (one tag byte, a
+ * minimal definite length) precedes its value in the same buffer, and its children's parsed encodings
+ * (`subs`, undefined when not canonical) lie back to back over exactly its value. Otherwise undefined.
+ */
+function parsedEncoding(node: Asn1Node, subs: (Buffer | undefined)[]): Buffer | undefined {
+  const value = node.value;
+  const header = derHeader(node.tag.toDER(), value.length);
+  const start = value.byteOffset - header.length;
+  if (start < 0) return undefined;
+  const all = Buffer.from(value.buffer, start, header.length + value.length);
+  if (!header.equals(all.subarray(0, header.length))) return undefined;
+  let at = value.byteOffset;
+  for (const der of subs) {
+    if (der === undefined || der.buffer !== value.buffer || der.byteOffset !== at) return undefined;
+    at += der.length;
+  }
+  if (subs.length > 0 && at !== value.byteOffset + value.length) return undefined;
+  return all;
 }
 
 function encodeNode(node: Asn1Node): Buffer {
