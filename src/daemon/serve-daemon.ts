@@ -236,7 +236,7 @@ export async function runDaemon(config: ServeConfig): Promise<DaemonOutcome> {
     logPolicyWarnings(logger, store.current().warnings);
     const revalidation = startRevalidation({
       lister: containerd,
-      revalidate: (facts, signal) => control.revalidate(facts, signal),
+      revalidate: (facts, signal, sweep) => control.revalidate(facts, signal, sweep),
       intervalMs: config.revalidateIntervalSeconds * 1000,
       onResult: (r) => {
         metrics.setViolations(r.violations);
