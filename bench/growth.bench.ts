@@ -419,11 +419,15 @@ async function sweepRows(work: string, policyFile: string, revision: string) {
       await sleep(2500); // the first sweeps
       const pid = criguard.daemon.pid;
       // CPU per sweep, with nothing else calling criguard.
-      const before = fake.events().filter((e) => e.what === 'ListContainers').length;
+      // At least 5 s and at least 3 sweep starts (a sweep of 1,000 containers may outlast 5 s), at most 90 s.
+      const listed = () => fake.events().filter((e) => e.what === 'ListContainers').length;
+      const before = listed();
       const cpu0 = cpuMs(pid);
-      await sleep(5000);
+      const windowStart = now();
+      while (now() - windowStart < 5000 || (listed() - before < 3 && now() - windowStart < 90_000))
+        await sleep(250);
       const cpu = cpuMs(pid) - cpu0;
-      const sweeps = fake.events().filter((e) => e.what === 'ListContainers').length - before;
+      const sweeps = listed() - before;
       // Passthrough latency while sweeps come and go (C=1, closed loop).
       const client = rawClient(criguard.socket);
       const request = encodeCriMessage('VersionRequest', {});

@@ -116,8 +116,8 @@ export function createImageJudge(deps: ImageJudgeDependencies): ImageJudge {
   /**
    * `verify` once a verification slot is free (FIFO), under one budget of `budgetMs` that the wait counts
    * against: a budget spent waiting is CG_ERR_VERIFY_BUSY, and so is a full queue (at once). When every
-   * caller has gone (`gone`) while it waits, it leaves the queue; once verifying, it runs to its end (the
-   * kubelet's retry finds the verdict cached).
+   * caller has gone (`gone`) while it waits, it leaves the queue; once verifying, it runs to its end or
+   * its budget (the kubelet's retry finds the verdict cached), and frees its slot then.
    */
   function admitted(gone: AbortSignal, verify: (budget: AbortSignal) => Promise<Verdict>): Promise<Verdict> {
     const asked = deps.clock();
@@ -127,9 +127,12 @@ export function createImageJudge(deps: ImageJudgeDependencies): ImageJudge {
       async (budget) => {
         const release = await slots.acquire(AbortSignal.any([budget, gone]));
         waiting = false;
+        // The slot is free once the budget is spent, even if some work ignores the abort and runs on.
+        budget.addEventListener('abort', release, { once: true });
         try {
           return await verify(budget);
         } finally {
+          budget.removeEventListener('abort', release);
           release();
         }
       },
