@@ -19,7 +19,8 @@ export { cacheKey } from './image-verdict.js';
  *   image volumes, by image id) → each judged with its own breakglass → one record.
  * - One image of a container (`container-image.ts`): containerd's facts → each registry name
  *   (cached and healthy first) → the first allow.
- * - Judging one digest (`image-verdict.ts`): cache → evidence loop → verify → multi-arch fallback.
+ * - Judging one digest (`image-verdict.ts`): cache → a verification slot (`verification-slots.ts`) →
+ *   evidence loop → verify → multi-arch fallback.
  * - The quarantine (`quarantine-check.ts`): asked first at every decision (pull: by name and given digest,
  *   again once the tag is resolved, and after containerd pulled; create: every name and digest of the
  *   image); its refusal is final (no dry run, no breakglass, never cached).
