@@ -115,18 +115,21 @@ export function createImageJudge(deps: ImageJudgeDependencies): ImageJudge {
 
   /**
    * `verify` once a verification slot is free (FIFO), under one budget of `budgetMs` that the wait counts
-   * against: a budget spent waiting is CG_ERR_VERIFY_BUSY, and so is a full queue (at once). When every
-   * caller has gone (`gone`) while it waits, it leaves the queue; once verifying, it runs to its end or
-   * its budget (the kubelet's retry finds the verdict cached), and frees its slot then.
+   * against. A full queue is CG_ERR_VERIFY_BUSY at once; so is a budget that runs out while waiting, or
+   * while verifying after a wait of a tenth of it or more (the queue, which callers can fill, then took
+   * the time, not the registry: never an `onUndecided: ALLOW`). When every caller has gone (`gone`)
+   * while it waits, it leaves the queue; once verifying, it runs to its end or its budget (the kubelet's
+   * retry finds the verdict cached), and frees its slot then.
    */
   function admitted(gone: AbortSignal, verify: (budget: AbortSignal) => Promise<Verdict>): Promise<Verdict> {
     const asked = deps.clock();
-    let waiting = true;
+    let waitedMs: number | undefined;
     return withBudget(
       deps.budgetMs,
       async (budget) => {
+        const queued = !slots.available;
         const release = await slots.acquire(AbortSignal.any([budget, gone]));
-        waiting = false;
+        waitedMs = queued ? deps.clock() - asked : 0;
         // The slot is free once the budget is spent, even if some work ignores the abort and runs on.
         budget.addEventListener('abort', release, { once: true });
         try {
@@ -136,7 +139,15 @@ export function createImageJudge(deps: ImageJudgeDependencies): ImageJudge {
           release();
         }
       },
-      () => (waiting ? slots.busy(`; waited ${deps.clock() - asked} ms for a verification slot`) : undefined),
+      () => {
+        if (waitedMs === undefined)
+          return slots.busy(`; waited ${deps.clock() - asked} ms for a verification slot`);
+        if (waitedMs * 10 >= deps.budgetMs)
+          return slots.busy(
+            `; waited ${waitedMs} of its ${deps.budgetMs} ms for a verification slot, and the rest did not suffice`,
+          );
+        return undefined;
+      },
     );
   }
 

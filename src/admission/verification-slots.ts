@@ -43,6 +43,11 @@ export class VerificationSlots {
     return this.queue.size;
   }
 
+  /** Whether `acquire` would be granted at once (a slot free, nobody waiting). */
+  get available(): boolean {
+    return this.running < this.maxActive && this.queue.size === 0;
+  }
+
   /**
    * Resolves with the slot's release (idempotent) once a slot is free, in the order asked. Rejects at once
    * with CG_ERR_VERIFY_BUSY, queueing nothing, when `maxWaiting` decisions already wait; with
@@ -51,7 +56,7 @@ export class VerificationSlots {
    */
   acquire(signal: AbortSignal): Promise<() => void> {
     if (signal.aborted) return Promise.reject(reasonOf(signal));
-    if (this.running < this.maxActive && this.queue.size === 0) return Promise.resolve(this.take());
+    if (this.available) return Promise.resolve(this.take());
     if (this.queue.size >= this.maxWaiting) {
       this.refused += 1;
       return Promise.reject(this.busy());
