@@ -42,6 +42,8 @@ const CACHE_SIZES = [0, 1_000, 10_000, 100_000];
 const POLICY_SIZES = [100, 1_000, 10_000];
 const SWEEP_SIZES = (process.env.BENCH_SWEEP_SIZES ?? '0,10,100,1000').split(',').map(Number);
 const STORM = Number(process.env.BENCH_STORM_PULLS ?? 500);
+/** `--verify-concurrency` for D (the daemon's default when unset). */
+const VERIFY_CONCURRENCY = process.env.BENCH_STORM_VERIFY_CONCURRENCY;
 const RSS_TARGET_MIB = 64;
 const VERSION = '/runtime.v1.RuntimeService/Version';
 const LIST = '/runtime.v1.RuntimeService/ListContainers';
@@ -419,11 +421,15 @@ async function sweepRows(work: string, policyFile: string, revision: string) {
       await sleep(2500); // the first sweeps
       const pid = criguard.daemon.pid;
       // CPU per sweep, with nothing else calling criguard.
-      const before = fake.events().filter((e) => e.what === 'ListContainers').length;
+      // At least 5 s and at least 3 sweep starts (a sweep of 1,000 containers may outlast 5 s), at most 90 s.
+      const listed = () => fake.events().filter((e) => e.what === 'ListContainers').length;
+      const before = listed();
       const cpu0 = cpuMs(pid);
-      await sleep(5000);
+      const windowStart = now();
+      while (now() - windowStart < 5000 || (listed() - before < 3 && now() - windowStart < 90_000))
+        await sleep(250);
       const cpu = cpuMs(pid) - cpu0;
-      const sweeps = fake.events().filter((e) => e.what === 'ListContainers').length - before;
+      const sweeps = listed() - before;
       // Passthrough latency while sweeps come and go (C=1, closed loop).
       const client = rawClient(criguard.socket);
       const request = encodeCriMessage('VersionRequest', {});
@@ -557,6 +563,7 @@ async function stormRow(work: string, keyFile: string, publicPem: string) {
       join(work, 'audit-storm.jsonl'),
       '--revalidate-interval',
       '0',
+      ...(VERIFY_CONCURRENCY === undefined ? [] : ['--verify-concurrency', VERIFY_CONCURRENCY]),
     ]);
     try {
       await ready(criguard, now());
@@ -614,6 +621,9 @@ async function stormRow(work: string, keyFile: string, publicPem: string) {
         ok: settled.length - failed.length,
         failed: failed.length,
         firstError: failed.length > 0 ? String((failed[0] as PromiseRejectedResult).reason) : undefined,
+        // Failures by cause: the queue (busy: full, or the budget spent waiting) or the budget while verifying.
+        busy: failed.filter((r) => /too many images/.test(String((r as PromiseRejectedResult).reason)))
+          .length,
         wallS,
         registryRequests: proxy.total() - requestsBefore,
         maxInFlight: proxy.maxInFlight(),
@@ -727,8 +737,9 @@ async function main(): Promise<void> {
       );
       console.log(
         `   pulls ok ${r.ok}, failed ${r.failed} in ${f(r.wallS)} s; criguard's registry requests ${r.registryRequests}, ` +
-          `at most ${r.maxInFlight} in flight at once`,
+          `at most ${r.maxInFlight} in flight at once; verifyConcurrency ${VERIFY_CONCURRENCY ?? 'default'}`,
       );
+      console.log(`   failed for want of a verification slot (CG_ERR_VERIFY_BUSY): ${r.busy} of ${r.failed}`);
       if (r.firstError) console.log(`   first error: ${r.firstError}`);
       console.log(
         `   RSS max ${f(r.rssBefore)} MiB before, ${f(r.rssStorm)} MiB during the storm (target ≤ ${RSS_TARGET_MIB} + 20)`,

@@ -1,5 +1,5 @@
 import type { Admission, CreateFacts } from './admission.js';
-import type { RevalidationOutcome } from './revalidation.js';
+import type { RevalidationOutcome, SweepJudgements } from './revalidation.js';
 import { checkContainer, decideContainer } from './create.js';
 import { decisionContext, type AdmissionDependencies } from './dependencies.js';
 import { createImageJudge } from './image-verdict.js';
@@ -19,7 +19,8 @@ export { cacheKey } from './image-verdict.js';
  *   image volumes, by image id) → each judged with its own breakglass → one record.
  * - One image of a container (`container-image.ts`): containerd's facts → each registry name
  *   (cached and healthy first) → the first allow.
- * - Judging one digest (`image-verdict.ts`): cache → evidence loop → verify → multi-arch fallback.
+ * - Judging one digest (`image-verdict.ts`): cache → a verification slot (`verification-slots.ts`) →
+ *   evidence loop → verify → multi-arch fallback.
  * - The quarantine (`quarantine-check.ts`): asked first at every decision (pull: by name and given digest,
  *   again once the tag is resolved, and after containerd pulled; create: every name and digest of the
  *   image); its refusal is final (no dry run, no breakglass, never cached).
@@ -33,16 +34,17 @@ export { cacheKey } from './image-verdict.js';
 export function createAdmission(deps: AdmissionDependencies): Admission & {
   /**
    * Re-evaluates a running container's image under the current policy and the quarantine list; audited as
-   * method Revalidation. A quarantined image says so (`quarantine`).
+   * method Revalidation. A quarantined image says so (`quarantine`). Within one `sweep`, containers
+   * sharing an image reuse its judgement.
    */
-  revalidate(facts: CreateFacts, signal: AbortSignal): Promise<RevalidationOutcome>;
+  revalidate(facts: CreateFacts, signal: AbortSignal, sweep?: SweepJudgements): Promise<RevalidationOutcome>;
 } {
   const ctx = decisionContext(deps, createImageJudge(deps));
   return {
     admitPull: (facts, signal) => admitPull(ctx, facts, signal),
     admitCreate: (facts, signal) => checkContainer(ctx, 'CreateContainer', facts, signal),
-    revalidate: async (facts, signal) => {
-      const evaluation = await decideContainer(ctx, 'Revalidation', facts, signal);
+    revalidate: async (facts, signal, sweep) => {
+      const evaluation = await decideContainer(ctx, 'Revalidation', facts, signal, sweep);
       return evaluation.quarantine
         ? { ...evaluation.outcome, quarantine: evaluation.quarantine }
         : evaluation.outcome;

@@ -12,6 +12,7 @@ import {
 import { containerSubject, quarantined, quarantineInForce } from './quarantine-check.js';
 import { refused, settle, type Evaluation } from './evaluation.js';
 import type { ImageDecision } from './decision-record.js';
+import type { SweepJudgements } from './revalidation.js';
 
 export type ContainerMethod = 'CreateContainer' | 'Revalidation';
 
@@ -40,12 +41,17 @@ export async function checkContainer(
   return (await decideContainer(ctx, method, facts, signal)).outcome;
 }
 
-/** checkContainer's decision with its reason and quarantine hit (re-validation reports quarantined images). */
+/**
+ * checkContainer's decision with its reason and quarantine hit (re-validation reports quarantined images).
+ * Re-validation within one `sweep` judges each image once per namespace and policy revision (no
+ * breakglass, no pod-spec name: nothing else of the container counts); every container is audited.
+ */
 export async function decideContainer(
   ctx: DecisionContext,
   method: ContainerMethod,
   facts: CreateFacts,
   signal: AbortSignal,
+  sweep?: SweepJudgements,
 ): Promise<Evaluation> {
   const { deps } = ctx;
   const started = deps.clock();
@@ -62,8 +68,13 @@ export async function decideContainer(
     ctx.audit({ ...subject, digests: [] }, tooMany, started);
     return tooMany;
   }
+  const judge = (image: string) => judgeContainerImage(ctx, policy, method, facts, image, signal);
   const judged = await Promise.all(
-    images.map((image) => judgeContainerImage(ctx, policy, method, facts, image, signal)),
+    images.map((image) =>
+      sweep !== undefined && method === 'Revalidation' && facts.userSpecifiedImage === ''
+        ? sweep.once(`${policy.revision}\n${facts.pod.namespace}\n${image}`, () => judge(image))
+        : judge(image),
+    ),
   );
   const evaluation = containerEvaluation(judged);
   ctx.audit(

@@ -6,14 +6,21 @@ import { AdmissionError } from './errors.js';
  * settles.
  */
 
-/** Runs `work` with an AbortSignal that fires after `ms`; a timeout rejects with CG_ERR_TIMEOUT. */
-export async function withBudget<T>(ms: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+/**
+ * Runs `work` with an AbortSignal that fires after `ms`; a timeout rejects with CG_ERR_TIMEOUT, or with
+ * what `onTimeout` returns (a more precise account of where the budget went).
+ */
+export async function withBudget<T>(
+  ms: number,
+  work: (signal: AbortSignal) => Promise<T>,
+  onTimeout?: () => Error | undefined,
+): Promise<T> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       controller.abort();
-      reject(new AdmissionError('CG_ERR_TIMEOUT', `no answer within ${ms} ms`));
+      reject(onTimeout?.() ?? new AdmissionError('CG_ERR_TIMEOUT', `no answer within ${ms} ms`));
     }, ms);
   });
   try {
@@ -47,6 +54,7 @@ export function budgeted<T>(ms: number, signal: AbortSignal, work: (budget: Abor
   return withBudget(ms, (budget) => raceAbort(work(budget), signal));
 }
 
-function cancelled(): Error {
+/** The error of a call whose client went away. */
+export function cancelled(): Error {
   return new AdmissionError('CG_ERR_CANCELLED', 'the call was cancelled');
 }

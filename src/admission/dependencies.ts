@@ -5,6 +5,7 @@ import { decisionRecord, type DecisionSubject } from './audit-record.js';
 import type { Evaluation } from './evaluation.js';
 import type { ImageJudge } from './image-verdict.js';
 import { JudgedImages } from './judged-images.js';
+import type { VerificationSlots } from './verification-slots.js';
 import { createRegistryHealth, type RegistryHealth } from './registry-health.js';
 import type {
   Breakglass,
@@ -35,8 +36,10 @@ export interface AdmissionDependencies {
   readonly cache: VerdictCache;
   readonly sink: DecisionSink;
   readonly clock: Clock;
-  /** Time budget of one decision's registry and verification work. */
+  /** Time budget of one decision's registry and verification work (a wait for a verification slot counts). */
   readonly budgetMs: number;
+  /** At most this many image verifications at once, the rest wait in order (verification-slots.ts). */
+  readonly verificationSlots?: VerificationSlots | undefined;
   /** The breakglass file monitor; undefined when none is configured. */
   readonly breakglass?: Breakglass | undefined;
   /** The node's quarantine list, consulted first at every decision; undefined when none is configured. */

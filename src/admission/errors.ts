@@ -6,6 +6,8 @@ export type AdmissionErrorCode =
   | 'CG_ERR_TIMEOUT'
   /** The client went away before the decision was made. */
   | 'CG_ERR_CANCELLED'
+  /** Every verification slot was taken and the queue full, or the budget ran out waiting for a slot. */
+  | 'CG_ERR_VERIFY_BUSY'
   /** A container asked for more images than one decision judges. */
   | 'CG_ERR_TOO_MANY_IMAGES'
   /** CreateContainer named its image by something other than an image id. */

@@ -7,8 +7,9 @@ import type { ImageIdentity } from '../reference/image-reference.js';
 import type { VerdictCache } from '../cache/verdict-cache.js';
 import type { AttestationRecord } from '../verify/attestation.js';
 import type { RegistryCredentials } from './admission.js';
-import { budgeted, raceAbort, withBudget } from './deadline.js';
+import { budgeted, cancelled, raceAbort, withBudget } from './deadline.js';
 import type { EvidenceSource, PlatformResolver } from './ports.js';
+import { VerificationSlots } from './verification-slots.js';
 
 /** A policy verdict for one image, and how it was reached. */
 export interface ImageVerdict {
@@ -35,6 +36,14 @@ export interface ImageJudgeDependencies {
   readonly budgetMs: number;
   /** Now, in ms since the epoch: OpenPGP keys are checked for expiry and revocation as of this time. */
   readonly clock: () => number;
+  /** The limit on verifications running at once (verification-slots.ts); undefined: the default. */
+  readonly verificationSlots?: VerificationSlots | undefined;
+}
+
+/** The callers of one digest's verification: when every one has gone, a verification still queued leaves. */
+interface Interest {
+  callers: number;
+  readonly gone: AbortController;
 }
 
 /** Judges image digests under a policy: cache, evidence loop, verification; multi-arch fallback. */
@@ -51,6 +60,9 @@ export interface ImageJudge {
 }
 
 export function createImageJudge(deps: ImageJudgeDependencies): ImageJudge {
+  const slots = deps.verificationSlots ?? new VerificationSlots();
+  const interests = new Map<string, Interest>();
+
   /** The digest's own verdict: a decision that needs no evidence, the cache, or the evidence loop. */
   async function digestVerdict(question: ImageQuestion, signal: AbortSignal): Promise<ImageVerdict> {
     const { policy, identity, namespace, credentials } = question;
@@ -59,13 +71,84 @@ export function createImageJudge(deps: ImageJudgeDependencies): ImageJudge {
     const key = cacheKey(policy, plan.rule, identity);
     const cached = deps.cache.get(key);
     if (cached) return { verdict: cached, cacheHit: true };
-    const verdict = await raceAbort(
-      deps.cache.share(key, () =>
-        withBudget(deps.budgetMs, (budget) => evidenceLoop(policy, plan.rule, identity, credentials, budget)),
-      ),
-      signal,
+    const interest = join(key, signal);
+    try {
+      const verdict = await raceAbort(
+        // Single flight: identical concurrent decisions share one verification, and one slot.
+        deps.cache.share(key, () =>
+          admitted(interest.gone, (budget) => evidenceLoop(policy, plan.rule, identity, credentials, budget)),
+        ),
+        signal,
+      );
+      return { verdict, cacheHit: false };
+    } finally {
+      interest.leave();
+    }
+  }
+
+  /**
+   * Counts `signal`'s call among the callers of `key`'s verification until `leave` (or the call aborts);
+   * `gone` aborts (CG_ERR_CANCELLED) when the last one leaves.
+   */
+  function join(key: string, signal: AbortSignal): { gone: AbortSignal; leave(): void } {
+    let interest = interests.get(key);
+    if (interest === undefined) {
+      interest = { callers: 0, gone: new AbortController() };
+      interests.set(key, interest);
+    }
+    const mine = interest;
+    mine.callers += 1;
+    let left = false;
+    const leave = () => {
+      if (left) return;
+      left = true;
+      signal.removeEventListener('abort', leave);
+      mine.callers -= 1;
+      if (mine.callers === 0) {
+        if (interests.get(key) === mine) interests.delete(key);
+        mine.gone.abort(cancelled());
+      }
+    };
+    signal.addEventListener('abort', leave, { once: true });
+    return { gone: mine.gone.signal, leave };
+  }
+
+  /**
+   * `verify` once a verification slot is free (FIFO), under one budget of `budgetMs` that the wait counts
+   * against. A full queue is CG_ERR_VERIFY_BUSY at once; so is a budget that runs out while waiting, or
+   * while verifying after a wait of a tenth of it or more (the queue, which callers can fill, then took
+   * the time, not the registry: never an `onUndecided: ALLOW`). When every caller has gone (`gone`)
+   * while it waits, it leaves the queue; once verifying, it runs to its end or its budget (the kubelet's
+   * retry finds the verdict cached), and frees its slot then.
+   */
+  function admitted(gone: AbortSignal, verify: (budget: AbortSignal) => Promise<Verdict>): Promise<Verdict> {
+    const asked = deps.clock();
+    let waitedMs: number | undefined;
+    return withBudget(
+      deps.budgetMs,
+      async (budget) => {
+        const queued = !slots.available;
+        const release = await slots.acquire(AbortSignal.any([budget, gone]));
+        waitedMs = queued ? deps.clock() - asked : 0;
+        // The slot is free once the budget is spent, even if some work ignores the abort and runs on.
+        budget.addEventListener('abort', release, { once: true });
+        try {
+          return await verify(budget);
+        } finally {
+          budget.removeEventListener('abort', release);
+          release();
+        }
+      },
+      () => {
+        if (waitedMs === undefined)
+          return slots.busy(`; waited ${deps.clock() - asked} ms for a verification slot`);
+        if (waitedMs * 10 >= deps.budgetMs)
+          return slots.busy(
+            `; waited ${waitedMs} of its ${deps.budgetMs} ms for a verification slot, and the rest did not suffice`,
+          );
+        return undefined;
+      },
     );
-    return { verdict, cacheHit: false };
   }
 
   /**

@@ -29,6 +29,25 @@ export interface RunningContainer {
   readonly podUid: string;
 }
 
+/**
+ * What one sweep has judged: the containers that share an image (in one namespace, under one policy
+ * revision) reuse one judgement, each still audited on its own. At most one entry per distinct image
+ * running; a new sweep starts empty, so a policy, key or quarantine change is judged afresh.
+ */
+export class SweepJudgements {
+  private readonly judged = new Map<string, Promise<unknown>>();
+
+  /** `judge()`'s result for `key`, computed once per sweep. */
+  once<T>(key: string, judge: () => Promise<T>): Promise<T> {
+    let result = this.judged.get(key) as Promise<T> | undefined;
+    if (result === undefined) {
+      result = judge();
+      this.judged.set(key, result);
+    }
+    return result;
+  }
+}
+
 export interface ContainerLister {
   listRunning(signal: AbortSignal): Promise<RunningContainer[]>;
 }
@@ -62,7 +81,11 @@ export interface RevalidationResult {
  */
 export function startRevalidation(options: {
   readonly lister: ContainerLister;
-  readonly revalidate: (facts: CreateFacts, signal: AbortSignal) => Promise<RevalidationOutcome>;
+  readonly revalidate: (
+    facts: CreateFacts,
+    signal: AbortSignal,
+    sweep: SweepJudgements,
+  ) => Promise<RevalidationOutcome>;
   readonly intervalMs: number;
   readonly onResult: (result: RevalidationResult) => void;
   readonly onError: (err: Error) => void;
@@ -75,9 +98,10 @@ export function startRevalidation(options: {
     let violations = 0;
     let quarantined = 0;
     const quarantinedContainers: QuarantinedContainer[] = [];
+    const sweep = new SweepJudgements();
     for (const c of containers) {
       if (controller.signal.aborted) break;
-      const outcome = await options.revalidate(revalidationFacts(c), controller.signal);
+      const outcome = await options.revalidate(revalidationFacts(c), controller.signal, sweep);
       if (!outcome.allowed) violations += 1;
       if (outcome.quarantine?.kind === 'entry') {
         quarantined += 1;
@@ -98,14 +122,31 @@ export function startRevalidation(options: {
     return result;
   }
 
-  function runNow(): Promise<RevalidationResult> {
+  let again: Promise<RevalidationResult> | undefined;
+  function start(): Promise<RevalidationResult> {
     running ??= run().finally(() => {
       running = undefined;
     });
     return running;
   }
 
-  const tick = () => void runNow().catch((err: unknown) => options.onError(err as Error));
+  /**
+   * A sweep that starts now, or right after the one running (a change the running one may have judged
+   * before, e.g. a quarantine entry, is seen in full); calls while one waits share it.
+   */
+  function runNow(): Promise<RevalidationResult> {
+    if (running === undefined) return start();
+    again ??= running
+      .catch(() => undefined)
+      .then(() => {
+        again = undefined;
+        return start();
+      });
+    return again;
+  }
+
+  // A periodic tick while a sweep runs joins it (a sweep longer than the interval does not pile up).
+  const tick = () => void start().catch((err: unknown) => options.onError(err as Error));
   const first = setTimeout(tick, 0);
   const timer = options.intervalMs > 0 ? setInterval(tick, options.intervalMs) : undefined;
   timer?.unref();

@@ -64,6 +64,8 @@ export interface ServeConfig {
   /** Audit log path, or "-" for stdout. */
   readonly auditLog: string;
   readonly verifyTimeoutSeconds: number;
+  /** Image verifications that run at once; later decisions wait in order (docs/adr/0009). */
+  readonly verifyConcurrency: number;
   readonly cache: {
     readonly maxEntries: number;
     readonly allowTtlSeconds: number;
@@ -226,6 +228,14 @@ export const SERVE_SETTINGS = Object.freeze({
     flag: 'verify-timeout',
     arg: 'SECONDS',
     help: 'time budget to resolve and verify one image (registry calls included)',
+  },
+  verifyConcurrency: {
+    default: 8,
+    schema: z.number().int().positive().max(256),
+    kind: 'number',
+    flag: 'verify-concurrency',
+    arg: 'N',
+    help: 'image verifications run at once; later decisions wait in order (at most 1,000, more are refused) and the wait counts against the time budget',
   },
   'cache.maxEntries': {
     default: 10_000,

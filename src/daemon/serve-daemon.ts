@@ -10,6 +10,7 @@ import { admitEverything, type Admission } from '../admission/admission.js';
 import { createAdmission } from '../admission/controller.js';
 import type { EvidenceSource } from '../admission/ports.js';
 import { startRevalidation } from '../admission/revalidation.js';
+import { VerificationSlots } from '../admission/verification-slots.js';
 import { createDiskCacheSource, diskCacheWritesSettled } from '../attestations/disk-cache-source.js';
 import { createLocalDirectorySource } from '../attestations/local-directory-source.js';
 import { createRegistrySource } from '../attestations/registry-source.js';
@@ -81,6 +82,7 @@ export async function runDaemon(config: ServeConfig): Promise<DaemonOutcome> {
     denyTtlMs: config.cache.denyTtlSeconds * 1000,
     now: Date.now,
   });
+  const verificationSlots = new VerificationSlots(config.verifyConcurrency);
   let connections = () => 0;
   let breakglass: BreakglassMonitor | undefined;
   let quarantine: QuarantineMonitor | undefined;
@@ -89,6 +91,11 @@ export async function runDaemon(config: ServeConfig): Promise<DaemonOutcome> {
     cacheHits: () => cache.hits,
     cacheMisses: () => cache.misses,
     verifications: () => cache.verifications,
+    verificationSlots: () => ({
+      active: verificationSlots.active,
+      waiting: verificationSlots.waiting,
+      refused: verificationSlots.refused,
+    }),
     connections: () => connections(),
     breakglass: () => {
       const state = breakglass?.status(Date.now()).state ?? 'absent';
@@ -218,6 +225,7 @@ export async function runDaemon(config: ServeConfig): Promise<DaemonOutcome> {
       },
       clock: Date.now,
       budgetMs: config.verifyTimeoutSeconds * 1000,
+      verificationSlots,
       breakglass: monitor,
       quarantine: quarantineMonitor,
       podBreakglassLabel: config.podBreakglassLabel,
@@ -228,7 +236,7 @@ export async function runDaemon(config: ServeConfig): Promise<DaemonOutcome> {
     logPolicyWarnings(logger, store.current().warnings);
     const revalidation = startRevalidation({
       lister: containerd,
-      revalidate: (facts, signal) => control.revalidate(facts, signal),
+      revalidate: (facts, signal, sweep) => control.revalidate(facts, signal, sweep),
       intervalMs: config.revalidateIntervalSeconds * 1000,
       onResult: (r) => {
         metrics.setViolations(r.violations);

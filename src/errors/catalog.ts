@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   CG_ERR_INTERNAL: 'admission',
   CG_ERR_TIMEOUT: 'admission',
   CG_ERR_CANCELLED: 'admission',
+  CG_ERR_VERIFY_BUSY: 'admission',
   CG_ERR_TOO_MANY_IMAGES: 'admission',
   CG_ERR_IMAGE_NOT_CONTENT_ADDRESSED: 'admission',
   CG_ERR_IMAGE_NOT_PRESENT: 'admission',

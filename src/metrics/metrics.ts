@@ -7,6 +7,8 @@ export interface MetricsProbes {
   readonly cacheHits: () => number;
   readonly cacheMisses: () => number;
   readonly verifications: () => number;
+  /** Image verifications running and waiting for a slot now, and decisions refused for want of one. */
+  readonly verificationSlots?: () => { active: number; waiting: number; refused: number };
   readonly connections: () => number;
   readonly breakglass: () => { active: boolean; invalid: boolean };
   /** Quarantine entries in force, and whether the file is invalid (kept list, or every image denied). */
@@ -162,6 +164,30 @@ export function createMetrics(probes: MetricsProbes) {
     registers: [registry],
     collect() {
       this.set(probes.verifications());
+    },
+  });
+  new Gauge({
+    name: 'criguard_verifications_running',
+    help: 'Image verifications running now (at most verifyConcurrency).',
+    registers: [registry],
+    collect() {
+      this.set(probes.verificationSlots?.().active ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'criguard_verifications_waiting',
+    help: 'Decisions waiting for a verification slot now (FIFO; at most 1,000).',
+    registers: [registry],
+    collect() {
+      this.set(probes.verificationSlots?.().waiting ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'criguard_verifications_refused',
+    help: 'Decisions refused at once since start because the verification queue was full (CG_ERR_VERIFY_BUSY).',
+    registers: [registry],
+    collect() {
+      this.set(probes.verificationSlots?.().refused ?? 0);
     },
   });
   new Gauge({
