@@ -2,7 +2,7 @@
  * The header-block collector on its own (frames in, blocks out): HEADERS + CONTINUATION assembled in
  * order, padding and priority fields taken off, and every malformed sequence refused as a protocol error.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import {
   ErrorCode,
@@ -28,7 +28,7 @@ function frame(type: number, flags: number, streamId: number, payload: string | 
 }
 
 function throwsH2(
-  t: import('ava').ExecutionContext,
+  t: ExecutionContext,
   fn: () => unknown,
   message: RegExp,
   code: number = ErrorCode.PROTOCOL_ERROR,
