@@ -1,5 +1,6 @@
 import type { CallRelay } from './call-relay.js';
 import type { Route } from './contract.js';
+import type { GatedRequests } from './gated-request.js';
 import { Flag, FrameType, Http2ProtocolError, type FrameView } from './frames.js';
 import { GrpcCode, headerValue } from './grpc-wire.js';
 import type { HeaderBlock } from './header-block-collector.js';
@@ -9,9 +10,7 @@ import type { StreamState, StreamTable } from './stream-table.js';
 
 /** What client frame handling may ask of the connection. */
 export interface ClientFramesPort {
-  /** Gives the client back flow-control window (the connection's, and `streamId`'s unless 0). */
-  creditClient(streamId: number, bytes: number): void;
-  endFromClient(stream: StreamState): void;
+  /** Stops tracking `stream` (the client reset it). */
   forget(stream: StreamState): void;
   /** A new call was opened (the connection is in use). */
   callOpened(): void;
@@ -28,7 +27,7 @@ export interface ClientFramesOptions {
  * Contract: `isRaw(frame)` is asked first, once per frame, on the hot path; true means "forward these
  * bytes upstream as they arrived" (it may note what the frame means, e.g. END_STREAM, or SETTINGS that
  * size criguard's own state). Every other frame goes to `onFrame`: header blocks are assembled, decoded
- * and routed (a new call passes, is gated, or is refused); DATA of gated calls goes to the relay; frames
+ * and routed (a new call passes, is gated, or is refused); DATA of gated calls goes to `GatedRequests`; frames
  * for calls criguard answered itself are credited or dropped. PUSH_PROMISE is a protocol error.
  */
 export class ClientFrames {
@@ -37,6 +36,7 @@ export class ClientFrames {
     private readonly upstream: Leg,
     private readonly streams: StreamTable,
     private readonly relay: CallRelay,
+    private readonly gated: GatedRequests,
     private readonly port: ClientFramesPort,
     private readonly options: ClientFramesOptions,
   ) {}
@@ -48,7 +48,7 @@ export class ClientFrames {
         const stream = this.streams.get(frame.streamId);
         if (!stream) return true;
         if (stream.mode !== 'pass') return false;
-        if (frame.flags & Flag.END_STREAM) this.port.endFromClient(stream);
+        if (frame.flags & Flag.END_STREAM) this.relay.endFromClient(stream);
         return true;
       }
       case FrameType.HEADERS:
@@ -77,9 +77,9 @@ export class ClientFrames {
     const stream = this.streams.get(frame.streamId);
     switch (frame.type) {
       case FrameType.DATA:
-        if (stream?.mode === 'gated') this.relay.onGatedData(stream, frame);
-        else this.port.creditClient(0, frame.payload.length); // a call criguard answered itself
-        if (stream && frame.flags & Flag.END_STREAM) this.port.endFromClient(stream);
+        if (stream?.mode === 'gated') this.gated.onData(stream, frame);
+        else this.relay.creditClient(0, frame.payload.length); // a call criguard answered itself
+        if (stream && frame.flags & Flag.END_STREAM) this.relay.endFromClient(stream);
         return;
       case FrameType.RST_STREAM:
         if (stream && stream.mode !== 'local') this.upstream.forward(frame);
@@ -101,7 +101,7 @@ export class ClientFrames {
     if (known) {
       if (known.mode !== 'local')
         this.upstream.sendHeaders(block.streamId, block.flags, block.priority, fields);
-      if (endStream) this.port.endFromClient(known);
+      if (endStream) this.relay.endFromClient(known);
       return;
     }
     const path = headerValue(fields, ':path') ?? '';
@@ -125,7 +125,7 @@ export class ClientFrames {
     );
     this.port.callOpened();
     if (route.kind === 'reject') this.relay.answerLocally(stream, route);
-    else if (route.kind === 'gate') this.relay.openGated(stream, block, fields, path, route.gate);
+    else if (route.kind === 'gate') this.gated.open(stream, block, fields, path, route.gate);
     else this.upstream.sendHeaders(block.streamId, block.flags, block.priority, fields);
   }
 }

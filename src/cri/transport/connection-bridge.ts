@@ -3,6 +3,8 @@ import type { BridgeOptions } from './bridge-options.js';
 import { CallRelay, type CallPort } from './call-relay.js';
 import { ClientFrames } from './client-frames.js';
 import { ClientPreface } from './client-preface.js';
+import { GatedRequests } from './gated-request.js';
+import { HeldResponses } from './held-response.js';
 import { DegradedResponder, type DegradedWriter } from './degraded-responder.js';
 import { pumpFrames, setPaused } from './frame-pump.js';
 import {
@@ -75,10 +77,14 @@ export class ConnectionBridge {
     this.client = new Leg(client, limits.maxHeaderListSize);
     this.upstream = new Leg(upstream, limits.maxHeaderListSize);
     this.held = new HeldAccount(limits.maxHeldBytes, options.heldBudget);
+    const { client: c, upstream: u, streams } = this;
     const port = this.port();
-    this.relay = new CallRelay(this.client, this.upstream, this.streams, this.held, port, options);
-    this.fromClient = new ClientFrames(this.client, this.upstream, this.streams, this.relay, port, options);
-    this.fromUpstream = new UpstreamFrames(this.client, this.upstream, this.streams, this.relay, port);
+    const relay = new CallRelay(c, u, streams, this.held, port, options.logger);
+    const gated = new GatedRequests(u, relay, options);
+    const held = new HeldResponses(c, relay, options);
+    this.relay = relay;
+    this.fromClient = new ClientFrames(c, u, streams, relay, gated, port, options);
+    this.fromUpstream = new UpstreamFrames(c, u, streams, relay, held, port);
     this.degraded = new DegradedResponder(this.degradedWriter(), options);
     this.finished = new Promise((resolve) => client.once('close', () => resolve()));
     this.done = new Promise((resolve) => (this.markDone = resolve));
@@ -223,7 +229,7 @@ export class ConnectionBridge {
         clearTimeout(this.idleTimer);
       },
       answerLocally: (id, rejection) => byId(id, (s) => this.relay.answerLocally(s, rejection)),
-      endFromClient: (id) => byId(id, (s) => this.endFromClient(s)),
+      endFromClient: (id) => byId(id, (s) => this.relay.endFromClient(s)),
       forget: (id) => byId(id, (s) => this.forget(s)),
       lastClientStream: () => this.streams.lastClientStream,
       isClosed: () => this.closed,
@@ -238,8 +244,6 @@ export class ConnectionBridge {
     return {
       writeClient: (bytes) => this.writeClient(bytes),
       creditClient: (streamId, bytes) => this.creditClient(streamId, bytes),
-      endFromClient: (stream) => this.endFromClient(stream),
-      endFromUpstream: (stream) => this.endFromUpstream(stream),
       forget: (stream) => this.forget(stream),
       guard: (fn) => this.guard(fn),
       isClosed: () => this.closed,
@@ -257,23 +261,6 @@ export class ConnectionBridge {
     if (bytes <= 0) return;
     this.writeClient(encodeWindowUpdate(0, bytes));
     if (streamId !== 0) this.writeClient(encodeWindowUpdate(streamId, bytes));
-  }
-
-  private endFromClient(stream: StreamState): void {
-    stream.clientEnded = true;
-    if (stream.upstreamEnded) this.forget(stream);
-  }
-
-  private endFromUpstream(stream: StreamState): void {
-    stream.upstreamEnded = true;
-    if (stream.mode === 'gated') {
-      // Upstream answered before the decision (an error): the held bytes will never be sent.
-      const held = stream.request!;
-      if (held.queue.length > 0) this.creditClient(0, held.queue.drain().length);
-      this.forget(stream);
-    } else if (stream.clientEnded) {
-      this.forget(stream);
-    }
   }
 
   private forget(stream: StreamState): void {

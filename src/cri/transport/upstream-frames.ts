@@ -1,4 +1,5 @@
 import type { CallRelay } from './call-relay.js';
+import type { HeldResponses } from './held-response.js';
 import { Flag, FrameType, Http2ProtocolError, encodeWindowUpdate, type FrameView } from './frames.js';
 import type { HeaderBlock } from './header-block-collector.js';
 import type { Leg } from './leg.js';
@@ -7,7 +8,7 @@ import type { StreamState, StreamTable } from './stream-table.js';
 
 /** What upstream frame handling may ask of the connection. */
 export interface UpstreamFramesPort {
-  endFromUpstream(stream: StreamState): void;
+  /** Stops tracking `stream` (upstream reset it). */
   forget(stream: StreamState): void;
 }
 
@@ -17,7 +18,7 @@ export interface UpstreamFramesPort {
  * Contract: as for ClientFrames, `isRaw(frame)` is asked first, once per frame; true means "forward these
  * bytes to the client as they arrived". Every other frame goes to `onFrame`: header blocks are assembled,
  * decoded and re-encoded for the client (or held, for a response the gate checks); DATA of a held response
- * goes to the relay; DATA for calls criguard answered itself is credited back to upstream. PUSH_PROMISE is
+ * goes to `HeldResponses`; DATA for calls criguard answered itself is credited back to upstream. PUSH_PROMISE is
  * a protocol error.
  */
 export class UpstreamFrames {
@@ -26,6 +27,7 @@ export class UpstreamFrames {
     private readonly upstream: Leg,
     private readonly streams: StreamTable,
     private readonly relay: CallRelay,
+    private readonly held: HeldResponses,
     private readonly port: UpstreamFramesPort,
   ) {}
 
@@ -36,7 +38,7 @@ export class UpstreamFrames {
         const stream = this.streams.get(frame.streamId);
         if (!stream) return true;
         if (stream.mode !== 'pass' || stream.response) return false;
-        if (frame.flags & Flag.END_STREAM) this.port.endFromUpstream(stream);
+        if (frame.flags & Flag.END_STREAM) this.relay.endFromUpstream(stream);
         return true;
       }
       case FrameType.HEADERS:
@@ -75,10 +77,10 @@ export class UpstreamFrames {
         if (!stream.response) {
           // An answer to a call still being decided (an error, e.g. deadline exceeded): pass it on.
           this.client.forward(frame);
-          if (frame.flags & Flag.END_STREAM) this.port.endFromUpstream(stream);
+          if (frame.flags & Flag.END_STREAM) this.relay.endFromUpstream(stream);
           return;
         }
-        this.relay.onHeldData(stream, frame);
+        this.held.onData(stream, frame);
         return;
       }
       case FrameType.RST_STREAM:
@@ -101,10 +103,10 @@ export class UpstreamFrames {
     const stream = this.streams.get(block.streamId);
     if (stream?.mode === 'local') return;
     if (stream?.response) {
-      this.relay.onHeldHeaders(stream, fields, block.flags);
+      this.held.onHeaders(stream, fields, block.flags);
       return;
     }
     this.client.sendHeaders(block.streamId, block.flags, block.priority, fields);
-    if (stream && block.flags & Flag.END_STREAM) this.port.endFromUpstream(stream);
+    if (stream && block.flags & Flag.END_STREAM) this.relay.endFromUpstream(stream);
   }
 }
