@@ -11,8 +11,6 @@ import type { StreamState, StreamTable } from './stream-table.js';
 export interface CallPort {
   /** Writes to the client; does nothing once the connection is closed. */
   writeClient(bytes: Buffer): void;
-  /** Gives the client back flow-control window (the connection's, and `streamId`'s unless 0). */
-  creditClient(streamId: number, bytes: number): void;
   /** Stops tracking `stream` (the connection may then become idle or finish draining). */
   forget(stream: StreamState): void;
   /** Runs the continuation of asynchronous work as the connection runs a read (errors close it). */
@@ -54,8 +52,11 @@ export class CallRelay implements GatedCalls, HeldCalls {
     this.port.guard(fn);
   }
 
+  /** Gives the client back flow-control window for bytes upstream will never receive. */
   creditClient(streamId: number, bytes: number): void {
-    this.port.creditClient(streamId, bytes);
+    if (bytes <= 0) return;
+    this.port.writeClient(encodeWindowUpdate(0, bytes));
+    if (streamId !== 0) this.port.writeClient(encodeWindowUpdate(streamId, bytes));
   }
 
   // ---- a call's two sides
@@ -70,7 +71,7 @@ export class CallRelay implements GatedCalls, HeldCalls {
     if (stream.mode === 'gated') {
       // Upstream answered before the decision (an error): the held bytes will never be sent.
       const held = stream.request!;
-      if (held.queue.length > 0) this.port.creditClient(0, held.queue.drain().length);
+      if (held.queue.length > 0) this.creditClient(0, held.queue.drain().length);
       this.port.forget(stream);
     } else if (stream.clientEnded) {
       this.port.forget(stream);
@@ -85,7 +86,7 @@ export class CallRelay implements GatedCalls, HeldCalls {
     const resetUpstream = stream.mode !== 'local' && !stream.upstreamEnded;
     stream.mode = 'local';
     stream.abort?.abort();
-    if (held && held.queue.length > 0) this.port.creditClient(0, held.queue.drain().length);
+    if (held && held.queue.length > 0) this.creditClient(0, held.queue.drain().length);
     stream.request = undefined;
     this.release(stream);
     if (stream.response && stream.response.flowBytes > 0) {

@@ -7,14 +7,7 @@ import { GatedRequests } from './gated-request.js';
 import { HeldResponses } from './held-response.js';
 import { DegradedResponder, type DegradedWriter } from './degraded-responder.js';
 import { pumpFrames, setPaused } from './frame-pump.js';
-import {
-  CLIENT_PREFACE,
-  ErrorCode,
-  Http2ProtocolError,
-  encodeGoaway,
-  encodeWindowUpdate,
-  type FrameView,
-} from './frames.js';
+import { CLIENT_PREFACE, ErrorCode, Http2ProtocolError, encodeGoaway, type FrameView } from './frames.js';
 import { HeldAccount } from './held-calls.js';
 import { Leg } from './leg.js';
 import { StreamTable, type StreamState } from './stream-table.js';
@@ -24,21 +17,20 @@ export type { BridgeLimits, BridgeLogger, BridgeOptions } from './bridge-options
 export type { HeldBudget } from './held-calls.js';
 
 /**
- * Forwards one client HTTP/2 connection to one upstream connection, frame by frame: the connection's
- * lifecycle (preface, upstream connect, idle and drain, backpressure, errors, close). What each frame
- * means is `ClientFrames`' and `UpstreamFrames`'; what criguard holds of a call and answers itself is the
- * `CallRelay`'s; a connection whose upstream cannot be connected is answered by the `DegradedResponder`.
+ * Forwards one client HTTP/2 connection to one upstream connection: the connection's lifecycle. Reads
+ * are split into frames and forwarded in runs, as the bytes that arrived (`pumpFrames`); what a frame
+ * means is `ClientFrames`' and `UpstreamFrames`' to say, what criguard holds of a call and answers itself
+ * is `CallRelay`'s, `GatedRequests`' and `HeldResponses`' (ADR 0001; docs/architecture.md has the map).
  *
  * Contract:
- * - Every frame is forwarded as the bytes that arrived, except header blocks (decoded and re-encoded
- *   per leg, so each leg keeps its own HPACK state) and the DATA of calls a gate holds.
- * - Calls routed to a gate: HEADERS go upstream at once; the request message is forwarded except its
- *   last byte, so containerd cannot act on it before the gate decides. Allowed → the rest follows.
- *   Refused → the upstream stream is reset and the client gets a gRPC trailers-only answer. Bytes the
- *   client sent that upstream never receives are credited back to the client with WINDOW_UPDATE.
- * - An upstream that cannot be connected: every call is answered UNAVAILABLE, then GOAWAY; the client
- *   reconnects and the next connection tries containerd again. An upstream lost later closes the client.
- * - Protocol errors from either side close both connections.
+ * - Upstream is connected only once the client sent a valid preface, within `prefaceTimeoutMs`.
+ * - An upstream that cannot be connected: the `DegradedResponder` answers every call UNAVAILABLE, then
+ *   GOAWAY; the client reconnects and the next connection tries containerd again. An upstream lost later
+ *   closes the client.
+ * - Protocol errors from either side close both connections, the client told why with a GOAWAY.
+ * - No call open for `idleTimeoutMs`, or `drain()`: GOAWAY (NO_ERROR), then a graceful close once no
+ *   unary call is in flight.
+ * - A write queue above `writeHighWaterMark` stops the reading that feeds it until it drains.
  */
 export class ConnectionBridge {
   private readonly streams = new StreamTable();
@@ -221,7 +213,7 @@ export class ConnectionBridge {
     };
     return {
       writeClient: (bytes) => this.writeClient(bytes),
-      creditClient: (bytes) => this.creditClient(0, bytes),
+      creditClient: (bytes) => this.relay.creditClient(0, bytes),
       decodeClientHeaders: (block) => void this.client.decoder.decode(block),
       hasStream: (id) => this.streams.has(id),
       openLocalStream: (id, clientEnded) => {
@@ -243,7 +235,6 @@ export class ConnectionBridge {
   private port(): CallPort & { callOpened(): void } {
     return {
       writeClient: (bytes) => this.writeClient(bytes),
-      creditClient: (streamId, bytes) => this.creditClient(streamId, bytes),
       forget: (stream) => this.forget(stream),
       guard: (fn) => this.guard(fn),
       isClosed: () => this.closed,
@@ -254,13 +245,6 @@ export class ConnectionBridge {
 
   private writeClient(bytes: Buffer): void {
     if (!this.closed) this.client.write(bytes);
-  }
-
-  /** Gives the client back flow-control window for bytes upstream will never receive. */
-  private creditClient(streamId: number, bytes: number): void {
-    if (bytes <= 0) return;
-    this.writeClient(encodeWindowUpdate(0, bytes));
-    if (streamId !== 0) this.writeClient(encodeWindowUpdate(streamId, bytes));
   }
 
   private forget(stream: StreamState): void {
