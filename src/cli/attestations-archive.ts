@@ -19,7 +19,7 @@ import type { AttestationRecord } from '../verify/attestation.js';
 import type { Command } from './command.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { parseOptions, requireOption } from './parse-options.js';
-import { createNodeCredentialsFromConfig, createRegistry } from '../daemon/serve-daemon.js';
+import { createNodeCredentialsFromConfig, createRegistry } from '../daemon/registry-access.js';
 
 /** `criguard attestations export`: everything a node needs to verify IMAGEs offline, in one archive. */
 export const attestationsExportCommand: Command = {
