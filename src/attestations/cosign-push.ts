@@ -7,8 +7,9 @@ import {
   OCI_CONFIG,
   OCI_MANIFEST,
 } from '../registry/media-types.js';
-import type { RegistryCallOptions, RegistryClient } from '../registry/registry-client.js';
-import { parseJson } from '../registry/registry-client.js';
+import type { RegistryClient } from '../registry/registry-client.js';
+import { parseJson } from '../registry/registry-responses.js';
+import type { RegistryCallOptions } from '../registry/registry-targets.js';
 import { cosignSignatureTag, signatureManifestSchema } from './cosign-signature-manifest.js';
 import type { SignatureLayer } from './cosign-signature-manifest.js';
 import { AttestationError } from './errors.js';

@@ -4,8 +4,9 @@ import type { ImageIdentity } from '../reference/image-reference.js';
 import type { RegistryCredentials } from '../registry/credentials.js';
 import { RegistryError, hasRegistryCode } from '../registry/errors.js';
 import { COSIGN_SIGNATURE_ANNOTATION, COSIGN_SIMPLE_SIGNING } from '../registry/media-types.js';
-import type { RegistryCallOptions, RegistryClient } from '../registry/registry-client.js';
-import { parseJson } from '../registry/registry-client.js';
+import type { RegistryClient } from '../registry/registry-client.js';
+import { parseJson } from '../registry/registry-responses.js';
+import type { RegistryCallOptions } from '../registry/registry-targets.js';
 import type { AttestationRecord } from '../verify/attestation.js';
 import type { AttestationSource } from './attestation-source.js';
 import {

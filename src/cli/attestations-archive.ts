@@ -14,12 +14,12 @@ import type { ServeConfig } from '../config/serve-config.js';
 import { createLogger } from '../log/logger.js';
 import { InvalidReferenceError } from '../reference/errors.js';
 import { parseImageReference } from '../reference/image-reference.js';
-import { parseJson } from '../registry/registry-client.js';
+import { parseJson } from '../registry/registry-responses.js';
 import type { AttestationRecord } from '../verify/attestation.js';
 import type { Command } from './command.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { parseOptions, requireOption } from './parse-options.js';
-import { createNodeCredentialsFromConfig, createRegistry } from '../daemon/serve-daemon.js';
+import { createNodeCredentialsFromConfig, createRegistry } from '../daemon/registry-access.js';
 
 /** `criguard attestations export`: everything a node needs to verify IMAGEs offline, in one archive. */
 export const attestationsExportCommand: Command = {

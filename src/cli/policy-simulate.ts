@@ -21,7 +21,8 @@ import type { Command, CommandIo } from './command.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { parseOptions, requireOption } from './parse-options.js';
 import { printIssues } from './policy-check.js';
-import { createEvidence, createNodeCredentialsFromConfig, createRegistry } from '../daemon/serve-daemon.js';
+import { createEvidence } from '../daemon/evidence-sources.js';
+import { createNodeCredentialsFromConfig, createRegistry } from '../daemon/registry-access.js';
 
 /** The serve config the installed unit runs with (systemd/criguard.service). */
 export const DEFAULT_CONFIG_FILE = '/etc/criguard/config.yaml';

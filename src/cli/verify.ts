@@ -19,7 +19,7 @@ import { ExitCode, UsageError } from './exit-codes.js';
 import { parseOptions, requireOption } from './parse-options.js';
 import { printIssues } from './policy-check.js';
 import { runVerifyBundle, VERIFY_BUNDLE_USAGE } from './verify-bundle.js';
-import { createNodeCredentialsFromConfig, createRegistry } from '../daemon/serve-daemon.js';
+import { createNodeCredentialsFromConfig, createRegistry } from '../daemon/registry-access.js';
 import { createManifestStore } from '../attestations/manifest-store.js';
 import { createPlatformManifestResolver } from '../registry/platform-manifest.js';
 

@@ -1,6 +1,6 @@
 import { DOCKER_MANIFEST, OCI_MANIFEST } from './media-types.js';
-import type { FetchedManifest } from './registry-client.js';
-import { parseJson } from './registry-client.js';
+import type { FetchedManifest } from './registry-reads.js';
+import { parseJson } from './registry-responses.js';
 
 const SHA256 = /^sha256:[0-9a-f]{64}$/;
 

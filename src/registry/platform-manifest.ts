@@ -6,7 +6,7 @@ import type { RegistryCredentials } from './credentials.js';
 import { RegistryError } from './errors.js';
 import { isDigest, parseDigest } from '../reference/digest.js';
 import { DOCKER_MANIFEST_LIST, OCI_INDEX } from './media-types.js';
-import { digestOf } from './registry-client.js';
+import { digestOf } from './registry-responses.js';
 import type { RegistryClient } from './registry-client.js';
 
 /** An OCI platform (`os`/`architecture`/optional `variant`). */

@@ -1,32 +1,22 @@
-import { createHash } from 'node:crypto';
-import type { Response } from 'undici';
-import { z } from 'zod';
 import { isDigest, parseDigest } from '../reference/digest.js';
-import { normaliseRepositoryName, parseImageReference } from '../reference/image-reference.js';
+import { parseImageReference } from '../reference/image-reference.js';
 import { createAuthenticator } from './auth.js';
-import type { AuthScope } from './auth.js';
-import { discardBody, readBoundedBody } from './bounded-body.js';
 import type { RegistryCredentials } from './credentials.js';
 import { RegistryError } from './errors.js';
-import { registryEndpoints } from './containerd-hosts.js';
-import type { RegistryEndpoint } from './containerd-hosts.js';
-import { apiHostOf, createHostRules } from './hosts.js';
+import { createHostRules } from './hosts.js';
 import type { RegistryHostSettings } from './hosts.js';
-import { MANIFEST_ACCEPT, OCI_INDEX } from './media-types.js';
+import { registryLimits, type RegistryLimits } from './registry-limits.js';
+import {
+  createReads,
+  type FetchedManifest,
+  type ManifestHead,
+  type OciDescriptor,
+} from './registry-reads.js';
+import { createSend } from './registry-send.js';
+import { createTargets, type RegistryCallOptions } from './registry-targets.js';
+import { putBlobAt, putManifestAt } from './registry-writes.js';
 import { createTokenCache } from './token-cache.js';
-import { createTransport, describe } from './transport.js';
-
-/** Caps on what a registry can make criguard read. */
-export interface RegistryLimits {
-  /** Largest manifest, index or referrers answer (default 4 MiB). */
-  readonly maxManifestBytes: number;
-  /** Largest blob (default 16 MiB); getBlob may lower it per call. */
-  readonly maxBlobBytes: number;
-  /** Most referrers accepted in one answer (default 256). */
-  readonly maxReferrers: number;
-  /** Largest token service answer (default 64 KiB). */
-  readonly maxTokenBytes: number;
-}
+import { createTransport } from './transport.js';
 
 /** Options of createRegistryClient. Validated and frozen once. */
 export interface RegistryClientOptions {
@@ -56,34 +46,11 @@ export interface RegistryClientOptions {
     ((image: string, signal: AbortSignal) => Promise<RegistryCredentials | undefined>) | undefined;
 }
 
-/** Per-call options: the caller's credentials for this registry host and a cancellation signal. */
-export interface RegistryCallOptions {
-  /** Used only for the registry host of the repository named in the call (ADR 0040). Never logged. */
-  readonly credentials?: RegistryCredentials | undefined;
-  readonly signal?: AbortSignal | undefined;
-}
-
 /** What a HEAD or resolve learnt about a manifest. */
 export interface ManifestDescriptor {
   readonly digest: string;
   readonly mediaType: string;
   readonly size: number;
-}
-
-/** A manifest's exact bytes with their verified digest. */
-export interface FetchedManifest {
-  readonly bytes: Uint8Array;
-  readonly digest: string;
-  readonly mediaType: string;
-}
-
-/** An OCI descriptor as found in an index or a referrers answer. */
-export interface OciDescriptor {
-  readonly mediaType: string;
-  readonly digest: string;
-  readonly size: number;
-  readonly artifactType?: string | undefined;
-  readonly annotations?: Readonly<Record<string, string>> | undefined;
 }
 
 /** The OCI distribution operations criguard needs. Repositories are normalised names (`host/path`). */
@@ -100,11 +67,7 @@ export interface RegistryClient {
     options?: RegistryCallOptions & { verifyContent?: boolean },
   ): Promise<ManifestDescriptor>;
   /** HEAD of a manifest; `digest` is the registry's unverified header, undefined when absent. Errors as resolve. */
-  headManifest(
-    repository: string,
-    reference: string,
-    options?: RegistryCallOptions,
-  ): Promise<{ digest: string | undefined; mediaType: string; size: number | undefined }>;
+  headManifest(repository: string, reference: string, options?: RegistryCallOptions): Promise<ManifestHead>;
   /**
    * GETs a manifest (at most maxManifestBytes) and hashes it. When `reference` is a digest the hash must
    * equal it; for a tag, a `Docker-Content-Digest` header that disagrees with the hash is refused too
@@ -142,81 +105,14 @@ export interface RegistryClient {
   close(): Promise<void>;
 }
 
-const DEFAULT_LIMITS: RegistryLimits = {
-  maxManifestBytes: 4 * 1024 * 1024,
-  maxBlobBytes: 16 * 1024 * 1024,
-  maxReferrers: 256,
-  maxTokenBytes: 64 * 1024,
-};
-
-const descriptorSchema = z.object({
-  mediaType: z.string().max(256),
-  digest: z.string().refine(isDigest),
-  size: z.number().int().nonnegative(),
-  artifactType: z.string().max(256).optional(),
-  annotations: z.record(z.string(), z.string()).optional(),
-});
-const indexSchema = z.object({ manifests: z.array(z.unknown()) });
-
-/** One endpoint to send a repository's requests to. */
-interface Target {
-  readonly scope: AuthScope;
-  readonly base: URL;
-  readonly signal: AbortSignal;
-  readonly repo: string;
-  readonly tls: RegistryEndpoint['tls'];
-  readonly host: string;
-  readonly headers: RegistryEndpoint['headers'];
-  /** Another host than the registry's own: its credentials come from `mirrorCredentials`. */
-  readonly mirror: boolean;
-}
-
-const FAILURE_WORDS: Readonly<Record<string, string>> = {
-  CG_ERR_REGISTRY_NOT_FOUND: 'not found',
-  CG_ERR_REGISTRY_UNAVAILABLE: 'unreachable',
-  CG_ERR_REGISTRY_DENIED: 'denied',
-  CG_ERR_REGISTRY_DIGEST_MISMATCH: 'digest mismatch',
-};
-
-function schemeOf(e: RegistryEndpoint): string {
-  return e.api.startsWith('http:') ? 'http' : 'https';
-}
-
-/** `sha256:<hex>` (or the algorithm of `like`) of bytes. */
-export function digestOf(bytes: Uint8Array, algorithm: 'sha256' | 'sha512' = 'sha256'): string {
-  return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
-}
-
-/** Most pages of a referrers listing followed (OCI distribution `Link: <…>; rel="next"`). */
-const MAX_REFERRER_PAGES = 8;
-
-/** The next page of a paginated listing, on the same origin; undefined when there is none. */
-function nextPage(link: string | null, current: URL): URL | undefined {
-  const match = link === null ? null : /<([^>]*)>\s*;\s*rel="?next"?/i.exec(link);
-  if (!match) return undefined;
-  let next: URL;
-  try {
-    next = new URL(match[1]!, current);
-  } catch {
-    throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `referrers: a bad next-page link`);
-  }
-  if (next.origin !== current.origin) {
-    throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `referrers: the next page is on another origin`);
-  }
-  return next;
-}
-
 /**
  * Creates an OCI distribution client (fetch-based, undici Agent). Plain HTTP only for loopback registries
  * and hosts configured with `plainHttp`; everything else HTTPS with Node's roots plus `caCertificates`.
+ * Which hosts are asked is registry-targets.ts; what is read and how it is checked, registry-reads.ts.
  * Throws TypeError for invalid options.
  */
 export function createRegistryClient(options: RegistryClientOptions = {}): RegistryClient {
-  const limits: RegistryLimits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
-  for (const [k, v] of Object.entries(limits)) {
-    if (!Number.isSafeInteger(v) || v <= 0)
-      throw new TypeError(`registry limit ${k} must be a positive integer`);
-  }
+  const limits = registryLimits(options.limits);
   const timeoutMs = options.timeoutMs ?? 30_000;
   const now = options.now ?? Date.now;
   const configured = createHostRules(options.hosts);
@@ -240,182 +136,23 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     now,
     maxTokenBytes: limits.maxTokenBytes,
   });
+  const { targets, target, firstAnswer } = createTargets({
+    registryHostsDir: options.registryHostsDir,
+    timeoutMs,
+    plainHttpAllowed: rules.plainHttpAllowed,
+    declaredHttp: (host) => declaredHttp.add(host),
+    mirrorCredentials: options.mirrorCredentials,
+  });
+  const send = createSend(transport, auth);
+  const reads = createReads(send, limits);
 
-  /** The registry itself, as before mirrors: `registries.<host>.plainHttp` or loopback picks plain HTTP. */
-  function upstreamEndpoint(domain: string): RegistryEndpoint {
-    const apiHost = apiHostOf(domain);
-    const scheme = rules.plainHttpAllowed(apiHost) ? 'http' : 'https';
-    const all = { pull: true, resolve: true, push: true };
-    return {
-      api: `${scheme}://${apiHost}/v2`,
-      host: apiHost,
-      capabilities: all,
-      tls: undefined,
-      upstream: true,
-    };
-  }
-
-  /**
-   * Where to send a request for `repository`, in order: containerd's endpoints with the capability
-   * (`resolve` adds the resolve capability to pull: a tag), or the registry alone. Throws
-   * CG_ERR_REGISTRY_UNAVAILABLE when the configuration leaves no endpoint.
-   */
-  function targets(
+  async function headManifest(
     repository: string,
-    actions: AuthScope['actions'],
-    call: RegistryCallOptions | undefined,
-    need: 'pull' | 'resolve' | 'push' = 'pull',
-  ): Target[] {
-    const ref = parseImageReference(normaliseRepositoryName(repository));
-    let endpoints: RegistryEndpoint[];
-    if (options.registryHostsDir === undefined || need === 'push') {
-      endpoints = [upstreamEndpoint(ref.domain)];
-    } else {
-      try {
-        // The registry's own default endpoint keeps the registry's own rules; a `server` naming another
-        // host (containerd then sends everything there) is used as written.
-        endpoints = registryEndpoints(options.registryHostsDir, ref.domain).map((e) =>
-          e.upstream &&
-          e.api === `${schemeOf(e)}://${e.host}/v2` &&
-          e.tls === undefined &&
-          e.host.toLowerCase() === apiHostOf(ref.domain).toLowerCase()
-            ? { ...upstreamEndpoint(ref.domain), capabilities: e.capabilities, headers: e.headers }
-            : e,
-        );
-      } catch (err) {
-        throw new RegistryError('CG_ERR_REGISTRY_UNAVAILABLE', (err as Error).message, { cause: err });
-      }
-      endpoints = endpoints.filter((e) =>
-        need === 'resolve' ? e.capabilities.pull && e.capabilities.resolve : e.capabilities.pull,
-      );
-      if (endpoints.length === 0) {
-        throw new RegistryError('CG_ERR_REGISTRY_UNAVAILABLE', `${ref.domain}: no endpoint may ${need}`);
-      }
-    }
-    const signals = [AbortSignal.timeout(timeoutMs), ...(call?.signal ? [call.signal] : [])];
-    const signal = AbortSignal.any(signals);
-    const registryHost = apiHostOf(ref.domain).toLowerCase();
-    return endpoints.map((e) => {
-      const api = new URL(`${e.api}/`);
-      if (api.protocol === 'http:') declaredHttp.add(api.host.toLowerCase());
-      // The caller's credentials belong to the registry: a mirror (another host) never receives them. A
-      // mirror's own (mirrorCredentials) are looked up when it is tried; token realms are judged against
-      // the mirror's host, not the registry's.
-      const own = api.host.toLowerCase() === registryHost;
-      const scope: AuthScope = {
-        domain: own ? ref.domain : api.host,
-        apiHost: api.host,
-        path: ref.path,
-        actions,
-        credentials: own ? call?.credentials : undefined,
-      };
-      const base = new URL(`${ref.path}/`, api);
-      return {
-        scope,
-        base,
-        signal,
-        repo: ref.name,
-        tls: e.tls,
-        host: api.host,
-        headers: e.headers,
-        mirror: !own,
-      };
-    });
-  }
-
-  /** The one target of a push (the registry itself). */
-  function target(repository: string, actions: AuthScope['actions'], call: RegistryCallOptions | undefined) {
-    const [t] = targets(repository, actions, call, 'push');
-    if (t === undefined) throw new RegistryError('CG_ERR_REGISTRY_UNAVAILABLE', `${repository}: no endpoint`);
-    return t;
-  }
-
-  /**
-   * Runs `op` against each target in order until one succeeds, as containerd falls back from one host to
-   * the next on any failure. With several targets, the final error names every endpoint tried and why.
-   */
-  async function firstAnswer<T>(
-    ts: readonly Target[],
-    what: string,
-    op: (t: Target) => Promise<T>,
-  ): Promise<T> {
-    const failures: { host: string; err: RegistryError }[] = [];
-    for (const t of ts) {
-      try {
-        return await op(await withMirrorCredentials(t));
-      } catch (err) {
-        if (!(err instanceof RegistryError) || ts.length === 1) throw err;
-        failures.push({ host: t.host, err });
-      }
-    }
-    const codes = failures.map((f) => f.err.code);
-    const code = codes.every((c) => c === 'CG_ERR_REGISTRY_NOT_FOUND')
-      ? 'CG_ERR_REGISTRY_NOT_FOUND'
-      : codes.includes('CG_ERR_REGISTRY_UNAVAILABLE')
-        ? 'CG_ERR_REGISTRY_UNAVAILABLE'
-        : (codes.at(-1) ?? 'CG_ERR_REGISTRY_UNAVAILABLE');
-    const tried = failures.map((f) => `${f.host} (${FAILURE_WORDS[f.err.code] ?? f.err.code})`).join(', ');
-    throw new RegistryError(code, `${what}: no endpoint answered; tried ${tried}`);
-  }
-
-  /** A mirror's target with the node's credentials for the mirror's host, if any. */
-  async function withMirrorCredentials(t: Target): Promise<Target> {
-    if (!t.mirror || options.mirrorCredentials === undefined) return t;
-    let credentials: RegistryCredentials | undefined;
-    try {
-      credentials = await options.mirrorCredentials(`${t.host}/${t.scope.path}`, t.signal);
-    } catch {
-      credentials = undefined; // a failed look-up: the mirror is asked anonymously
-    }
-    return credentials === undefined ? t : { ...t, scope: { ...t.scope, credentials } };
-  }
-
-  /** Sends with auth: one retry after answering a 401 challenge; a second 401 is DENIED. */
-  async function send(
-    t: Target,
-    method: 'GET' | 'HEAD' | 'PUT' | 'POST',
-    url: URL,
-    headers: Record<string, string> = {},
-    body?: Uint8Array,
-  ): Promise<Response> {
-    let authorization = auth.initial(t.scope);
-    for (let attempt = 0; ; attempt++) {
-      const res = await transport.send({
-        method,
-        url,
-        headers,
-        body,
-        authorization: url.origin === t.base.origin ? authorization : undefined,
-        hostHeaders: url.origin === t.base.origin ? t.headers : undefined,
-        signal: t.signal,
-        tls: t.tls,
-      });
-      if (res.status !== 401) return res;
-      await discardBody(res);
-      if (attempt > 0) throw denied(url, res.status);
-      const next = await auth.answer(t.scope, res.headers.get('www-authenticate'), t.signal);
-      if (next === undefined) throw denied(url, res.status);
-      authorization = next;
-    }
-  }
-
-  async function headManifest(repository: string, reference: string, call?: RegistryCallOptions) {
+    reference: string,
+    call?: RegistryCallOptions,
+  ): Promise<ManifestHead> {
     const ts = targets(repository, 'pull', call, isDigest(reference) ? 'pull' : 'resolve');
-    return firstAnswer(ts, `manifest ${repository}:${reference}`, (t) => headManifestAt(t, reference));
-  }
-
-  async function headManifestAt(t: Target, reference: string) {
-    const url = new URL(`manifests/${checkReference(reference)}`, t.base);
-    const res = await send(t, 'HEAD', url, { accept: MANIFEST_ACCEPT });
-    await discardBody(res);
-    await expectOk(res, url);
-    const header = res.headers.get('docker-content-digest');
-    const length = res.headers.get('content-length');
-    return {
-      digest: header !== null && isDigest(header) ? header : undefined,
-      mediaType: mediaTypeOf(res),
-      size: length !== null && /^\d+$/.test(length) ? Number(length) : undefined,
-    };
+    return firstAnswer(ts, `manifest ${repository}:${reference}`, (t) => reads.headManifestAt(t, reference));
   }
 
   async function getManifest(
@@ -424,99 +161,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     call?: RegistryCallOptions,
   ): Promise<FetchedManifest> {
     const ts = targets(repository, 'pull', call, isDigest(reference) ? 'pull' : 'resolve');
-    return firstAnswer(ts, `manifest ${repository}:${reference}`, (t) => getManifestAt(t, reference));
-  }
-
-  async function getManifestAt(t: Target, reference: string): Promise<FetchedManifest> {
-    const url = new URL(`manifests/${checkReference(reference)}`, t.base);
-    const res = await send(t, 'GET', url, { accept: MANIFEST_ACCEPT });
-    await expectOk(res, url);
-    const bytes = await readBoundedBody(res, limits.maxManifestBytes, `manifest ${describe(url)}`);
-    const header = res.headers.get('docker-content-digest');
-    const expected = isDigest(reference)
-      ? reference
-      : header !== null && isDigest(header)
-        ? header
-        : undefined;
-    const algorithm = expected === undefined ? 'sha256' : parseDigest(expected).algorithm;
-    const actual = digestOf(bytes, algorithm);
-    if (expected !== undefined && actual !== expected) {
-      throw new RegistryError(
-        'CG_ERR_REGISTRY_DIGEST_MISMATCH',
-        `manifest ${describe(url)}: content does not match ${expected}`,
-      );
-    }
-    const mediaType = mediaTypeOf(res) || mediaTypeFromBody(bytes);
-    return Object.freeze({ bytes, digest: actual, mediaType });
-  }
-
-  async function getBlobAt(
-    t: Target,
-    d: ReturnType<typeof parseDigest>,
-    call: { maxBytes?: number } | undefined,
-  ): Promise<Uint8Array> {
-    const url = new URL(`blobs/${d.value}`, t.base);
-    const res = await send(t, 'GET', url);
-    await expectOk(res, url);
-    const max = Math.min(call?.maxBytes ?? limits.maxBlobBytes, limits.maxBlobBytes);
-    const bytes = await readBoundedBody(res, max, `blob ${describe(url)}`);
-    if (digestOf(bytes, d.algorithm) !== d.value) {
-      throw new RegistryError(
-        'CG_ERR_REGISTRY_DIGEST_MISMATCH',
-        `blob ${describe(url)}: content does not match its digest`,
-      );
-    }
-    return bytes;
-  }
-
-  async function referrersAt(
-    t: Target,
-    digest: string,
-    artifactType: string | undefined,
-  ): Promise<OciDescriptor[] | undefined> {
-    let url = new URL(`referrers/${parseDigest(digest).value}`, t.base);
-    if (artifactType !== undefined) url.searchParams.set('artifactType', artifactType);
-    // The listing is bounded by its byte size per page and by MAX_REFERRER_PAGES; only entries of the
-    // wanted type count against maxReferrers, so unrelated referrers (SBOMs, scans) cannot force a deny.
-    const out: OciDescriptor[] = [];
-    for (let page = 0; ; page++) {
-      const res = await send(t, 'GET', url, { accept: OCI_INDEX });
-      if (page === 0 && (res.status === 404 || res.status === 400 || res.status === 405)) {
-        await discardBody(res);
-        return undefined;
-      }
-      await expectOk(res, url);
-      const bytes = await readBoundedBody(res, limits.maxManifestBytes, `referrers ${describe(url)}`);
-      const index = indexSchema.safeParse(parseJson(bytes));
-      if (!index.success)
-        throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `referrers ${describe(url)}: not an index`);
-      for (const entry of index.data.manifests) {
-        const d = descriptorSchema.safeParse(entry);
-        if (!d.success) {
-          if (artifactType === undefined) {
-            throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `referrers ${describe(url)}: bad descriptor`);
-          }
-          continue;
-        }
-        if (artifactType === undefined || d.data.artifactType === artifactType)
-          out.push(Object.freeze(d.data));
-        if (out.length > limits.maxReferrers) {
-          throw new RegistryError(
-            'CG_ERR_REGISTRY_LIMIT',
-            `referrers ${describe(url)}: over ${limits.maxReferrers} entries`,
-          );
-        }
-      }
-      const next = nextPage(res.headers.get('link'), url);
-      if (next === undefined) return out;
-      if (page + 1 >= MAX_REFERRER_PAGES) {
-        throw new RegistryError(
-          'CG_ERR_REGISTRY_LIMIT',
-          `referrers ${describe(url)}: over ${MAX_REFERRER_PAGES} pages`,
-        );
-      }
-      url = next;
-    }
+    return firstAnswer(ts, `manifest ${repository}:${reference}`, (t) => reads.getManifestAt(t, reference));
   }
 
   const client: RegistryClient = {
@@ -548,7 +193,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     async getBlob(repository, digest, call) {
       const d = parseDigest(digest);
       return firstAnswer(targets(repository, 'pull', call), `blob ${repository}@${d.value}`, (t) =>
-        getBlobAt(t, d, call),
+        reads.getBlobAt(t, d, call),
       );
     },
 
@@ -558,7 +203,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       let none = false;
       try {
         return await firstAnswer(ts, `referrers ${repository}@${digest}`, async (t) => {
-          const found = await referrersAt(t, digest, artifactType);
+          const found = await reads.referrersAt(t, digest, artifactType);
           if (found === undefined) {
             none = true;
             throw new RegistryError('CG_ERR_REGISTRY_NOT_FOUND', `${t.host}: no referrers API`);
@@ -573,109 +218,17 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     },
 
     async putBlob(repository, bytes, call) {
-      const digest = digestOf(bytes);
-      const t = target(repository, 'pull,push', call);
-      const blobUrl = new URL(`blobs/${digest}`, t.base);
-      const head = await send(t, 'HEAD', blobUrl);
-      await discardBody(head);
-      if (head.status === 200) return digest;
-      const startUrl = new URL('blobs/uploads/', t.base);
-      const start = await send(t, 'POST', startUrl, { 'content-length': '0' });
-      await discardBody(start);
-      if (start.status !== 202) await expectStatus(start, startUrl, 202);
-      const location = start.headers.get('location');
-      let upload: URL;
-      try {
-        upload = new URL(location ?? '', t.base);
-      } catch {
-        throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `upload ${describe(startUrl)}: bad Location`);
-      }
-      if (location === null)
-        throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', `upload ${describe(startUrl)}: no Location`);
-      upload.searchParams.set('digest', digest);
-      const put = await send(t, 'PUT', upload, { 'content-type': 'application/octet-stream' }, bytes);
-      await discardBody(put);
-      await expectStatus(put, blobUrl, 201);
-      return digest;
+      return putBlobAt(send, target(repository, 'pull,push', call), bytes);
     },
 
     async putManifest(repository, reference, bytes, mediaType, call) {
       if (bytes.length > limits.maxManifestBytes) {
         throw new RegistryError('CG_ERR_REGISTRY_LIMIT', `manifest of ${bytes.length} bytes`);
       }
-      const t = target(repository, 'pull,push', call);
-      const url = new URL(`manifests/${checkReference(reference)}`, t.base);
-      const res = await send(t, 'PUT', url, { 'content-type': mediaType }, bytes);
-      await discardBody(res);
-      await expectStatus(res, url, 201);
-      const digest = digestOf(bytes);
-      const header = res.headers.get('docker-content-digest');
-      if (header !== null && isDigest(header) && header.startsWith('sha256:') && header !== digest) {
-        throw new RegistryError(
-          'CG_ERR_REGISTRY_DIGEST_MISMATCH',
-          `manifest ${describe(url)}: registry stored another digest`,
-        );
-      }
-      return digest;
+      return putManifestAt(send, target(repository, 'pull,push', call), reference, bytes, mediaType);
     },
 
     close: () => transport.close(),
   };
   return Object.freeze(client);
-}
-
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-
-/** A tag or canonical digest; anything else would change the URL path. */
-function checkReference(reference: string): string {
-  if (isDigest(reference) || TAG.test(reference)) return reference;
-  throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', 'invalid tag or digest');
-}
-
-function denied(url: URL, status: number): RegistryError {
-  return new RegistryError(
-    'CG_ERR_REGISTRY_DENIED',
-    `${describe(url)}: HTTP ${status} after authentication`,
-    { status },
-  );
-}
-
-/** Maps a non-2xx status to a RegistryError (after discarding the body). */
-async function expectOk(res: Response, url: URL): Promise<void> {
-  if (res.status === 200) return;
-  await expectStatus(res, url, 200);
-}
-
-async function expectStatus(res: Response, url: URL, ok: number): Promise<void> {
-  if (res.status === ok) return;
-  await discardBody(res);
-  const where = `${describe(url)}: HTTP ${res.status}`;
-  const status = res.status;
-  if (status === 404) throw new RegistryError('CG_ERR_REGISTRY_NOT_FOUND', where, { status });
-  if (status === 401 || status === 403) throw new RegistryError('CG_ERR_REGISTRY_DENIED', where, { status });
-  if (status === 429 || status >= 500)
-    throw new RegistryError('CG_ERR_REGISTRY_UNAVAILABLE', where, { status });
-  throw new RegistryError('CG_ERR_REGISTRY_PROTOCOL', where, { status });
-}
-
-function mediaTypeOf(res: Response): string {
-  return (res.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? '';
-}
-
-function mediaTypeFromBody(bytes: Uint8Array): string {
-  const doc = parseJson(bytes);
-  return typeof doc === 'object' &&
-    doc !== null &&
-    typeof (doc as { mediaType?: unknown }).mediaType === 'string'
-    ? (doc as { mediaType: string }).mediaType
-    : '';
-}
-
-/** JSON.parse of UTF-8 bytes, undefined when they are not JSON. */
-export function parseJson(bytes: Uint8Array): unknown {
-  try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch {
-    return undefined;
-  }
 }
