@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   fchmodSync,
-  existsSync,
   fsyncSync,
   mkdirSync,
   mkdtempSync,
