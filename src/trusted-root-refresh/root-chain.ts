@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Metadata, MetadataKind } from '@tufjs/models';
 import type { Root } from '@tufjs/models';
@@ -31,7 +31,7 @@ export function ensureCachedRootDescends(
   const cachedPath = join(metadataDir, 'root.json');
   let why: string | undefined;
   if (existsSync(cachedPath)) {
-    why = descentFailure(metadataDir, pinned, readBounded(cachedPath, bound), bound);
+    why = descentFailure(metadataDir, pinned, cachedPath, bound);
     if (why === undefined) return undefined;
     for (const name of CACHED_METADATA) rmSync(join(metadataDir, name), { force: true });
     rmSync(join(metadataDir, ROOTS), { recursive: true, force: true });
@@ -44,14 +44,25 @@ export function ensureCachedRootDescends(
 function descentFailure(
   metadataDir: string,
   pinned: Buffer,
-  cached: Buffer,
+  cachedPath: string,
   bound: number,
 ): string | undefined {
+  let cached: Buffer;
+  try {
+    cached = readBounded(cachedPath, bound);
+  } catch (err) {
+    return `the cached root.json cannot be read (${describe(err)})`;
+  }
   if (cached.equals(pinned)) return undefined;
   let trusted: Metadata<Root>;
   let last: Metadata<Root>;
   try {
     trusted = rootOf(pinned);
+    trusted.verifyDelegate(MetadataKind.Root, trusted);
+  } catch (err) {
+    return `the pinned root does not verify (${describe(err)})`;
+  }
+  try {
     last = rootOf(cached);
   } catch (err) {
     return `the cached root.json is not a TUF root (${describe(err)})`;
@@ -64,8 +75,9 @@ function descentFailure(
     const path = join(metadataDir, ROOTS, `${version}.root.json`);
     if (!existsSync(path))
       return `root version ${version} between the pinned root and the cached one is missing`;
-    const bytes = readBounded(path, bound);
+    let bytes: Buffer;
     try {
+      bytes = readBounded(path, bound);
       const next = rootOf(bytes);
       if (next.signed.version !== version) throw new Error(`it says version ${next.signed.version}`);
       trusted.verifyDelegate(MetadataKind.Root, next);
@@ -84,6 +96,7 @@ function rootOf(bytes: Buffer): Metadata<Root> {
 }
 
 function readBounded(path: string, bound: number): Buffer {
+  if (statSync(path).size > bound) throw new Error(`${path}: over ${bound} bytes`);
   const bytes = readFileSync(path);
   if (bytes.length > bound) throw new Error(`${path}: over ${bound} bytes`);
   return bytes;

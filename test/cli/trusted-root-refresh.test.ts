@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
@@ -321,4 +321,20 @@ test('cache: a rotated root whose chain is missing is not used; the cache starts
   t.is(again.code, ExitCode.OK, again.err);
   t.regex(again.err, /warning: .*started again from --root: root version 2 .* is missing/);
   t.truthy(await stat(join(dir, 'cache', 'roots', '2.root.json')), 'walked again from --root and kept');
+});
+
+test('cache: an attacker root planted as the cached root and as its kept rotation does not verify from --root', async (t) => {
+  const dir = await tempDir(t);
+  const cacheDir = join(dir, 'cache');
+  const pinned = buildTufRepository({ target: TRUSTED_ROOT });
+  t.is((await refreshServed(t, dir, pinned.root, pinned.files, ['--cache-dir', cacheDir])).code, ExitCode.OK);
+  const attacker = buildTufRepository({ target: COMPACT, rootVersion: 2 });
+  await mkdir(join(cacheDir, 'roots'), { recursive: true });
+  await writeFile(join(cacheDir, 'roots', '2.root.json'), attacker.root);
+  await writeFile(join(cacheDir, 'root.json'), attacker.root);
+  const res = await refreshServed(t, dir, pinned.root, attacker.files, ['--cache-dir', cacheDir]);
+  t.is(res.code, ExitCode.DENIED_OR_FAILED, res.out);
+  t.regex(res.err, /root version 2 does not follow from the one before \(root was signed by 0\/1 keys\)/);
+  t.deepEqual(await readFile(res.output), TRUSTED_ROOT);
+  t.deepEqual(await readFile(join(cacheDir, 'root.json')), pinned.root);
 });
