@@ -121,6 +121,12 @@ test('a frozen tree parsed from canonical DER encodes to the parsed bytes, node 
   const plain = ASN1Obj.parseBuffer(Buffer.from([0x30, 0x04, 0x02, 0x81, 0x01, 0x05]));
   t.true(loose.toDER().equals(plain.toDER()));
   t.true(loose.subs[0]!.toDER().equals(plain.subs[0]!.toDER()));
+  // A context tag [1] (0x81) whose long-form length starts with the same byte: 81 81 02 over 2 bytes.
+  const bytes = [0x30, 0x05, 0x81, 0x81, 0x02, 0xaa, 0xbb];
+  const tricky = ASN1Obj.parseBuffer(Buffer.from(bytes));
+  encodeTree(tricky, true);
+  t.deepEqual([...tricky.toDER()], [0x30, 0x04, 0x81, 0x02, 0xaa, 0xbb]);
+  t.true(tricky.toDER().equals(ASN1Obj.parseBuffer(Buffer.from(bytes)).toDER()));
 });
 
 test('a prepared leaf’s clone encodes to the leaf’s bytes and shares no node it may modify', async (t) => {

@@ -97,33 +97,55 @@ export function encodeTree(node: Asn1Node, frozen: boolean): void {
   for (const sub of node.subs) encodeTree(sub, false);
 }
 
-/** encodeTree's frozen case; returns the bytes `node` was parsed from when they are its encoding. */
-function encodeFrozen(node: Asn1Node): Buffer | undefined {
+/**
+ * encodeTree's frozen case. Returns where, in the buffer `node` was parsed from, its encoding starts when
+ * the parsed bytes are its encoding (-1 otherwise); those bytes are taken, without copying, on first use.
+ */
+function encodeFrozen(node: Asn1Node): number {
   const subs = node.subs.map(encodeFrozen);
-  let der = parsedEncoding(node, subs);
-  node.toDER = () => (der ??= encodeNode(node));
-  return der;
+  const value = node.value;
+  const start = parsedStart(node, subs);
+  let der: Buffer | undefined;
+  node.toDER = () =>
+    (der ??=
+      start < 0
+        ? encodeNode(node)
+        : Buffer.from(value.buffer, start, value.byteOffset - start + value.length));
+  return start;
 }
 
 /**
- * The bytes `node` was parsed from, when they are what encoding it gives: its header (one tag byte, a
- * minimal definite length) precedes its value in the same buffer, and its children's parsed encodings
- * (`subs`, undefined when not canonical) lie back to back over exactly its value. Otherwise undefined.
+ * Where `node`'s parsed bytes start when they are what encoding it gives: its header (one tag byte, a
+ * minimal definite length) precedes its value in the same buffer, and its children, canonical too
+ * (`subs`: where each starts, -1 when not), lie back to back over exactly its value. Otherwise -1.
  */
-function parsedEncoding(node: Asn1Node, subs: (Buffer | undefined)[]): Buffer | undefined {
+function parsedStart(node: Asn1Node, subs: number[]): number {
   const value = node.value;
-  const header = derHeader(node.tag.toDER(), value.length);
-  const start = value.byteOffset - header.length;
-  if (start < 0) return undefined;
-  const all = Buffer.from(value.buffer, start, header.length + value.length);
-  if (!header.equals(all.subarray(0, header.length))) return undefined;
+  const length = value.length;
+  const bytes = new Uint8Array(value.buffer);
   let at = value.byteOffset;
-  for (const der of subs) {
-    if (der === undefined || der.buffer !== value.buffer || der.byteOffset !== at) return undefined;
-    at += der.length;
+  // The minimal definite length, read backwards: short form, or 0x80|n then n big-endian bytes.
+  if (length < 0x80) {
+    if (bytes[--at] !== length) return -1;
+  } else {
+    let n = 0;
+    for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) {
+      if (bytes[--at] !== rest % 256) return -1;
+      n++;
+    }
+    if (bytes[--at] !== (0x80 | n)) return -1;
   }
-  if (subs.length > 0 && at !== value.byteOffset + value.length) return undefined;
-  return all;
+  if (at < 1 || bytes[--at] !== node.tag.toDER()) return -1;
+  if (subs.length > 0) {
+    let next = value.byteOffset;
+    for (let i = 0; i < subs.length; i++) {
+      const sub = node.subs[i]!;
+      if (subs[i] !== next || sub.value.buffer !== value.buffer) return -1;
+      next = sub.value.byteOffset + sub.value.length;
+    }
+    if (next !== value.byteOffset + length) return -1;
+  }
+  return at;
 }
 
 function encodeNode(node: Asn1Node): Buffer {
