@@ -1,5 +1,10 @@
-import { isMap, isScalar, parseDocument } from 'yaml';
 import { z } from 'zod';
+import {
+  END_FIELD,
+  endMarker,
+  parseEndMarkedDocument,
+  type EndMarkedFailure,
+} from '../documents/end-marked-document.js';
 import { compileNamePattern, NamePatternError, type CompiledNamePattern } from '../policy/name-pattern.js';
 import { isDigest } from '../reference/digest.js';
 import { toProblem, type BreakglassProblem } from './problems.js';
@@ -77,9 +82,6 @@ const scopeSchema = z
     }
   });
 
-/** The end marker: the last top-level field of every breakglass file (`end: true`). */
-export const END_FIELD = 'end';
-
 const documentSchema = z.strictObject({
   reason: oneLine(MAX_REASON_LENGTH),
   expiresAt: timestamp,
@@ -87,7 +89,7 @@ const documentSchema = z.strictObject({
   createdBy: oneLine(MAX_LABEL_LENGTH).optional(),
   createdAt: timestamp.optional(),
   scope: scopeSchema,
-  [END_FIELD]: z.literal(true, { error: 'the end marker must be exactly `end: true`' }),
+  [END_FIELD]: endMarker,
 });
 
 /** The plain shape of a breakglass file, as the CLI writes it. */
@@ -105,54 +107,9 @@ export type BreakglassFileContent = z.input<typeof documentSchema>;
 export function parseBreakglassDocument(
   bytes: Uint8Array,
 ): { ok: true; document: BreakglassDocument } | { ok: false; problem: BreakglassProblem } {
-  if (bytes.length > MAX_BREAKGLASS_BYTES) {
-    return {
-      ok: false,
-      problem: toProblem('CG_ERR_BREAKGLASS_TOO_LARGE', `over ${MAX_BREAKGLASS_BYTES} bytes`),
-    };
-  }
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
-  } catch {
-    return { ok: false, problem: parseProblem(['(root): not UTF-8 text']) };
-  }
-  let data: unknown;
-  try {
-    const doc = parseDocument(text, { uniqueKeys: true, strict: true, prettyErrors: false });
-    if (doc.errors.length > 0) {
-      return {
-        ok: false,
-        problem: parseProblem(doc.errors.map((e) => `(syntax): ${e.message.split('\n')[0] ?? e.code}`)),
-      };
-    }
-    const contents = doc.contents;
-    if (isMap(contents)) {
-      const last = contents.items.at(-1)?.key;
-      const lastKey = isScalar(last) ? last.value : undefined;
-      const hasEnd = contents.items.some((item) => isScalar(item.key) && item.key.value === END_FIELD);
-      if (!hasEnd) return { ok: false, problem: incomplete() };
-      if (lastKey !== END_FIELD) {
-        return { ok: false, problem: parseProblem([`${END_FIELD}: must be the last field of the file`]) };
-      }
-    }
-    data = doc.toJS({ maxAliasCount: 10 });
-  } catch (err) {
-    return {
-      ok: false,
-      problem: parseProblem([`(syntax): ${err instanceof Error ? err.message : String(err)}`]),
-    };
-  }
-  const parsed = documentSchema.safeParse(data);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      problem: parseProblem(
-        parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`),
-      ),
-    };
-  }
-  const value = parsed.data;
+  const parsed = parseEndMarkedDocument(bytes, { maxBytes: MAX_BREAKGLASS_BYTES, schema: documentSchema });
+  if (!parsed.ok) return { ok: false, problem: breakglassProblem(parsed.failure) };
+  const value = parsed.value;
   const patterns: CompiledNamePattern[] = [];
   const patternErrors: string[] = [];
   value.scope.images?.forEach((pattern, i) => {
@@ -184,11 +141,18 @@ export function parseBreakglassDocument(
   };
 }
 
-function incomplete(): BreakglassProblem {
-  return toProblem(
-    'CG_ERR_BREAKGLASS_INCOMPLETE',
-    `no end marker: the last line must be \`${END_FIELD}: true\` (the file may be half-written; write it atomically, see docs/breakglass.md)`,
-  );
+function breakglassProblem(failure: EndMarkedFailure): BreakglassProblem {
+  switch (failure.kind) {
+    case 'too-large':
+      return toProblem('CG_ERR_BREAKGLASS_TOO_LARGE', `over ${MAX_BREAKGLASS_BYTES} bytes`);
+    case 'incomplete':
+      return toProblem(
+        'CG_ERR_BREAKGLASS_INCOMPLETE',
+        `no end marker: the last line must be \`${END_FIELD}: true\` (the file may be half-written; write it atomically, see docs/breakglass.md)`,
+      );
+    case 'invalid':
+      return parseProblem(failure.lines);
+  }
 }
 
 function parseProblem(lines: readonly string[]): BreakglassProblem {

@@ -1,5 +1,10 @@
-import { isMap, isScalar, parseDocument } from 'yaml';
 import { z } from 'zod';
+import {
+  END_FIELD,
+  endMarker,
+  parseEndMarkedDocument,
+  type EndMarkedFailure,
+} from '../documents/end-marked-document.js';
 import { parseRfc3339 } from '../breakglass/rfc3339.js';
 import { compileNamePattern, NamePatternError, type CompiledNamePattern } from '../policy/name-pattern.js';
 import { isDigest } from '../reference/digest.js';
@@ -13,8 +18,6 @@ export const MAX_QUARANTINE_ENTRIES = 1024;
 export const MAX_REASON_LENGTH = 1024;
 /** Longest `ticket`, `addedBy` or `by`, in characters. */
 export const MAX_LABEL_LENGTH = 256;
-/** The end marker: the last top-level field of every quarantine file (`end: true`), as for breakglass. */
-export const END_FIELD = 'end';
 
 /** One quarantined image: an exact digest, or an image name pattern as in the policy's allowlist. */
 export interface QuarantineEntry {
@@ -92,7 +95,7 @@ const documentSchema = z.strictObject({
       ticket: oneLine(MAX_LABEL_LENGTH).optional(),
     })
     .optional(),
-  [END_FIELD]: z.literal(true, { error: 'the end marker must be exactly `end: true`' }),
+  [END_FIELD]: endMarker,
 });
 
 /** The plain shape of a quarantine file, as the CLI writes it. */
@@ -134,56 +137,12 @@ export function compileQuarantineImage(
 export function parseQuarantineDocument(
   bytes: Uint8Array,
 ): { ok: true; document: QuarantineDocument } | { ok: false; problem: QuarantineProblem } {
-  if (bytes.length > MAX_QUARANTINE_BYTES) {
-    return {
-      ok: false,
-      problem: quarantineProblem('CG_ERR_QUARANTINE_TOO_LARGE', `over ${MAX_QUARANTINE_BYTES} bytes`),
-    };
-  }
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
-  } catch {
-    return { ok: false, problem: parseProblem(['(root): not UTF-8 text']) };
-  }
-  let data: unknown;
-  try {
-    const doc = parseDocument(text, { uniqueKeys: true, strict: true, prettyErrors: false });
-    if (doc.errors.length > 0) {
-      return {
-        ok: false,
-        problem: parseProblem(doc.errors.map((e) => `(syntax): ${e.message.split('\n')[0] ?? e.code}`)),
-      };
-    }
-    const contents = doc.contents;
-    if (isMap(contents)) {
-      const last = contents.items.at(-1)?.key;
-      const hasEnd = contents.items.some((item) => isScalar(item.key) && item.key.value === END_FIELD);
-      if (!hasEnd) return { ok: false, problem: incomplete() };
-      if (!isScalar(last) || last.value !== END_FIELD) {
-        return { ok: false, problem: parseProblem([`${END_FIELD}: must be the last field of the file`]) };
-      }
-    }
-    data = doc.toJS({ maxAliasCount: 10 });
-  } catch (err) {
-    return {
-      ok: false,
-      problem: parseProblem([`(syntax): ${err instanceof Error ? err.message : String(err)}`]),
-    };
-  }
-  const parsed = documentSchema.safeParse(data);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      problem: parseProblem(
-        parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`),
-      ),
-    };
-  }
+  const parsed = parseEndMarkedDocument(bytes, { maxBytes: MAX_QUARANTINE_BYTES, schema: documentSchema });
+  if (!parsed.ok) return { ok: false, problem: quarantineFileProblem(parsed.failure) };
   const errors: string[] = [];
   const seen = new Set<string>();
   const entries: QuarantineEntry[] = [];
-  parsed.data.entries.forEach((entry, i) => {
+  parsed.value.entries.forEach((entry, i) => {
     const image = compileQuarantineImage(entry.image);
     if (!image.ok) {
       errors.push(`entries.${i}.image: ${image.why}`);
@@ -207,7 +166,7 @@ export function parseQuarantineDocument(
     );
   });
   if (errors.length > 0) return { ok: false, problem: parseProblem(errors) };
-  const change = parsed.data.lastChange;
+  const change = parsed.value.lastChange;
   return {
     ok: true,
     document: Object.freeze({
@@ -226,11 +185,18 @@ export function parseQuarantineDocument(
   };
 }
 
-function incomplete(): QuarantineProblem {
-  return quarantineProblem(
-    'CG_ERR_QUARANTINE_INCOMPLETE',
-    `no end marker: the last line must be \`${END_FIELD}: true\` (the file may be half-written; write it atomically, see docs/quarantine.md)`,
-  );
+function quarantineFileProblem(failure: EndMarkedFailure): QuarantineProblem {
+  switch (failure.kind) {
+    case 'too-large':
+      return quarantineProblem('CG_ERR_QUARANTINE_TOO_LARGE', `over ${MAX_QUARANTINE_BYTES} bytes`);
+    case 'incomplete':
+      return quarantineProblem(
+        'CG_ERR_QUARANTINE_INCOMPLETE',
+        `no end marker: the last line must be \`${END_FIELD}: true\` (the file may be half-written; write it atomically, see docs/quarantine.md)`,
+      );
+    case 'invalid':
+      return parseProblem(failure.lines);
+  }
 }
 
 function parseProblem(lines: readonly string[]): QuarantineProblem {
