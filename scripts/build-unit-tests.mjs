@@ -46,7 +46,12 @@ async function compile(path) {
   await writeFile(out, code);
 }
 
-await rm(OUT, { recursive: true, force: true });
-const all = [];
-for (const tree of TREES) for await (const path of files(join(ROOT, tree))) all.push(path);
-await Promise.all(all.map(compile));
+/** Replaces .tmp/unit/ with a fresh compilation of src/ and test/. */
+export async function buildUnitTests() {
+  await rm(OUT, { recursive: true, force: true });
+  const all = [];
+  for (const tree of TREES) for await (const path of files(join(ROOT, tree))) all.push(path);
+  await Promise.all(all.map(compile));
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await buildUnitTests();
