@@ -5,7 +5,7 @@
 // original .ts file, so paths computed from it (fixtures, the repository root) are unchanged; an inline
 // source map points coverage (c8) and stack traces back at the .ts file.
 import { transform } from 'esbuild';
-import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { E2E_DIRS } from './test-lanes.mjs';
@@ -25,14 +25,28 @@ async function* files(dir) {
   }
 }
 
+/**
+ * Writes `content` to `path` unless it already holds it; a changed file is replaced by rename, so a unit
+ * run started from another shell never reads a half-written or missing module.
+ */
+async function update(path, content) {
+  const current = await readFile(path, 'utf8').catch(() => undefined);
+  if (current === content) return;
+  await mkdir(dirname(path), { recursive: true });
+  const temp = `${path}.${process.pid}.tmp`;
+  await writeFile(temp, content);
+  await rename(temp, path);
+}
+
+/** Compiles (a .ts file) or copies (a .json file) one file; returns its output path, if any. */
 async function compile(path) {
   const rel = relative(ROOT, path);
   const out = join(OUT, rel.replace(/\.ts$/, '.js'));
-  await mkdir(dirname(out), { recursive: true });
-  if (!rel.endsWith('.ts')) {
-    if (rel.endsWith('.json')) await copyFile(path, out);
-    return;
+  if (rel.endsWith('.json')) {
+    await update(out, await readFile(path, 'utf8'));
+    return out;
   }
+  if (!rel.endsWith('.ts')) return undefined;
   const { code } = await transform(await readFile(path, 'utf8'), {
     loader: 'ts',
     format: 'esm',
@@ -43,15 +57,19 @@ async function compile(path) {
     sourcefile: relative(dirname(out), path),
     define: { 'import.meta.url': JSON.stringify(pathToFileURL(path).href) },
   });
-  await writeFile(out, code);
+  await update(out, code);
+  return out;
 }
 
-/** Replaces .tmp/unit/ with a fresh compilation of src/ and test/. */
+/** Brings .tmp/unit/ up to date with src/ and test/: changed files rewritten, removed ones deleted. */
 export async function buildUnitTests() {
-  await rm(OUT, { recursive: true, force: true });
-  const all = [];
-  for (const tree of TREES) for await (const path of files(join(ROOT, tree))) all.push(path);
-  await Promise.all(all.map(compile));
+  const sources = [];
+  for (const tree of TREES) for await (const path of files(join(ROOT, tree))) sources.push(path);
+  const written = new Set(await Promise.all(sources.map(compile)));
+  await mkdir(OUT, { recursive: true });
+  for await (const path of files(OUT)) {
+    if (!written.has(path)) await unlink(path);
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await buildUnitTests();
