@@ -3,7 +3,7 @@
 // written (`test/policy`, `test/cri/status.test.ts`) and mapped to their compiled form; other arguments
 // go to ava unchanged. Exits with ava's status.
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { URL, fileURLToPath } from 'node:url';
 import { buildUnitTests } from './build-unit-tests.mjs';
 
 /** `test/a/b.test.ts` → `.tmp/unit/test/a/b.test.js`; `test/a` → `.tmp/unit/test/a`; anything else as is. */
