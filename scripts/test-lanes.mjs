@@ -3,7 +3,8 @@
 // (ava.config.js) runs all of them.
 //
 // - unit (`npm run test:unit`): in-process tests; may call a short-lived system utility (mkfifo, mount),
-//   never another program under test, a daemon or dist/. Runs precompiled (scripts/build-unit-tests.mjs).
+//   never another program under test, a daemon or dist/. Runs precompiled (scripts/build-unit-tests.mjs),
+//   in worker threads except UNIT_PROCESS_FILES.
 // - integration (`npm run test:integration`): starts another program (docker-registry, gpg, openssl,
 //   promtool, systemd-analyze) or the bundled daemon (needs dist/).
 // - e2e (`npm run test:e2e`): real containerd, runc and registry; the packaged executable; other tools' builds.
@@ -27,6 +28,17 @@ export const INTEGRATION_FILES = [
   'test/verify/pgp-gpg.test.ts', // gpg, dist/criguard.cjs
 ];
 
+/**
+ * Unit test files that need a process of their own (the rest of the unit lane runs in worker threads):
+ * the CRI socket listener sets `process.umask`, which a worker thread may not.
+ */
+export const UNIT_PROCESS_FILES = [
+  'test/cri/hostile-upstream.test.ts',
+  'test/cri/proxy-limits.test.ts',
+  'test/cri/proxy-socket.test.ts',
+  'test/cri/proxy.test.ts',
+];
+
 /** ava `files` globs of each lane, for test files as written (TypeScript under test/). */
 export const LANE_GLOBS = {
   e2e: E2E_DIRS.map((dir) => `test/${dir}/**/*.test.ts`),
@@ -38,7 +50,11 @@ export const LANE_GLOBS = {
   ],
 };
 
-/** The unit lane's globs over the compiled tree (.tmp/unit/, one .js per .ts). */
-export const COMPILED_UNIT_GLOBS = LANE_GLOBS.unit.map((glob) =>
-  glob.replace(/^(!?)test\//, '$1.tmp/unit/test/').replace(/\.ts$/, '.js'),
-);
+/** A glob over test files as written → the same glob over the compiled tree (.tmp/unit/, .js per .ts). */
+const compiled = (glob) => glob.replace(/^(!?)test\//, '$1.tmp/unit/test/').replace(/\.ts$/, '.js');
+
+/** The unit lane over the compiled tree: `threads` runs in worker threads, `process` one process a file. */
+export const COMPILED_UNIT_GLOBS = {
+  threads: [...LANE_GLOBS.unit, ...UNIT_PROCESS_FILES.map((file) => `!${file}`)].map(compiled),
+  process: UNIT_PROCESS_FILES.map(compiled),
+};

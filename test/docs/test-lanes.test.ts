@@ -17,7 +17,7 @@ const picomatch = createRequire(import.meta.url)('picomatch') as (
 const load = (file: string): Promise<unknown> => import(pathToFileURL(join(ROOT, file)).href);
 const fullConfig = ((await load('ava.config.js')) as { default: { files: string[] } }).default;
 const { COMPILED_UNIT_GLOBS, INTEGRATION_FILES, LANE_GLOBS } = (await load('scripts/test-lanes.mjs')) as {
-  COMPILED_UNIT_GLOBS: string[];
+  COMPILED_UNIT_GLOBS: { threads: string[]; process: string[] };
   INTEGRATION_FILES: string[];
   LANE_GLOBS: Record<'unit' | 'integration' | 'e2e', string[]>;
 };
@@ -69,11 +69,13 @@ test('every integration entry names an existing test file outside the e2e folder
   }
 });
 
-test('the compiled unit globs select the compiled form of exactly the unit files', (t) => {
+test('the compiled unit runs (threads, process) select the compiled form of each unit file exactly once', (t) => {
   const unit = matcher(LANE_GLOBS.unit);
-  const compiled = matcher(COMPILED_UNIT_GLOBS);
+  const threads = matcher(COMPILED_UNIT_GLOBS.threads);
+  const processes = matcher(COMPILED_UNIT_GLOBS.process);
   for (const file of files) {
     const js = `.tmp/unit/${file.replace(/\.ts$/, '.js')}`;
-    t.is(compiled(js), unit(file), file);
+    t.is(Number(threads(js)) + Number(processes(js)), unit(file) ? 1 : 0, file);
   }
+  t.true(COMPILED_UNIT_GLOBS.process.length > 0);
 });
