@@ -1,8 +1,14 @@
-// The fast lane (`npm run test:unit`): every test except those that start real containerd and registries
-// (test/e2e), run the packaged executable (test/package) or talk to other tools' builds (test/interop).
+// The unit lane (`npm run test:unit`, docs/adr/0063-test-lanes.md): in-process tests only, run as plain
+// JavaScript precompiled by scripts/build-unit-tests.mjs (no tsx, no dist/), in worker threads.
+// scripts/test-lanes.mjs says which file is in which lane; ava.unit-process.config.js runs the unit files
+// that need a process of their own.
 import base from './ava.config.js';
+import { COMPILED_UNIT_GLOBS } from './scripts/test-lanes.mjs';
 
 export default {
   ...base,
-  files: ['test/**/*.test.ts', '!test/e2e/**', '!test/package/**', '!test/interop/**'],
+  files: COMPILED_UNIT_GLOBS.threads,
+  extensions: ['js'],
+  nodeArguments: [],
+  workerThreads: true,
 };

@@ -1,0 +1,57 @@
+// `npm run test:unit [ava options] [test files or folders]`: compiles src/ and test/ to .tmp/unit/
+// (scripts/build-unit-tests.mjs), then runs ava on the unit lane: ava.unit.config.js (worker threads),
+// then ava.unit-process.config.js (the files that need a process). Paths are given as written
+// (`test/policy`, `test/cri/status.test.ts`), mapped to their compiled form and passed to the run(s) that
+// hold a matching file; other arguments go to both unchanged. Exits non-zero if either run failed.
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, relative } from 'node:path';
+import { URL, fileURLToPath } from 'node:url';
+import { buildUnitTests, OUT } from './build-unit-tests.mjs';
+import { COMPILED_UNIT_GLOBS } from './test-lanes.mjs';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** ava's own glob matcher. */
+const picomatch = createRequire(import.meta.url)('picomatch');
+
+/** `test/a/b.test.ts` → `.tmp/unit/test/a/b.test.js`; `test/a` → `.tmp/unit/test/a`; anything else as is. */
+export function compiledPath(arg) {
+  if (!/^(\.\/)?test(\/|$)/.test(arg)) return arg;
+  return `.tmp/unit/${arg.replace(/^\.\//, '').replace(/\/$/, '').replace(/\.ts$/, '.js')}`;
+}
+
+/** Compiled test files (paths from the repository root) a `files` list selects, as ava reads it. */
+function selected(globs, all) {
+  const include = picomatch(globs.filter((g) => !g.startsWith('!')));
+  const exclude = picomatch(globs.filter((g) => g.startsWith('!')).map((g) => g.slice(1)));
+  return all.filter((file) => include(file) && !exclude(file));
+}
+
+function walk(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return walk(path);
+    return entry.name.endsWith('.test.js') ? [relative(ROOT, path)] : [];
+  });
+}
+
+await buildUnitTests();
+const ava = fileURLToPath(new URL('../node_modules/ava/entrypoints/cli.mjs', import.meta.url));
+const args = process.argv.slice(2).map(compiledPath);
+const isPath = (arg) => arg.startsWith('.tmp/unit/');
+const all = walk(join(OUT, 'test'));
+let failed = false;
+for (const [config, globs] of [
+  ['ava.unit.config.js', COMPILED_UNIT_GLOBS.threads],
+  ['ava.unit-process.config.js', COMPILED_UNIT_GLOBS.process],
+]) {
+  const files = selected(globs, all);
+  const holds = (path) => files.some((file) => file === path || file.startsWith(`${path}/`));
+  const paths = args.filter(isPath);
+  if (paths.length > 0 && !paths.some(holds)) continue;
+  const mine = args.filter((arg) => !isPath(arg) || holds(arg));
+  const { status } = spawnSync(process.execPath, [ava, '--config', config, ...mine], { stdio: 'inherit' });
+  if (status !== 0) failed = true;
+}
+process.exit(failed ? 1 : 0);
