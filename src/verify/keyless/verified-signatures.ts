@@ -1,5 +1,6 @@
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 
 /**
  * A bounded memo (least recently used out) of signature checks that SUCCEEDED (ADR 0022): the certificate-to-issuer checks of keyless
@@ -16,39 +17,8 @@ export const VERIFIED_SIGNATURES_LIMIT = 1024;
 /** Most imported keys kept (issuers are the trusted roots' certificates: a handful). */
 export const IMPORTED_KEYS_LIMIT = 64;
 
-/**
- * A least-recently-used map holding at most `limit` entries (a Map keeps insertion order: a hit moves its
- * entry last, an insertion over the limit drops the first). In-process only, so the pure core may use it.
- */
-class Recent<V> {
-  readonly #entries = new Map<string, V>();
-  constructor(readonly limit: number) {}
-  get size(): number {
-    return this.#entries.size;
-  }
-  get(key: string): V | undefined {
-    const value = this.#entries.get(key);
-    if (value !== undefined) {
-      this.#entries.delete(key);
-      this.#entries.set(key, value);
-    }
-    return value;
-  }
-  set(key: string, value: V): void {
-    this.#entries.delete(key);
-    this.#entries.set(key, value);
-    if (this.#entries.size > this.limit) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done !== true) this.#entries.delete(oldest.value);
-    }
-  }
-  clear(): void {
-    this.#entries.clear();
-  }
-}
-
-const verified = new Recent<true>(VERIFIED_SIGNATURES_LIMIT);
-const importedKeys = new Recent<KeyObject>(IMPORTED_KEYS_LIMIT);
+const verified = new LRUCache<string, true>({ max: VERIFIED_SIGNATURES_LIMIT });
+const importedKeys = new LRUCache<string, KeyObject>({ max: IMPORTED_KEYS_LIMIT });
 
 /**
  * Whether `signature` over `data` verifies under the public key `spki` (SubjectPublicKeyInfo DER) with
