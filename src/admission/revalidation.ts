@@ -73,6 +73,13 @@ export interface RevalidationResult {
   readonly quarantinedContainers: readonly QuarantinedContainer[];
 }
 
+/** Judges one running container's image under the current policy; `sweep` shares judgements within a run. */
+export type Revalidate = (
+  facts: CreateFacts,
+  signal: AbortSignal,
+  sweep: SweepJudgements,
+) => Promise<RevalidationOutcome>;
+
 /**
  * Continuous validation: every `intervalMs` (and once at start, which also warms the verdict cache),
  * re-evaluates the image of every running container under the current policy, keys and quarantine list.
@@ -81,11 +88,7 @@ export interface RevalidationResult {
  */
 export function startRevalidation(options: {
   readonly lister: ContainerLister;
-  readonly revalidate: (
-    facts: CreateFacts,
-    signal: AbortSignal,
-    sweep: SweepJudgements,
-  ) => Promise<RevalidationOutcome>;
+  readonly revalidate: Revalidate;
   readonly intervalMs: number;
   readonly onResult: (result: RevalidationResult) => void;
   readonly onError: (err: Error) => void;

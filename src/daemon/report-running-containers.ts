@@ -1,10 +1,4 @@
-import type { CreateFacts } from '../admission/admission.js';
-import {
-  startRevalidation,
-  type ContainerLister,
-  type RevalidationOutcome,
-  type SweepJudgements,
-} from '../admission/revalidation.js';
+import { startRevalidation, type ContainerLister, type Revalidate } from '../admission/revalidation.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 
@@ -15,11 +9,7 @@ import type { Metrics } from '../metrics/metrics.js';
  */
 export function reportRunningContainers(options: {
   readonly lister: ContainerLister;
-  readonly revalidate: (
-    facts: CreateFacts,
-    signal: AbortSignal,
-    sweep: SweepJudgements,
-  ) => Promise<RevalidationOutcome>;
+  readonly revalidate: Revalidate;
   readonly intervalSeconds: number;
   readonly logger: Logger;
   readonly metrics: Pick<Metrics, 'setViolations' | 'setQuarantinedRunning'>;
