@@ -43,7 +43,7 @@ export function namespaceLabel(namespace: string, seen: Set<string>): string {
  */
 export function createMetrics(probes: MetricsProbes) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'criguard_' });
+  collectDefaultMetrics({ register: registry, prefix: 'criguard_', eventLoopMonitoringPrecision: 500 });
   const decisions = new Counter({
     name: 'criguard_decisions_total',
     help: 'Admission decisions by method, outcome and reason code; dry_run="true" marks admits a dry-run rule made.',
