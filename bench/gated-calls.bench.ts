@@ -3,13 +3,16 @@
  * attestor, cosign signatures in a real registry) in front of a real containerd, every figure next to a
  * baseline measured interleaved in the same run (the machine is shared and noisy):
  *   1. cached decisions: PullImage (present image, by digest) and CreateContainer, direct vs through
- *      criguard without a policy (transport only) vs with the policy; and how many calls criguard itself
- *      makes to containerd per gated call (counted by an HTTP/2 relay in front of containerd);
- *   2. first verified pull of a new digest on the local registry: criguard's added time;
+ *      criguard without a policy (transport only) vs with the policy vs a plain byte relay process (the
+ *      floor for any proxy on this machine); how many calls criguard itself makes to containerd per gated
+ *      call (counted by an HTTP/2 relay in front of containerd); and what the idle daemon costs;
+ *   2. first verified pull of a new digest on the local registry: criguard's added time, next to the
+ *      registry round trips it cannot skip (tag -> signature manifest -> payload, timed from this process);
  *   3. a realistic image (tens of MB of random layers): verified pull vs unverified pull.
  * Run with `npx tsx bench/gated-calls.bench.ts` (root, Debian: real containerd). Prints figures only.
  */
 import * as grpc from '@grpc/grpc-js';
+import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
@@ -95,6 +98,40 @@ function cpuUs(pid: number): number {
     }
   }
   return ns / 1000;
+}
+
+/** Timeslices a process has run so far (every thread; the third field of schedstat): its wake-ups. */
+function wakeups(pid: number): number {
+  let n = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      n += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[2]);
+    } catch {
+      // a thread that ended meanwhile
+    }
+  }
+  return n;
+}
+
+/**
+ * A plain byte relay in its own Node process (no HTTP/2 parsing, no decision): what any proxy process
+ * costs on this machine (each hop wakes one more process), the floor under criguard's added time.
+ */
+async function startByteRelay(upstream: string, socket: string): Promise<{ pid: number; close(): void }> {
+  const code = `const net = require('node:net');
+net.createServer((c) => {
+  const u = net.connect(${JSON.stringify(upstream)});
+  c.pipe(u); u.pipe(c);
+  c.on('error', () => u.destroy()); u.on('error', () => c.destroy());
+}).listen(${JSON.stringify(socket)}, () => process.stdout.write('ready\n'));`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (c) => reject(new Error(`byte relay exited (${c})`)));
+    child.stdout.once('data', () => resolve());
+  });
+  child.removeAllListeners('exit');
+  return { pid: child.pid!, close: () => child.kill() };
 }
 
 function rotations<T>(sides: readonly T[], i: number): T[] {
@@ -227,6 +264,8 @@ async function main(): Promise<void> {
     });
     const relay = await startCountingRelay(lab.containerd.socket, join(work, 'relay.sock'));
     cleanups.push(() => relay.close());
+    const byteRelay = await startByteRelay(lab.containerd.socket, join(work, 'byte-relay.sock'));
+    cleanups.push(() => byteRelay.close());
     const guardedArgs = (name: string) => [
       '--policy',
       policyFile,
@@ -262,7 +301,8 @@ async function main(): Promise<void> {
     const viaPolicy = rawClient(guarded.socket);
     const viaPassthrough = rawClient(passthrough.socket);
     const viaCounted = rawClient(counted.socket);
-    cleanups.push(() => [direct, viaPolicy, viaPassthrough, viaCounted].forEach((c) => c.close()));
+    const viaRelay = rawClient(join(work, 'byte-relay.sock'));
+    cleanups.push(() => [direct, viaPolicy, viaPassthrough, viaCounted, viaRelay].forEach((c) => c.close()));
 
     const signPush = async (digestRef: string): Promise<void> => {
       const out = await criguardCli(['sign', '--key', key.keyFile, '--push', digestRef]);
@@ -300,6 +340,7 @@ async function main(): Promise<void> {
     const imageRef = decodeCriMessage<{ image_ref: string }>('PullImageResponse', firstPull).image_ref;
     const sides = [
       { name: 'direct', client: direct, pid: undefined },
+      { name: 'relay', client: viaRelay, pid: byteRelay.pid },
       { name: 'passthrough', client: viaPassthrough, pid: passthrough.daemon.pid },
       { name: 'policy', client: viaPolicy, pid: guarded.daemon.pid },
       ...(baseline && viaBaseline ? [{ name: 'before', client: viaBaseline, pid: baseline.daemon.pid }] : []),
@@ -410,6 +451,19 @@ async function main(): Promise<void> {
           : ''),
     );
     console.log(
+      `   byte relay process CPU per call (p50): PullImage ${cpu(pullCpu, 'relay')}, CreateContainer ${cpu(createCpu, 'relay')}` +
+        ' ("relay" = a plain Node byte relay: what one more process on the path costs here)',
+    );
+    // The idle daemon: wake-ups and CPU per second with nothing to do (the policy daemon, after section 1).
+    const idleMs = 3000;
+    const [w0, c0] = [wakeups(guarded.daemon.pid), cpuUs(guarded.daemon.pid)];
+    await new Promise((resolve) => setTimeout(resolve, idleMs));
+    const idleWakeups = ((wakeups(guarded.daemon.pid) - w0) * 1000) / idleMs;
+    const idleCpu = ((cpuUs(guarded.daemon.pid) - c0) * 1000) / idleMs;
+    console.log(
+      `   idle (policy daemon, ${idleMs / 1000} s, no calls): ${idleWakeups.toFixed(1)} wake-ups/s, ${idleCpu.toFixed(0)} µs CPU/s`,
+    );
+    console.log(
       `   criguard's own calls to containerd per gated call (besides the forwarded one; ${N_COUNTED} calls each):`,
     );
     console.log(
@@ -458,6 +512,22 @@ async function main(): Promise<void> {
       .filter((r) => r.method === 'PullImage' && (r.digests as string[]).some((d) => fresh.has(d)))
       .map((r) => r.latencyMs as number);
     const addedFirst = pct(firstGuarded, 50) - pct(firstDirect, 50);
+    // The round trips a decision cannot skip, timed from this process on the same (warm) registry:
+    // the tag's manifest, the cosign signature manifest it names, the payload that manifest names.
+    const chainMs: number[] = [];
+    for (const img of signedImages) {
+      const base = `http://${lab.registry.host}/v2/${img.name}`;
+      const t0 = performance.now();
+      const manifest = await fetch(`${base}/manifests/${img.tag}`, { headers: { accept: img.mediaType } });
+      const digest = manifest.headers.get('docker-content-digest') ?? img.digest;
+      await manifest.arrayBuffer();
+      const sig = await fetch(`${base}/manifests/${digest.replace(':', '-')}.sig`, {
+        headers: { accept: OCI_MANIFEST },
+      });
+      const layers = ((await sig.json()) as { layers: Array<{ digest: string }> }).layers;
+      await (await fetch(`${base}/blobs/${layers[0]!.digest}`)).arrayBuffer();
+      chainMs.push(performance.now() - t0);
+    }
     console.log('');
     console.log(
       `2. First verified pull: ${N_FIRST} fresh signed images by tag through criguard vs ${N_FIRST} fresh unsigned ones`,
@@ -478,6 +548,11 @@ async function main(): Promise<void> {
     console.log(
       `   criguard's decision before the pull (audit latencyMs: resolve, signature manifest + payload, verify):` +
         ` median ${pct(decisionMs, 50)} ms, p90 ${pct(decisionMs, 90)} ms (${decisionMs.length} records)`,
+    );
+    console.log(
+      `   the three serial registry round trips a decision needs (tag manifest -> signature manifest -> payload),` +
+        ` timed from this process: median ${pct(chainMs, 50).toFixed(1)} ms, p90 ${pct(chainMs, 90).toFixed(1)} ms;` +
+        ` criguard's decision beyond them: ${(pct(decisionMs, 50) - pct(chainMs, 50)).toFixed(1)} ms`,
     );
     console.log(`   (section took ${((performance.now() - section2) / 1000).toFixed(0)} s)`);
 

@@ -43,6 +43,7 @@ export function namespaceLabel(namespace: string, seen: Set<string>): string {
  */
 export function createMetrics(probes: MetricsProbes) {
   const registry = new Registry();
+  // Event-loop lag sampled every 500 ms: prom-client's 10 ms default woke an idle daemon ~200 times a second.
   collectDefaultMetrics({ register: registry, prefix: 'criguard_', eventLoopMonitoringPrecision: 500 });
   const decisions = new Counter({
     name: 'criguard_decisions_total',

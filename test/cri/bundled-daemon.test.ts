@@ -5,7 +5,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import test from 'ava';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createH2Server } from 'node:http2';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
@@ -211,4 +211,28 @@ test('the connections.* settings reach the proxy: cap, preface and idle timeouts
   t.deepEqual(silent.frames, [], 'closed by the preface timeout, not refused');
   const [code] = await terminate(criguard);
   t.is(code, 0);
+});
+
+/** Timeslices the process has run so far, every thread (schedstat's third field): how often it woke. */
+function wakeups(pid: number): number {
+  let n = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      n += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[2]);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return n;
+}
+
+test('an idle daemon sleeps: no timer wakes it dozens of times a second', async (t) => {
+  const { criguard, clients } = await daemon(t);
+  await unary(clients.runtime, 'Version', {});
+  await sleep(500); // start-up work (lazy compiles, first GC) settles
+  const before = wakeups(criguard.daemon.pid);
+  await sleep(3000);
+  const perSecond = (wakeups(criguard.daemon.pid) - before) / 3;
+  // prom-client's default event-loop monitor (10 ms) made ~200 a second; with it at 500 ms, a handful.
+  t.true(perSecond < 40, `${perSecond.toFixed(1)} wake-ups per second`);
 });
