@@ -43,7 +43,7 @@ export interface CreateFacts {
 }
 
 /** Why a call was refused; the transport turns each kind into the kubelet's message prefix. */
-export type RefusalKind = 'denied' | 'registry-unavailable' | 'bad-request';
+export type RefusalKind = 'denied' | 'registry-unavailable' | 'busy' | 'bad-request';
 
 export type AdmissionOutcome =
   | { readonly allowed: true }

@@ -26,8 +26,8 @@ export function errorCode(err: unknown): ErrorCode {
  * too slow, and only for an image (`imageName`, normalised) on one of the registries the operator named
  * in `onUndecidedRegistries`: the pod spec names the registry, so whoever owns a registry it could name
  * could otherwise make it hang for criguard alone and turn the outage into an allow. The caller audits
- * either. Unreachable registries give `registry-unavailable` (the kubelet's RegistryUnavailable),
- * everything else `denied`.
+ * either. Unreachable registries give `registry-unavailable` (the kubelet's RegistryUnavailable), a node
+ * too busy to verify (`CG_ERR_VERIFY_BUSY`) `busy`, everything else `denied`.
  */
 export function decideUndecided(
   rule: CompiledRule,
@@ -48,6 +48,13 @@ export function decideUndecided(
     return { outcome: { allowed: true }, reason: 'UNDECIDED_ALLOWED_BY_RULE', dryRun };
   }
   const detail = code === 'CG_ERR_INTERNAL' ? 'internal error' : shortMessage(err);
+  if (code === 'CG_ERR_VERIFY_BUSY') {
+    return {
+      outcome: { allowed: false, kind: 'busy', reason: `cannot verify ${what} now: ${detail}` },
+      reason: 'UNDECIDED',
+      dryRun,
+    };
+  }
   if (UNAVAILABLE_CODES.has(code)) {
     return {
       outcome: { allowed: false, kind: 'registry-unavailable', reason: `cannot verify ${what}: ${detail}` },

@@ -5,11 +5,14 @@ import { GrpcCode } from './transport/grpc-wire.js';
 /**
  * The one table from refusals to what the kubelet sees. cri-client strips the gRPC wrapper only for
  * UNKNOWN, and the kubelet then matches these message prefixes (pod reasons SignatureValidationFailed,
- * RegistryUnavailable; CreateContainerError for CreateContainer).
+ * RegistryUnavailable; CreateContainerError for CreateContainer). A node too busy to verify has no prefix
+ * (ErrImagePull / CreateContainerError): it says nothing about the image.
  */
 const REFUSALS: Readonly<Record<RefusalKind, { code: number; prefix: string }>> = Object.freeze({
   denied: { code: GrpcCode.UNKNOWN, prefix: 'SignatureValidationFailed: ' },
   'registry-unavailable': { code: GrpcCode.UNKNOWN, prefix: 'RegistryUnavailable: ' },
+  // The node, not the image: no signature-failure reason; the kubelet shows its own pull/create error.
+  busy: { code: GrpcCode.UNKNOWN, prefix: '' },
   'bad-request': { code: GrpcCode.UNKNOWN, prefix: 'SignatureValidationFailed: ' },
 });
 

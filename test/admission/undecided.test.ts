@@ -132,3 +132,24 @@ test('registryOf is the part before the first slash', (t) => {
   t.is(registryOf('docker.io/library/busybox'), 'docker.io');
   t.is(registryOf('localhost'), 'localhost');
 });
+
+test('a node too busy to verify is its own refusal kind, denied even under onUndecided: ALLOW', (t) => {
+  const busy = new AdmissionError('CG_ERR_VERIFY_BUSY', 'the node is verifying too many images: retry later');
+  const lenient: CompiledRule = {
+    ...enforced,
+    onUndecided: 'ALLOW',
+    onUndecidedRegistries: ['registry.example'],
+  };
+  for (const rule of [enforced, lenient]) {
+    t.deepEqual(decideUndecided(rule, busy, 'registry.example/app@sha256:1', 'registry.example/app'), {
+      outcome: {
+        allowed: false,
+        kind: 'busy',
+        reason:
+          'cannot verify registry.example/app@sha256:1 now: the node is verifying too many images: retry later',
+      },
+      reason: 'UNDECIDED',
+      dryRun: false,
+    });
+  }
+});

@@ -15,6 +15,8 @@ test('each refusal kind maps to UNKNOWN with the prefix the kubelet matches', (t
   const expected: Record<RefusalKind, string> = {
     denied: 'SignatureValidationFailed: no attestation by attestor a',
     'registry-unavailable': 'RegistryUnavailable: no attestation by attestor a',
+    // The node, not the image: no prefix that names a signature or registry failure.
+    busy: 'no attestation by attestor a',
     'bad-request': 'SignatureValidationFailed: no attestation by attestor a',
   };
   for (const [kind, message] of Object.entries(expected) as [RefusalKind, string][]) {
