@@ -123,7 +123,7 @@ net.createServer((c) => {
   const u = net.connect(${JSON.stringify(upstream)});
   c.pipe(u); u.pipe(c);
   c.on('error', () => u.destroy()); u.on('error', () => c.destroy());
-}).listen(${JSON.stringify(socket)}, () => process.stdout.write('ready\n'));`;
+}).listen(${JSON.stringify(socket)}, () => process.stdout.write('ready'));`;
   const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     child.once('error', reject);
