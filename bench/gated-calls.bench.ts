@@ -491,26 +491,37 @@ async function main(): Promise<void> {
     const firstDirect: number[] = [];
     const firstGuarded: number[] = [];
     const firstBefore: number[] = [];
+    const firstCpu: number[] = [];
+    const firstBeforeCpu: number[] = [];
     for (let i = 0; i < N_FIRST; i++) {
       const runs = [
         async () => firstDirect.push(await timed(direct, PULL, pullRequest(plain[i]!.ref, podConfig))),
         async () =>
-          firstGuarded.push(await timed(viaPolicy, PULL, pullRequest(signedImages[i]!.ref, podConfig))),
+          firstGuarded.push(
+            await measured(guarded.daemon.pid, firstCpu, () =>
+              timed(viaPolicy, PULL, pullRequest(signedImages[i]!.ref, podConfig)),
+            ),
+          ),
         ...(viaBaseline
           ? [
               async () =>
                 firstBefore.push(
-                  await timed(viaBaseline, PULL, pullRequest(beforeImages[i]!.ref, podConfig)),
+                  await measured(baseline!.daemon.pid, firstBeforeCpu, () =>
+                    timed(viaBaseline, PULL, pullRequest(beforeImages[i]!.ref, podConfig)),
+                  ),
                 ),
             ]
           : []),
       ];
       for (const run of rotations(runs, i)) await run();
     }
-    const fresh = new Set(signedImages.map((im) => im.digest));
-    const decisionMs = readAudit(join(work, 'audit-policy.jsonl'))
-      .filter((r) => r.method === 'PullImage' && (r.digests as string[]).some((d) => fresh.has(d)))
-      .map((r) => r.latencyMs as number);
+    const decisionsOf = (audit: string, images: readonly PushedImage[]): number[] => {
+      const digests = new Set(images.map((im) => im.digest));
+      return readAudit(join(work, audit))
+        .filter((r) => r.method === 'PullImage' && (r.digests as string[]).some((d) => digests.has(d)))
+        .map((r) => r.latencyMs as number);
+    };
+    const decisionMs = decisionsOf('audit-policy.jsonl', signedImages);
     const addedFirst = pct(firstGuarded, 50) - pct(firstDirect, 50);
     // The round trips a decision cannot skip, timed from this process on the same (warm) registry:
     // the tag's manifest, the cosign signature manifest it names, the payload that manifest names.
@@ -542,7 +553,9 @@ async function main(): Promise<void> {
     if (viaBaseline) {
       const addedBefore = pct(firstBefore, 50) - pct(firstDirect, 50);
       console.log(
-        `   before (BENCH_BASELINE_BINARY): median ${ms(pct(firstBefore, 50))}  added ${ms(addedBefore)}`,
+        `   before (BENCH_BASELINE_BINARY): median ${ms(pct(firstBefore, 50))}  added ${ms(addedBefore)}` +
+          `  decision median ${pct(decisionsOf('audit-before.jsonl', beforeImages), 50)} ms` +
+          `  CPU per pull ${us(pct(firstBeforeCpu, 50)).trim()} (via criguard now: ${us(pct(firstCpu, 50)).trim()})`,
       );
     }
     console.log(

@@ -1,9 +1,10 @@
 import { RegistryError } from './errors.js';
+import type { ResponseBody } from './transport.js';
 
-/** What the body reader needs of a fetch Response. */
+/** What the body reader needs of a response. */
 export interface BodyLike {
   readonly headers: { get(name: string): string | null };
-  readonly body: ReadableStream<Uint8Array> | null;
+  readonly body: ResponseBody;
 }
 
 /**
@@ -15,20 +16,16 @@ export interface BodyLike {
 export async function readBoundedBody(res: BodyLike, max: number, what: string): Promise<Uint8Array> {
   const declared = res.headers.get('content-length');
   if (declared !== null && /^\d+$/.test(declared) && Number(declared) > max) {
-    await res.body?.cancel().catch(() => undefined);
+    await res.body.cancel().catch(() => undefined);
     throw new RegistryError('CG_ERR_REGISTRY_LIMIT', `${what}: ${declared} bytes (limit ${max})`);
   }
-  if (res.body === null) return new Uint8Array(0);
-  const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
+    for await (const value of res.body) {
       total += value.byteLength;
       if (total > max) {
-        await reader.cancel().catch(() => undefined);
+        await res.body.cancel().catch(() => undefined);
         throw new RegistryError('CG_ERR_REGISTRY_LIMIT', `${what}: over ${max} bytes`);
       }
       chunks.push(value);
@@ -38,8 +35,6 @@ export async function readBoundedBody(res: BodyLike, max: number, what: string):
     throw new RegistryError('CG_ERR_REGISTRY_UNAVAILABLE', `${what}: reading the body failed`, {
       cause: err,
     });
-  } finally {
-    reader.releaseLock();
   }
   const out = new Uint8Array(total);
   let offset = 0;

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Response } from 'undici';
 import { isDigest } from '../reference/digest.js';
 import { discardBody } from './bounded-body.js';
 import { RegistryError } from './errors.js';
-import { describe } from './transport.js';
+import { describe, type HttpResponse } from './transport.js';
 
 /** `sha256:<hex>` (or `sha512:<hex>`) of bytes. */
 export function digestOf(bytes: Uint8Array, algorithm: 'sha256' | 'sha512' = 'sha256'): string {
@@ -28,7 +27,7 @@ export function denied(url: URL, status: number): RegistryError {
 }
 
 /** Maps a non-2xx status to a RegistryError (after discarding the body). */
-export async function expectOk(res: Response, url: URL): Promise<void> {
+export async function expectOk(res: HttpResponse, url: URL): Promise<void> {
   if (res.status === 200) return;
   await expectStatus(res, url, 200);
 }
@@ -37,7 +36,7 @@ export async function expectOk(res: Response, url: URL): Promise<void> {
  * Returns when the status is `ok`; otherwise discards the body and throws: 404 NOT_FOUND, 401/403 DENIED,
  * 429/5xx UNAVAILABLE, anything else PROTOCOL. The message names the URL (no credentials) and status.
  */
-export async function expectStatus(res: Response, url: URL, ok: number): Promise<void> {
+export async function expectStatus(res: HttpResponse, url: URL, ok: number): Promise<void> {
   if (res.status === ok) return;
   await discardBody(res);
   const where = `${describe(url)}: HTTP ${res.status}`;
@@ -50,7 +49,7 @@ export async function expectStatus(res: Response, url: URL, ok: number): Promise
 }
 
 /** The media type of the `Content-Type` header, without parameters ('' when absent). */
-export function mediaTypeOf(res: Response): string {
+export function mediaTypeOf(res: HttpResponse): string {
   return (res.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? '';
 }
 

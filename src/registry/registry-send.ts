@@ -1,9 +1,8 @@
-import type { Response } from 'undici';
 import type { Authenticator } from './auth.js';
 import { discardBody } from './bounded-body.js';
 import type { RegistryTarget } from './registry-targets.js';
 import { denied } from './registry-responses.js';
-import type { Transport } from './transport.js';
+import type { HttpResponse, Transport } from './transport.js';
 
 /** Sends one request to a target, authenticated; the response's body is the caller's to read or discard. */
 export type Send = (
@@ -12,7 +11,7 @@ export type Send = (
   url: URL,
   headers?: Record<string, string>,
   body?: Uint8Array,
-) => Promise<Response>;
+) => Promise<HttpResponse>;
 
 /**
  * Sends with auth: one retry after answering a 401 challenge; a second 401 is DENIED. Authorization and the
@@ -25,7 +24,7 @@ export function createSend(transport: Transport, auth: Authenticator): Send {
     url: URL,
     headers: Record<string, string> = {},
     body?: Uint8Array,
-  ): Promise<Response> {
+  ): Promise<HttpResponse> {
     let authorization = auth.initial(t.scope);
     for (let attempt = 0; ; attempt++) {
       const res = await transport.send({
