@@ -1,4 +1,5 @@
 import test from 'ava';
+import fc from 'fast-check';
 import { isDigest, parseDigest } from '../../src/reference/digest.js';
 import { InvalidReferenceError } from '../../src/reference/errors.js';
 
@@ -29,3 +30,34 @@ for (const [name, input, reason] of bad) {
     t.false(isDigest(input));
   });
 }
+
+test('isDigest agrees with parseDigest on any input (it no longer builds an error to decide)', (t) => {
+  const accepts = (input: string): boolean => {
+    try {
+      parseDigest(input);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const hex = fc.constantFrom(...'0123456789abcdefABCDEFg'.split(''));
+  const near = fc
+    .tuple(
+      fc.constantFrom('sha256', 'sha512', 'sha384', 'SHA256', 'sha256 ', ''),
+      fc.constantFrom(':', '', '::'),
+      fc.array(hex, { minLength: 0, maxLength: 130 }).map((cs) => cs.join('')),
+      fc.constantFrom('', '\n', ' ', '0'),
+    )
+    .map((parts) => parts.join(''));
+  const lowerHex = fc.constantFrom(...'0123456789abcdef'.split(''));
+  const valid = fc.oneof(
+    fc.array(lowerHex, { minLength: 64, maxLength: 64 }).map((cs) => `sha256:${cs.join('')}`),
+    fc.array(lowerHex, { minLength: 128, maxLength: 128 }).map((cs) => `sha512:${cs.join('')}`),
+  );
+  const suffixed = fc.tuple(valid, fc.constantFrom('\n', ' ', '0', 'A')).map(([d, x]) => d + x);
+  fc.assert(
+    fc.property(fc.oneof(valid, suffixed, near, fc.string()), (input) => isDigest(input) === accepts(input)),
+    { numRuns: 5000 },
+  );
+  t.pass();
+});
