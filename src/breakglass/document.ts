@@ -5,10 +5,11 @@ import {
   parseEndMarkedDocument,
   type EndMarkedFailure,
 } from '../documents/end-marked-document.js';
+import { oneLine, timestamp } from '../documents/text-fields.js';
 import { compileNamePattern, NamePatternError, type CompiledNamePattern } from '../policy/name-pattern.js';
 import { isDigest } from '../reference/digest.js';
 import { toProblem, type BreakglassProblem } from './problems.js';
-import { parseRfc3339 } from './rfc3339.js';
+import { parseRfc3339 } from '../documents/rfc3339.js';
 import { compileBreakglassScope, type CompiledBreakglassScope } from './scope.js';
 
 /** Largest breakglass file honoured, in bytes. */
@@ -33,27 +34,6 @@ export interface BreakglassDocument {
   readonly createdAt: string | undefined;
   readonly scope: CompiledBreakglassScope;
 }
-
-// Printable text on one line: control characters would let a reason forge lines in text logs.
-const oneLine = (max: number) =>
-  z
-    .string()
-    .trim()
-    .min(1, 'must not be empty')
-    .max(max, `at most ${max} characters`)
-    .refine((s) => !hasControlCharacter(s), 'control characters are not allowed');
-
-function hasControlCharacter(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029) return true;
-  }
-  return false;
-}
-
-const timestamp = z
-  .string()
-  .refine((s) => parseRfc3339(s) !== undefined, 'not an RFC 3339 timestamp with an offset');
 
 const NAMESPACE = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { RunningContainer } from '../admission/revalidation.js';
 import { readAuditLog } from '../audit/audit-reader.js';
 import { parseDuration } from '../breakglass/duration.js';
-import { parseRfc3339 } from '../breakglass/rfc3339.js';
+import { parseRfc3339 } from '../documents/rfc3339.js';
 import { DEFAULT_SERVE_CONFIG, loadServeConfig, type ServeConfig } from '../config/serve-config.js';
 import { createContainerdClient } from '../cri/containerd-client.js';
 import { privateDirectoryProblem } from '../files/private-directory.js';

@@ -1,5 +1,5 @@
 import { parseDuration } from '../breakglass/duration.js';
-import { parseRfc3339 } from '../breakglass/rfc3339.js';
+import { parseRfc3339 } from '../documents/rfc3339.js';
 import { DEFAULT_QUARANTINE_PATH } from '../quarantine/defaults.js';
 import {
   compileQuarantineImage,

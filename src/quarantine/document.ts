@@ -5,7 +5,8 @@ import {
   parseEndMarkedDocument,
   type EndMarkedFailure,
 } from '../documents/end-marked-document.js';
-import { parseRfc3339 } from '../breakglass/rfc3339.js';
+import { oneLine, timestamp } from '../documents/text-fields.js';
+import { parseRfc3339 } from '../documents/rfc3339.js';
 import { compileNamePattern, NamePatternError, type CompiledNamePattern } from '../policy/name-pattern.js';
 import { isDigest } from '../reference/digest.js';
 import { quarantineProblem, type QuarantineProblem } from './problems.js';
@@ -51,26 +52,6 @@ export interface QuarantineDocument {
   readonly entries: readonly QuarantineEntry[];
   readonly lastChange: QuarantineChange | undefined;
 }
-
-const oneLine = (max: number) =>
-  z
-    .string()
-    .trim()
-    .min(1, 'must not be empty')
-    .max(max, `at most ${max} characters`)
-    .refine((s) => !hasControlCharacter(s), 'control characters are not allowed');
-
-function hasControlCharacter(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029) return true;
-  }
-  return false;
-}
-
-const timestamp = z
-  .string()
-  .refine((s) => parseRfc3339(s) !== undefined, 'not an RFC 3339 timestamp with an offset');
 
 const imageField = z.string().min(1).max(600);
 

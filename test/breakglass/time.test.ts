@@ -1,6 +1,6 @@
 import test from 'ava';
 import { formatDuration, parseDuration } from '../../src/breakglass/duration.js';
-import { parseRfc3339 } from '../../src/breakglass/rfc3339.js';
+import { parseRfc3339 } from '../../src/documents/rfc3339.js';
 
 const M = 60_000;
 const durations: [string, number | undefined][] = [
