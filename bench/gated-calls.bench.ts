@@ -14,7 +14,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ import { Flag, FrameSplitter, FrameType, CLIENT_PREFACE, unpad } from '../src/cr
 import { HeaderBlockDecoder } from '../src/cri/transport/hpack-codec.js';
 import { startCriguard, type Criguard } from '../test/helpers/criguard.js';
 import { onProcessExit } from '../test/helpers/exit-hooks.js';
+import { cpuUs, wakeups } from '../test/helpers/schedstat.js';
 import {
   busyboxLayer,
   OCI_CONFIG,
@@ -86,32 +87,6 @@ const us = (x: number): string => `${x.toFixed(0).padStart(7)}µs`;
 const ms = (x: number): string => `${(x / 1000).toFixed(1).padStart(7)}ms`;
 const signed = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(0)}µs`.padStart(9);
 const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT met');
-
-/** CPU time a process has used so far, in µs (every thread; /proc/<pid>/task/<tid>/schedstat, in ns). */
-function cpuUs(pid: number): number {
-  let ns = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // a thread that ended meanwhile
-    }
-  }
-  return ns / 1000;
-}
-
-/** Timeslices a process has run so far (every thread; the third field of schedstat): its wake-ups. */
-function wakeups(pid: number): number {
-  let n = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      n += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[2]);
-    } catch {
-      // a thread that ended meanwhile
-    }
-  }
-  return n;
-}
 
 /**
  * A plain byte relay in its own Node process (no HTTP/2 parsing, no decision): what any proxy process

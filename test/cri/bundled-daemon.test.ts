@@ -5,7 +5,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import test from 'ava';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createH2Server } from 'node:http2';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { startCriguard, type Criguard } from '../helpers/criguard.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-cri-upstream.js';
 import { criClients, unary } from '../helpers/proxy-under-test.js';
 import { rawClient } from '../helpers/raw-h2.js';
+import { wakeups } from '../helpers/schedstat.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -212,19 +213,6 @@ test('the connections.* settings reach the proxy: cap, preface and idle timeouts
   const [code] = await terminate(criguard);
   t.is(code, 0);
 });
-
-/** Timeslices the process has run so far, every thread (schedstat's third field): how often it woke. */
-function wakeups(pid: number): number {
-  let n = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      n += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[2]);
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return n;
-}
 
 test('an idle daemon sleeps: no timer wakes it dozens of times a second', async (t) => {
   const { criguard, clients } = await daemon(t);
