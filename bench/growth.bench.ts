@@ -18,7 +18,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, Agent, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,9 +116,14 @@ function daemon(upstream: string, args: string[]): Promise<Criguard> {
     upstream,
     waitReady: false,
     env: { PATH: process.env.PATH, NODE_OPTIONS: unitNodeOptions },
-    // BENCH_NODE_FLAGS adds runtime flags (e.g. --cpu-prof --cpu-prof-dir=DIR for a profile).
+    // BENCH_NODE_FLAGS adds runtime flags (e.g. --cpu-prof --cpu-prof-dir=DIR --cpu-prof-interval=200 for
+    // a profile, --trace-gc with BENCH_DAEMON_LOG); BENCH_BUNDLE runs another build (e.g. a copy of the
+    // previous one, for a before/after on the same machine).
     binary: process.execPath,
-    prefixArgs: [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), 'dist/criguard.cjs'],
+    prefixArgs: [
+      ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+      process.env.BENCH_BUNDLE ?? 'dist/criguard.cjs',
+    ],
     extraArgs: ['--log-level', 'warn', ...args],
   });
 }
@@ -639,6 +644,8 @@ async function stormRow(work: string, keyFile: string, publicPem: string) {
         })),
       };
     } finally {
+      // BENCH_DAEMON_LOG: keep the storm daemon's output (e.g. its --trace-gc lines) there.
+      if (process.env.BENCH_DAEMON_LOG) copyFileSync(criguard.logFile, process.env.BENCH_DAEMON_LOG);
       await criguard.dispose();
       await fake.stop();
     }

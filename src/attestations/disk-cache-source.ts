@@ -31,6 +31,8 @@ export interface DiskCacheSourceOptions {
   readonly maxEntryBytes?: number;
   /** Entries kept (default 4096); the oldest are removed past it. */
   readonly maxEntries?: number;
+  /** Lists the directory when pruning (default `readdir`; tests count the listings). */
+  readonly listDir?: (dir: string) => Promise<string[]>;
   /** Codes of errors that make the cache answer (default: only `CG_ERR_REGISTRY_UNAVAILABLE`). */
   readonly fallbackCodes?: readonly string[];
   /**
@@ -91,6 +93,9 @@ const entrySchema = z.strictObject({
  */
 const pending = new Map<string, Promise<void>>();
 
+/** Writes after which the directory is listed again even when the count says no pruning is due. */
+export const PRUNE_LISTING_EVERY = 256;
+
 function inOrder(path: string, op: () => Promise<void>): Promise<void> {
   const run = (pending.get(path) ?? Promise.resolve()).then(op);
   const settled = run.catch(() => undefined);
@@ -127,6 +132,7 @@ export function createDiskCacheSource(options: DiskCacheSourceOptions): Attestat
   const maxAgeMs = options.maxAgeMs ?? 30 * 24 * 3600 * 1000;
   const maxEntryBytes = options.maxEntryBytes ?? 1024 * 1024;
   const maxEntries = options.maxEntries ?? 4096;
+  const listDir = options.listDir ?? ((dir: string) => readdir(dir));
   const fallback = new Set(options.fallbackCodes ?? ['CG_ERR_REGISTRY_UNAVAILABLE']);
   const anonymousFallback = new Set(
     options.withoutCredentials?.fallbackCodes ?? options.fallbackCodes ?? ['CG_ERR_REGISTRY_UNAVAILABLE'],
@@ -180,8 +186,24 @@ export function createDiskCacheSource(options: DiskCacheSourceOptions): Attestat
     await prune();
   }
 
+  // The entries found by the last listing, and the writes since: the directory is listed again only when
+  // they could add up to more than maxEntries (or every PRUNE_LISTING_EVERY writes, to notice files added
+  // by hand), not at every write: a storm of new digests wrote one entry per image and listed the whole
+  // directory each time, a cost that grew with the entries (docs/adr/0009).
+  let listed: number | undefined;
+  let writtenSinceListing = 0;
+
   async function prune(): Promise<void> {
-    const names = (await readdir(options.dir)).filter((n) => n.endsWith('.json'));
+    writtenSinceListing += 1;
+    if (
+      listed !== undefined &&
+      listed + writtenSinceListing <= maxEntries &&
+      writtenSinceListing < PRUNE_LISTING_EVERY
+    )
+      return;
+    writtenSinceListing = 0;
+    const names = (await listDir(options.dir)).filter((n) => n.endsWith('.json'));
+    listed = Math.min(names.length, maxEntries);
     if (names.length <= maxEntries) return;
     const aged = await Promise.all(
       names.map(async (n) => ({
