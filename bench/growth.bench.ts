@@ -605,6 +605,7 @@ async function stormRow(work: string, keyFile: string, publicPem: string) {
       proxy.resetMax();
       const requestsBefore = proxy.total();
       const stormClient = rawClient(criguard.socket);
+      const cpuBefore = cpuMs(pid);
       const t0 = now();
       let stormDone = false;
       const storm = Promise.allSettled(
@@ -615,6 +616,8 @@ async function stormRow(work: string, keyFile: string, publicPem: string) {
       await probeLoop('storm', () => stormDone);
       const settled = await storm;
       const wallS = (now() - t0) / 1000;
+      // The daemon's CPU for the storm (probes included): less sensitive to the machine's load than latency.
+      const stormCpuMs = cpuMs(pid) - cpuBefore;
       const rssStorm = Math.max(...rss.slice(rss.length - Math.ceil(wallS * 10) - 1));
       sampling = false;
       await sampler;
@@ -630,6 +633,7 @@ async function stormRow(work: string, keyFile: string, publicPem: string) {
         busy: failed.filter((r) => /too many images/.test(String((r as PromiseRejectedResult).reason)))
           .length,
         wallS,
+        stormCpuMs,
         registryRequests: proxy.total() - requestsBefore,
         maxInFlight: proxy.maxInFlight(),
         rssBefore,
@@ -745,6 +749,10 @@ async function main(): Promise<void> {
       console.log(
         `   pulls ok ${r.ok}, failed ${r.failed} in ${f(r.wallS)} s; criguard's registry requests ${r.registryRequests}, ` +
           `at most ${r.maxInFlight} in flight at once; verifyConcurrency ${VERIFY_CONCURRENCY ?? 'default'}`,
+      );
+      console.log(
+        `   daemon CPU during the storm ${f(r.stormCpuMs / 1000, 2)} s (${f(r.stormCpuMs / STORM, 1)} ms per pull, ` +
+          `${f(r.stormCpuMs / 10 / r.wallS, 0)}% of one core); load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
       );
       console.log(`   failed for want of a verification slot (CG_ERR_VERIFY_BUSY): ${r.busy} of ${r.failed}`);
       if (r.firstError) console.log(`   first error: ${r.firstError}`);

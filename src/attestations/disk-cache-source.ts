@@ -93,6 +93,9 @@ const entrySchema = z.strictObject({
  */
 const pending = new Map<string, Promise<void>>();
 
+/** How long the directory, once made 0700, is taken to be there (ms); see ensureDir. */
+export const ENSURE_DIR_EVERY_MS = 1_000;
+
 /** Writes after which the directory is listed again even when the count says no pruning is due. */
 export const PRUNE_LISTING_EVERY = 256;
 
@@ -139,11 +142,26 @@ export function createDiskCacheSource(options: DiskCacheSourceOptions): Attestat
   );
   const event = options.onEvent ?? (() => undefined);
 
-  // Made (and its mode set) at every write, not once per cache: a cache lives as long as the daemon, and a
-  // directory removed or loosened meanwhile is made again, 0700, at the next write.
-  const ensureDir = async (): Promise<void> => {
-    await mkdir(options.dir, { recursive: true, mode: 0o700 });
-    await chmod(options.dir, 0o700);
+  // Made (and its mode set) again at the first write after ENSURE_DIR_EVERY_MS, not once per cache: a cache
+  // lives as long as the daemon, and a directory loosened meanwhile is 0700 again at that write; one removed
+  // is made again at once (the write that finds it missing makes it and retries). Not at every write: a
+  // storm of new digests writes hundreds of entries a second, and the two calls cost 6% of the event loop.
+  let dirMadeAt: number | undefined;
+  let making: Promise<void> | undefined;
+  const ensureDir = (force: boolean): Promise<void> => {
+    const t = now();
+    if (!force && dirMadeAt !== undefined && t >= dirMadeAt && t - dirMadeAt < ENSURE_DIR_EVERY_MS)
+      return Promise.resolve();
+    making ??= (async () => {
+      try {
+        await mkdir(options.dir, { recursive: true, mode: 0o700 });
+        await chmod(options.dir, 0o700);
+        dirMadeAt = now();
+      } finally {
+        making = undefined;
+      }
+    })();
+    return making;
   };
 
   const fileOf = (name: string, digest: string): string => {
@@ -174,10 +192,16 @@ export function createDiskCacheSource(options: DiskCacheSourceOptions): Attestat
       })),
     });
     if (Buffer.byteLength(text) > maxEntryBytes) return;
-    await ensureDir();
+    await ensureDir(false);
     const tmp = `${path}.${process.pid}.${createHash('sha256').update(String(Math.random())).digest('hex').slice(0, 8)}.tmp`;
     try {
-      await writeFile(tmp, text, { mode: 0o600, flag: 'wx' });
+      try {
+        await writeFile(tmp, text, { mode: 0o600, flag: 'wx' });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        await ensureDir(true); // removed since it was last made
+        await writeFile(tmp, text, { mode: 0o600, flag: 'wx' });
+      }
       await rename(tmp, path);
     } catch (err) {
       await rm(tmp, { force: true });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import {
   createDiskCacheSource,
   diskCacheWritesSettled,
+  ENSURE_DIR_EVERY_MS,
   PRUNE_LISTING_EVERY,
 } from '../../src/attestations/disk-cache-source.js';
 import type { AttestationSource } from '../../src/attestations/attestation-source.js';
@@ -340,7 +341,11 @@ test('a long-lived cache makes its directory again (0700) when it was removed or
   await chmod(s.dir, 0o755);
   await s.cache.fetch({ name: NAME, digest: D }, undefined);
   await diskCacheWritesSettled();
-  t.is((await stat(s.dir)).mode & 0o777, 0o700);
+  t.is((await stat(s.dir)).mode & 0o777, 0o755, 'within ENSURE_DIR_EVERY_MS the directory is not checked');
+  s.advance(ENSURE_DIR_EVERY_MS);
+  await s.cache.fetch({ name: NAME, digest: D }, undefined);
+  await diskCacheWritesSettled();
+  t.is((await stat(s.dir)).mode & 0o777, 0o700, 'the first write after it makes it 0700 again');
   t.false(s.events.includes('write-failed'));
 });
 

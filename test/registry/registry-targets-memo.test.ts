@@ -19,7 +19,7 @@ function setup(t: { teardown: (fn: () => void) => void }) {
     mirrorCredentials: undefined,
     now: () => now,
   });
-  const hosts = () => targets.targets('registry.example/org/app', ['pull'], undefined).map((x) => x.host);
+  const hosts = () => targets.targets('registry.example/org/app', 'pull', undefined).map((x) => x.host);
   return { write, hosts, advance: (ms: number) => (now += ms) };
 }
 
