@@ -29,3 +29,31 @@ for (const [name, input, reason] of bad) {
     t.false(isDigest(input));
   });
 }
+
+test('isDigest (which builds no error) answers as parseDigest does', (t) => {
+  const inputs = [
+    ...bad.map(([, input]) => input),
+    `sha256:${'0'.repeat(64)}`,
+    `sha512:${'a'.repeat(128)}`,
+    `sha256-${'0'.repeat(64)}.sig`, // a cosign signature tag
+    `sha256:${'0'.repeat(64)}\n`,
+    `sha512:${'a'.repeat(64)}`,
+    `sha256:${'a'.repeat(128)}`,
+    ':',
+    'sha256:',
+    `:${'0'.repeat(64)}`,
+    'latest',
+  ];
+  const parses = (input: string) => {
+    try {
+      parseDigest(input);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  t.deepEqual(
+    inputs.map((input) => isDigest(input)),
+    inputs.map((input) => parses(input)),
+  );
+});
