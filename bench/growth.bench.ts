@@ -45,6 +45,13 @@ const STORM = Number(process.env.BENCH_STORM_PULLS ?? 500);
 /** `--verify-concurrency` for D (the daemon's default when unset). */
 const VERIFY_CONCURRENCY = process.env.BENCH_STORM_VERIFY_CONCURRENCY;
 const RSS_TARGET_MIB = 64;
+const BUNDLE = process.env.BENCH_BUNDLE ?? 'dist/criguard.cjs';
+/**
+ * D runs the storm once per bundle listed here, in order, over the same pushed images (each daemon starts
+ * with no state, so every digest is new to it): e.g. `old.cjs,dist/criguard.cjs,old.cjs,dist/criguard.cjs`
+ * for a before/after interleaved on the same machine. Default: BENCH_BUNDLE.
+ */
+const STORM_BUNDLES = (process.env.BENCH_STORM_BUNDLES ?? BUNDLE).split(',').filter(Boolean);
 const VERSION = '/runtime.v1.RuntimeService/Version';
 const LIST = '/runtime.v1.RuntimeService/ListContainers';
 const PULL = '/runtime.v1.ImageService/PullImage';
@@ -111,7 +118,7 @@ const unitNodeOptions =
   /^Environment=NODE_OPTIONS=(.*)$/m.exec(readFileSync('systemd/criguard.service', 'utf8'))?.[1] ?? '';
 
 /** The daemon (bundle) with `args`, not waiting for readiness. */
-function daemon(upstream: string, args: string[]): Promise<Criguard> {
+function daemon(upstream: string, args: string[], bundle = BUNDLE): Promise<Criguard> {
   return startCriguard({
     upstream,
     waitReady: false,
@@ -120,10 +127,7 @@ function daemon(upstream: string, args: string[]): Promise<Criguard> {
     // a profile, --trace-gc with BENCH_DAEMON_LOG); BENCH_BUNDLE runs another build (e.g. a copy of the
     // previous one, for a before/after on the same machine).
     binary: process.execPath,
-    prefixArgs: [
-      ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
-      process.env.BENCH_BUNDLE ?? 'dist/criguard.cjs',
-    ],
+    prefixArgs: [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), bundle],
     extraArgs: ['--log-level', 'warn', ...args],
   });
 }
@@ -519,7 +523,7 @@ async function startCountingProxy(upstreamHost: string): Promise<CountingProxy> 
   };
 }
 
-async function stormRow(work: string, keyFile: string, publicPem: string) {
+async function stormRows(work: string, keyFile: string, publicPem: string) {
   const registry = await startRegistry();
   const proxy = await startCountingProxy(registry.host);
   try {
@@ -550,6 +554,28 @@ async function stormRow(work: string, keyFile: string, publicPem: string) {
     const setupS = (performance.now() - pushStarted) / 1000;
     // criguard reaches the registry through the counting proxy: the images are named by the proxy's host.
     const refs = images.map((im) => `${proxy.host}/${im.name}@${im.digest}`);
+    const rows = [];
+    for (const [run, bundle] of STORM_BUNDLES.entries()) {
+      rows.push({ bundle, ...(await stormRun(work, run, bundle, images, refs, proxy, publicPem)), setupS });
+    }
+    return rows;
+  } finally {
+    await proxy.close();
+    await registry.dispose();
+  }
+}
+
+/** One storm through a fresh daemon (`bundle`, no state) over the pushed images. */
+async function stormRun(
+  work: string,
+  run: number,
+  bundle: string,
+  images: PushedImage[],
+  refs: string[],
+  proxy: CountingProxy,
+  publicPem: string,
+) {
+  {
     const fake = await startFakeContainerd(work, {
       images: images.map((im, i) => ({ id: im.configDigest, repoDigests: [refs[i]!] })),
       containers: Array.from({ length: 20 }, () => ({
@@ -559,17 +585,21 @@ async function stormRow(work: string, keyFile: string, publicPem: string) {
     });
     const policyFile = join(work, 'policy-storm.json');
     writeFileSync(policyFile, JSON.stringify(policyDocument(publicPem)), { mode: 0o600 });
-    const criguard = await daemon(fake.socket, [
-      '--policy',
-      policyFile,
-      '--state-dir',
-      join(work, 'state-storm'),
-      '--audit-log',
-      join(work, 'audit-storm.jsonl'),
-      '--revalidate-interval',
-      '0',
-      ...(VERIFY_CONCURRENCY === undefined ? [] : ['--verify-concurrency', VERIFY_CONCURRENCY]),
-    ]);
+    const criguard = await daemon(
+      fake.socket,
+      [
+        '--policy',
+        policyFile,
+        '--state-dir',
+        join(work, `state-storm-${run}`),
+        '--audit-log',
+        join(work, `audit-storm-${run}.jsonl`),
+        '--revalidate-interval',
+        '0',
+        ...(VERIFY_CONCURRENCY === undefined ? [] : ['--verify-concurrency', VERIFY_CONCURRENCY]),
+      ],
+      bundle,
+    );
     try {
       await ready(criguard, now());
       const pid = criguard.daemon.pid;
@@ -625,7 +655,6 @@ async function stormRow(work: string, keyFile: string, publicPem: string) {
       Object.values(probeClients).forEach((c) => c.close());
       const failed = settled.filter((r) => r.status === 'rejected');
       return {
-        setupS,
         ok: settled.length - failed.length,
         failed: failed.length,
         firstError: failed.length > 0 ? String((failed[0] as PromiseRejectedResult).reason) : undefined,
@@ -653,9 +682,6 @@ async function stormRow(work: string, keyFile: string, publicPem: string) {
       await criguard.dispose();
       await fake.stop();
     }
-  } finally {
-    await proxy.close();
-    await registry.dispose();
   }
 }
 
@@ -738,37 +764,41 @@ async function main(): Promise<void> {
       }
     }
     if (wanted('D')) {
-      const r = await stormRow(work, key.keyFile, key.publicPem);
-      console.log('');
-      console.log(
-        `D. ${STORM} concurrent PullImage of distinct new signed digests through criguard (real registry, fake containerd;`,
-      );
-      console.log(
-        `   images pushed and signed in ${f(r.setupS, 0)} s). Probes on another connection, via criguard and straight to the fake.`,
-      );
-      console.log(
-        `   pulls ok ${r.ok}, failed ${r.failed} in ${f(r.wallS)} s; criguard's registry requests ${r.registryRequests}, ` +
-          `at most ${r.maxInFlight} in flight at once; verifyConcurrency ${VERIFY_CONCURRENCY ?? 'default'}`,
-      );
-      console.log(
-        `   daemon CPU during the storm ${f(r.stormCpuMs / 1000, 2)} s (${f(r.stormCpuMs / STORM, 1)} ms per pull, ` +
-          `${f(r.stormCpuMs / 10 / r.wallS, 0)}% of one core); load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
-      );
-      console.log(`   failed for want of a verification slot (CG_ERR_VERIFY_BUSY): ${r.busy} of ${r.failed}`);
-      if (r.firstError) console.log(`   first error: ${r.firstError}`);
-      console.log(
-        `   RSS max ${f(r.rssBefore)} MiB before, ${f(r.rssStorm)} MiB during the storm (target ≤ ${RSS_TARGET_MIB} + 20)`,
-      );
-      console.log(
-        '   probe                side       quiet p50/p99 µs   storm p50/p99 µs   storm p99 / quiet p99 (target ≤ 2)',
-      );
-      for (const p of r.probes) {
-        for (const s of p.sides) {
-          console.log(
-            `   ${p.name.padEnd(20)} ${s.side.padEnd(9)} ${`${f(median(s.quiet), 0)}/${f(pct(s.quiet, 99), 0)}`.padStart(17)}` +
-              ` ${`${f(median(s.storm), 0)}/${f(pct(s.storm, 99), 0)}`.padStart(18)}` +
-              ` ${f(pct(s.storm, 99) / pct(s.quiet, 99), 2).padStart(12)}   (n ${s.quiet.length}/${s.storm.length})`,
-          );
+      for (const r of await stormRows(work, key.keyFile, key.publicPem)) {
+        console.log('');
+        if (STORM_BUNDLES.length > 1) console.log(`daemon ${r.bundle}`);
+        console.log(
+          `D. ${STORM} concurrent PullImage of distinct new signed digests through criguard (real registry, fake containerd;`,
+        );
+        console.log(
+          `   images pushed and signed in ${f(r.setupS, 0)} s). Probes on another connection, via criguard and straight to the fake.`,
+        );
+        console.log(
+          `   pulls ok ${r.ok}, failed ${r.failed} in ${f(r.wallS)} s; criguard's registry requests ${r.registryRequests}, ` +
+            `at most ${r.maxInFlight} in flight at once; verifyConcurrency ${VERIFY_CONCURRENCY ?? 'default'}`,
+        );
+        console.log(
+          `   daemon CPU during the storm ${f(r.stormCpuMs / 1000, 2)} s (${f(r.stormCpuMs / STORM, 1)} ms per pull, ` +
+            `${f(r.stormCpuMs / 10 / r.wallS, 0)}% of one core); load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+        );
+        console.log(
+          `   failed for want of a verification slot (CG_ERR_VERIFY_BUSY): ${r.busy} of ${r.failed}`,
+        );
+        if (r.firstError) console.log(`   first error: ${r.firstError}`);
+        console.log(
+          `   RSS max ${f(r.rssBefore)} MiB before, ${f(r.rssStorm)} MiB during the storm (target ≤ ${RSS_TARGET_MIB} + 20)`,
+        );
+        console.log(
+          '   probe                side       quiet p50/p99 µs   storm p50/p99 µs   storm p99 / quiet p99 (target ≤ 2)',
+        );
+        for (const p of r.probes) {
+          for (const s of p.sides) {
+            console.log(
+              `   ${p.name.padEnd(20)} ${s.side.padEnd(9)} ${`${f(median(s.quiet), 0)}/${f(pct(s.quiet, 99), 0)}`.padStart(17)}` +
+                ` ${`${f(median(s.storm), 0)}/${f(pct(s.storm, 99), 0)}`.padStart(18)}` +
+                ` ${f(pct(s.storm, 99) / pct(s.quiet, 99), 2).padStart(12)}   (n ${s.quiet.length}/${s.storm.length})`,
+            );
+          }
         }
       }
     }
