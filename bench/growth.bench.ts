@@ -648,6 +648,7 @@ async function stormRun(
       const wallS = (now() - t0) / 1000;
       // The daemon's CPU for the storm (probes included): less sensitive to the machine's load than latency.
       const stormCpuMs = cpuMs(pid) - cpuBefore;
+      const loadAverage = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
       const rssStorm = Math.max(...rss.slice(rss.length - Math.ceil(wallS * 10) - 1));
       sampling = false;
       await sampler;
@@ -663,6 +664,7 @@ async function stormRun(
           .length,
         wallS,
         stormCpuMs,
+        loadAverage,
         registryRequests: proxy.total() - requestsBefore,
         maxInFlight: proxy.maxInFlight(),
         rssBefore,
@@ -779,7 +781,7 @@ async function main(): Promise<void> {
         );
         console.log(
           `   daemon CPU during the storm ${f(r.stormCpuMs / 1000, 2)} s (${f(r.stormCpuMs / STORM, 1)} ms per pull, ` +
-            `${f(r.stormCpuMs / 10 / r.wallS, 0)}% of one core); load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+            `${f(r.stormCpuMs / 10 / r.wallS, 0)}% of one core); load average ${r.loadAverage} at its end`,
         );
         console.log(
           `   failed for want of a verification slot (CG_ERR_VERIFY_BUSY): ${r.busy} of ${r.failed}`,
