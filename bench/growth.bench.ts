@@ -14,6 +14,11 @@
  * images, would measure containerd on this 2-core machine rather than criguard. D's images and cosign
  * signatures are real, in a real registry (docker-registry), fetched and verified by criguard.
  * Run: `npm run bench:growth` (root; the registry binary from scripts/setup.sh).
+ * Switches: BENCH_GROWTH_ONLY=D (some parts only), BENCH_STORM_PULLS, BENCH_STORM_VERIFY_CONCURRENCY,
+ * BENCH_STORM_BUNDLES=old.cjs,dist/criguard.cjs,… (D once per bundle over the same images: a before/after
+ * on the same machine), BENCH_BUNDLE, BENCH_NODE_FLAGS (e.g. `--cpu-prof --cpu-prof-dir=DIR
+ * --cpu-prof-interval=200`; map the profile with @jridgewell/trace-mapping against dist/criguard.cjs.map),
+ * BENCH_DAEMON_LOG=FILE (keeps D's daemon output, e.g. with `--trace-gc`).
  */
 import * as grpc from '@grpc/grpc-js';
 import { spawn, type ChildProcess } from 'node:child_process';
