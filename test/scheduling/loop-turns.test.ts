@@ -41,12 +41,12 @@ test('perTurn waiters share a turn', async (t) => {
   t.true(at[2]! > at[1]!);
 });
 
-test('work queued by a released waiter runs before the next waiter (it does not jump the turns)', async (t) => {
+test('other work of the loop is not starved by waiters: an immediate queued by one runs before the waiter two turns on', async (t) => {
   const turns = new LoopTurns(1);
   const order: string[] = [];
   const a = turns.next().then(() => {
     order.push('a');
-    // A frame forwarded by other code in the meantime: an immediate asked now runs in the next turn.
+    // Other code's work (a frame forwarded meanwhile): an immediate asked now runs in the next turn.
     setImmediate(() => order.push('other'));
   });
   const b = turns.next().then(() => order.push('b'));
