@@ -46,7 +46,7 @@ export interface RegistryTargetOptions {
  * How long a registry's endpoints, as read from hosts.toml, are reused (ms). Reading them costs up to three
  * synchronous stat calls and a file read on the event loop; a storm of new digests made four look-ups per
  * image (manifest, signature tag, referrers, blob), hundreds a second, each delaying every CRI call behind
- * it (docs/adr/0009). A change to hosts.toml applies within this time, as before at the next look-up.
+ * it (docs/adr/0009). A change to hosts.toml applies within this time (before: at the next look-up).
  */
 export const HOSTS_MEMO_MS = 1_000;
 /** Registries whose endpoints are remembered at once; the memo is emptied when it is full. */
