@@ -14,11 +14,16 @@
  * images, would measure containerd on this 2-core machine rather than criguard. D's images and cosign
  * signatures are real, in a real registry (docker-registry), fetched and verified by criguard.
  * Run: `npm run bench:growth` (root; the registry binary from scripts/setup.sh).
+ * Switches: BENCH_GROWTH_ONLY=D (some parts only), BENCH_STORM_PULLS, BENCH_STORM_VERIFY_CONCURRENCY,
+ * BENCH_STORM_BUNDLES=old.cjs,dist/criguard.cjs,… (D once per bundle over the same images: a before/after
+ * on the same machine), BENCH_BUNDLE, BENCH_NODE_FLAGS (e.g. `--cpu-prof --cpu-prof-dir=DIR
+ * --cpu-prof-interval=200`; map the profile with @jridgewell/trace-mapping against dist/criguard.cjs.map),
+ * BENCH_DAEMON_LOG=FILE (keeps D's daemon output, e.g. with `--trace-gc`).
  */
 import * as grpc from '@grpc/grpc-js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, Agent, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +50,13 @@ const STORM = Number(process.env.BENCH_STORM_PULLS ?? 500);
 /** `--verify-concurrency` for D (the daemon's default when unset). */
 const VERIFY_CONCURRENCY = process.env.BENCH_STORM_VERIFY_CONCURRENCY;
 const RSS_TARGET_MIB = 64;
+const BUNDLE = process.env.BENCH_BUNDLE ?? 'dist/criguard.cjs';
+/**
+ * D runs the storm once per bundle listed here, in order, over the same pushed images (each daemon starts
+ * with no state, so every digest is new to it): e.g. `old.cjs,dist/criguard.cjs,old.cjs,dist/criguard.cjs`
+ * for a before/after interleaved on the same machine. Default: BENCH_BUNDLE.
+ */
+const STORM_BUNDLES = (process.env.BENCH_STORM_BUNDLES ?? BUNDLE).split(',').filter(Boolean);
 const VERSION = '/runtime.v1.RuntimeService/Version';
 const LIST = '/runtime.v1.RuntimeService/ListContainers';
 const PULL = '/runtime.v1.ImageService/PullImage';
@@ -111,14 +123,16 @@ const unitNodeOptions =
   /^Environment=NODE_OPTIONS=(.*)$/m.exec(readFileSync('systemd/criguard.service', 'utf8'))?.[1] ?? '';
 
 /** The daemon (bundle) with `args`, not waiting for readiness. */
-function daemon(upstream: string, args: string[]): Promise<Criguard> {
+function daemon(upstream: string, args: string[], bundle = BUNDLE): Promise<Criguard> {
   return startCriguard({
     upstream,
     waitReady: false,
     env: { PATH: process.env.PATH, NODE_OPTIONS: unitNodeOptions },
-    // BENCH_NODE_FLAGS adds runtime flags (e.g. --cpu-prof --cpu-prof-dir=DIR for a profile).
+    // BENCH_NODE_FLAGS adds runtime flags (e.g. --cpu-prof --cpu-prof-dir=DIR --cpu-prof-interval=200 for
+    // a profile, --trace-gc with BENCH_DAEMON_LOG); BENCH_BUNDLE runs another build (e.g. a copy of the
+    // previous one, for a before/after on the same machine).
     binary: process.execPath,
-    prefixArgs: [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), 'dist/criguard.cjs'],
+    prefixArgs: [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), bundle],
     extraArgs: ['--log-level', 'warn', ...args],
   });
 }
@@ -514,7 +528,7 @@ async function startCountingProxy(upstreamHost: string): Promise<CountingProxy> 
   };
 }
 
-async function stormRow(work: string, keyFile: string, publicPem: string) {
+async function stormRows(work: string, keyFile: string, publicPem: string) {
   const registry = await startRegistry();
   const proxy = await startCountingProxy(registry.host);
   try {
@@ -545,6 +559,28 @@ async function stormRow(work: string, keyFile: string, publicPem: string) {
     const setupS = (performance.now() - pushStarted) / 1000;
     // criguard reaches the registry through the counting proxy: the images are named by the proxy's host.
     const refs = images.map((im) => `${proxy.host}/${im.name}@${im.digest}`);
+    const rows = [];
+    for (const [run, bundle] of STORM_BUNDLES.entries()) {
+      rows.push({ bundle, ...(await stormRun(work, run, bundle, images, refs, proxy, publicPem)), setupS });
+    }
+    return rows;
+  } finally {
+    await proxy.close();
+    await registry.dispose();
+  }
+}
+
+/** One storm through a fresh daemon (`bundle`, no state) over the pushed images. */
+async function stormRun(
+  work: string,
+  run: number,
+  bundle: string,
+  images: PushedImage[],
+  refs: string[],
+  proxy: CountingProxy,
+  publicPem: string,
+) {
+  {
     const fake = await startFakeContainerd(work, {
       images: images.map((im, i) => ({ id: im.configDigest, repoDigests: [refs[i]!] })),
       containers: Array.from({ length: 20 }, () => ({
@@ -554,17 +590,21 @@ async function stormRow(work: string, keyFile: string, publicPem: string) {
     });
     const policyFile = join(work, 'policy-storm.json');
     writeFileSync(policyFile, JSON.stringify(policyDocument(publicPem)), { mode: 0o600 });
-    const criguard = await daemon(fake.socket, [
-      '--policy',
-      policyFile,
-      '--state-dir',
-      join(work, 'state-storm'),
-      '--audit-log',
-      join(work, 'audit-storm.jsonl'),
-      '--revalidate-interval',
-      '0',
-      ...(VERIFY_CONCURRENCY === undefined ? [] : ['--verify-concurrency', VERIFY_CONCURRENCY]),
-    ]);
+    const criguard = await daemon(
+      fake.socket,
+      [
+        '--policy',
+        policyFile,
+        '--state-dir',
+        join(work, `state-storm-${run}`),
+        '--audit-log',
+        join(work, `audit-storm-${run}.jsonl`),
+        '--revalidate-interval',
+        '0',
+        ...(VERIFY_CONCURRENCY === undefined ? [] : ['--verify-concurrency', VERIFY_CONCURRENCY]),
+      ],
+      bundle,
+    );
     try {
       await ready(criguard, now());
       const pid = criguard.daemon.pid;
@@ -600,6 +640,7 @@ async function stormRow(work: string, keyFile: string, publicPem: string) {
       proxy.resetMax();
       const requestsBefore = proxy.total();
       const stormClient = rawClient(criguard.socket);
+      const cpuBefore = cpuMs(pid);
       const t0 = now();
       let stormDone = false;
       const storm = Promise.allSettled(
@@ -610,6 +651,9 @@ async function stormRow(work: string, keyFile: string, publicPem: string) {
       await probeLoop('storm', () => stormDone);
       const settled = await storm;
       const wallS = (now() - t0) / 1000;
+      // The daemon's CPU for the storm (probes included): less sensitive to the machine's load than latency.
+      const stormCpuMs = cpuMs(pid) - cpuBefore;
+      const loadAverage = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
       const rssStorm = Math.max(...rss.slice(rss.length - Math.ceil(wallS * 10) - 1));
       sampling = false;
       await sampler;
@@ -617,7 +661,6 @@ async function stormRow(work: string, keyFile: string, publicPem: string) {
       Object.values(probeClients).forEach((c) => c.close());
       const failed = settled.filter((r) => r.status === 'rejected');
       return {
-        setupS,
         ok: settled.length - failed.length,
         failed: failed.length,
         firstError: failed.length > 0 ? String((failed[0] as PromiseRejectedResult).reason) : undefined,
@@ -625,6 +668,8 @@ async function stormRow(work: string, keyFile: string, publicPem: string) {
         busy: failed.filter((r) => /too many images/.test(String((r as PromiseRejectedResult).reason)))
           .length,
         wallS,
+        stormCpuMs,
+        loadAverage,
         registryRequests: proxy.total() - requestsBefore,
         maxInFlight: proxy.maxInFlight(),
         rssBefore,
@@ -639,12 +684,11 @@ async function stormRow(work: string, keyFile: string, publicPem: string) {
         })),
       };
     } finally {
+      // BENCH_DAEMON_LOG: keep the storm daemon's output (e.g. its --trace-gc lines) there.
+      if (process.env.BENCH_DAEMON_LOG) copyFileSync(criguard.logFile, process.env.BENCH_DAEMON_LOG);
       await criguard.dispose();
       await fake.stop();
     }
-  } finally {
-    await proxy.close();
-    await registry.dispose();
   }
 }
 
@@ -727,33 +771,41 @@ async function main(): Promise<void> {
       }
     }
     if (wanted('D')) {
-      const r = await stormRow(work, key.keyFile, key.publicPem);
-      console.log('');
-      console.log(
-        `D. ${STORM} concurrent PullImage of distinct new signed digests through criguard (real registry, fake containerd;`,
-      );
-      console.log(
-        `   images pushed and signed in ${f(r.setupS, 0)} s). Probes on another connection, via criguard and straight to the fake.`,
-      );
-      console.log(
-        `   pulls ok ${r.ok}, failed ${r.failed} in ${f(r.wallS)} s; criguard's registry requests ${r.registryRequests}, ` +
-          `at most ${r.maxInFlight} in flight at once; verifyConcurrency ${VERIFY_CONCURRENCY ?? 'default'}`,
-      );
-      console.log(`   failed for want of a verification slot (CG_ERR_VERIFY_BUSY): ${r.busy} of ${r.failed}`);
-      if (r.firstError) console.log(`   first error: ${r.firstError}`);
-      console.log(
-        `   RSS max ${f(r.rssBefore)} MiB before, ${f(r.rssStorm)} MiB during the storm (target ≤ ${RSS_TARGET_MIB} + 20)`,
-      );
-      console.log(
-        '   probe                side       quiet p50/p99 µs   storm p50/p99 µs   storm p99 / quiet p99 (target ≤ 2)',
-      );
-      for (const p of r.probes) {
-        for (const s of p.sides) {
-          console.log(
-            `   ${p.name.padEnd(20)} ${s.side.padEnd(9)} ${`${f(median(s.quiet), 0)}/${f(pct(s.quiet, 99), 0)}`.padStart(17)}` +
-              ` ${`${f(median(s.storm), 0)}/${f(pct(s.storm, 99), 0)}`.padStart(18)}` +
-              ` ${f(pct(s.storm, 99) / pct(s.quiet, 99), 2).padStart(12)}   (n ${s.quiet.length}/${s.storm.length})`,
-          );
+      for (const r of await stormRows(work, key.keyFile, key.publicPem)) {
+        console.log('');
+        if (STORM_BUNDLES.length > 1) console.log(`daemon ${r.bundle}`);
+        console.log(
+          `D. ${STORM} concurrent PullImage of distinct new signed digests through criguard (real registry, fake containerd;`,
+        );
+        console.log(
+          `   images pushed and signed in ${f(r.setupS, 0)} s). Probes on another connection, via criguard and straight to the fake.`,
+        );
+        console.log(
+          `   pulls ok ${r.ok}, failed ${r.failed} in ${f(r.wallS)} s; criguard's registry requests ${r.registryRequests}, ` +
+            `at most ${r.maxInFlight} in flight at once; verifyConcurrency ${VERIFY_CONCURRENCY ?? 'default'}`,
+        );
+        console.log(
+          `   daemon CPU during the storm ${f(r.stormCpuMs / 1000, 2)} s (${f(r.stormCpuMs / STORM, 1)} ms per pull, ` +
+            `${f(r.stormCpuMs / 10 / r.wallS, 0)}% of one core); load average ${r.loadAverage} at its end`,
+        );
+        console.log(
+          `   failed for want of a verification slot (CG_ERR_VERIFY_BUSY): ${r.busy} of ${r.failed}`,
+        );
+        if (r.firstError) console.log(`   first error: ${r.firstError}`);
+        console.log(
+          `   RSS max ${f(r.rssBefore)} MiB before, ${f(r.rssStorm)} MiB during the storm (target ≤ ${RSS_TARGET_MIB} + 20)`,
+        );
+        console.log(
+          '   probe                side       quiet p50/p99 µs   storm p50/p99 µs   storm p99 / quiet p99 (target ≤ 2)',
+        );
+        for (const p of r.probes) {
+          for (const s of p.sides) {
+            console.log(
+              `   ${p.name.padEnd(20)} ${s.side.padEnd(9)} ${`${f(median(s.quiet), 0)}/${f(pct(s.quiet, 99), 0)}`.padStart(17)}` +
+                ` ${`${f(median(s.storm), 0)}/${f(pct(s.storm, 99), 0)}`.padStart(18)}` +
+                ` ${f(pct(s.storm, 99) / pct(s.quiet, 99), 2).padStart(12)}   (n ${s.quiet.length}/${s.storm.length})`,
+            );
+          }
         }
       }
     }

@@ -31,6 +31,8 @@ export interface DiskCacheSourceOptions {
   readonly maxEntryBytes?: number;
   /** Entries kept (default 4096); the oldest are removed past it. */
   readonly maxEntries?: number;
+  /** Lists the directory when pruning (default `readdir`; tests count the listings). */
+  readonly listDir?: (dir: string) => Promise<string[]>;
   /** Codes of errors that make the cache answer (default: only `CG_ERR_REGISTRY_UNAVAILABLE`). */
   readonly fallbackCodes?: readonly string[];
   /**
@@ -91,6 +93,12 @@ const entrySchema = z.strictObject({
  */
 const pending = new Map<string, Promise<void>>();
 
+/** How long the directory, once made 0700, is taken to be there (ms); see ensureDir. */
+export const ENSURE_DIR_EVERY_MS = 1_000;
+
+/** Writes after which the directory is listed again even when the count says no pruning is due. */
+export const PRUNE_LISTING_EVERY = 256;
+
 function inOrder(path: string, op: () => Promise<void>): Promise<void> {
   const run = (pending.get(path) ?? Promise.resolve()).then(op);
   const settled = run.catch(() => undefined);
@@ -127,17 +135,33 @@ export function createDiskCacheSource(options: DiskCacheSourceOptions): Attestat
   const maxAgeMs = options.maxAgeMs ?? 30 * 24 * 3600 * 1000;
   const maxEntryBytes = options.maxEntryBytes ?? 1024 * 1024;
   const maxEntries = options.maxEntries ?? 4096;
+  const listDir = options.listDir ?? ((dir: string) => readdir(dir));
   const fallback = new Set(options.fallbackCodes ?? ['CG_ERR_REGISTRY_UNAVAILABLE']);
   const anonymousFallback = new Set(
     options.withoutCredentials?.fallbackCodes ?? options.fallbackCodes ?? ['CG_ERR_REGISTRY_UNAVAILABLE'],
   );
   const event = options.onEvent ?? (() => undefined);
 
-  // Made (and its mode set) at every write, not once per cache: a cache lives as long as the daemon, and a
-  // directory removed or loosened meanwhile is made again, 0700, at the next write.
-  const ensureDir = async (): Promise<void> => {
-    await mkdir(options.dir, { recursive: true, mode: 0o700 });
-    await chmod(options.dir, 0o700);
+  // Made (and its mode set) again at the first write after ENSURE_DIR_EVERY_MS, not once per cache: a cache
+  // lives as long as the daemon, and a directory loosened meanwhile is 0700 again at that write; one removed
+  // is made again at once (the write that finds it missing makes it and retries). Not at every write: a
+  // storm of new digests writes hundreds of entries a second, and the two calls cost 6% of the event loop.
+  let dirMadeAt: number | undefined;
+  let making: Promise<void> | undefined;
+  const ensureDir = (force: boolean): Promise<void> => {
+    const t = now();
+    if (!force && dirMadeAt !== undefined && t >= dirMadeAt && t - dirMadeAt < ENSURE_DIR_EVERY_MS)
+      return Promise.resolve();
+    making ??= (async () => {
+      try {
+        await mkdir(options.dir, { recursive: true, mode: 0o700 });
+        await chmod(options.dir, 0o700);
+        dirMadeAt = now();
+      } finally {
+        making = undefined;
+      }
+    })();
+    return making;
   };
 
   const fileOf = (name: string, digest: string): string => {
@@ -168,10 +192,16 @@ export function createDiskCacheSource(options: DiskCacheSourceOptions): Attestat
       })),
     });
     if (Buffer.byteLength(text) > maxEntryBytes) return;
-    await ensureDir();
+    await ensureDir(false);
     const tmp = `${path}.${process.pid}.${createHash('sha256').update(String(Math.random())).digest('hex').slice(0, 8)}.tmp`;
     try {
-      await writeFile(tmp, text, { mode: 0o600, flag: 'wx' });
+      try {
+        await writeFile(tmp, text, { mode: 0o600, flag: 'wx' });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        await ensureDir(true); // removed since it was last made
+        await writeFile(tmp, text, { mode: 0o600, flag: 'wx' });
+      }
       await rename(tmp, path);
     } catch (err) {
       await rm(tmp, { force: true });
@@ -180,8 +210,24 @@ export function createDiskCacheSource(options: DiskCacheSourceOptions): Attestat
     await prune();
   }
 
+  // The entries found by the last listing, and the writes since: the directory is listed again only when
+  // they could add up to more than maxEntries (or every PRUNE_LISTING_EVERY writes, to notice files added
+  // by hand), not at every write: a storm of new digests wrote one entry per image and listed the whole
+  // directory each time, a cost that grew with the entries (docs/adr/0009).
+  let listed: number | undefined;
+  let writtenSinceListing = 0;
+
   async function prune(): Promise<void> {
-    const names = (await readdir(options.dir)).filter((n) => n.endsWith('.json'));
+    writtenSinceListing += 1;
+    if (
+      listed !== undefined &&
+      listed + writtenSinceListing <= maxEntries &&
+      writtenSinceListing < PRUNE_LISTING_EVERY
+    )
+      return;
+    writtenSinceListing = 0;
+    const names = (await listDir(options.dir)).filter((n) => n.endsWith('.json'));
+    listed = Math.min(names.length, maxEntries);
     if (names.length <= maxEntries) return;
     const aged = await Promise.all(
       names.map(async (n) => ({

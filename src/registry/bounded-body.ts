@@ -1,3 +1,4 @@
+import { registryTurns } from '../scheduling/loop-turns.js';
 import { RegistryError } from './errors.js';
 import type { ResponseBody } from './transport.js';
 
@@ -42,6 +43,9 @@ export async function readBoundedBody(res: BodyLike, max: number, what: string):
     out.set(c, offset);
     offset += c.byteLength;
   }
+  // What the caller does with the body (parse, hash, verify, ask the next) runs in a turn of its own, after
+  // the CRI frames that arrived meanwhile (ADR 0009, the storm addendum).
+  await registryTurns.next();
   return out;
 }
 

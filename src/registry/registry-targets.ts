@@ -38,7 +38,19 @@ export interface RegistryTargetOptions {
   /** A mirror's own credentials (`<mirror host>/<repository path>`); undefined: mirrors are anonymous. */
   readonly mirrorCredentials:
     ((image: string, signal: AbortSignal) => Promise<RegistryCredentials | undefined>) | undefined;
+  /** Clock in ms for the hosts.toml memo (default `performance.now`). */
+  readonly now?: () => number;
 }
+
+/**
+ * How long a registry's endpoints, as read from hosts.toml, are reused (ms). Reading them costs up to three
+ * synchronous stat calls and a file read on the event loop; a storm of new digests made four look-ups per
+ * image (manifest, signature tag, referrers, blob), hundreds a second, each delaying every CRI call behind
+ * it (docs/adr/0009). A change to hosts.toml applies within this time (before: at the next look-up).
+ */
+export const HOSTS_MEMO_MS = 1_000;
+/** Registries whose endpoints are remembered at once; the memo is emptied when it is full. */
+const HOSTS_MEMO_ENTRIES = 256;
 
 /** Which hosts to ask for a repository, and asking them in turn. */
 export interface RegistryTargets {
@@ -83,6 +95,22 @@ function schemeOf(e: RegistryEndpoint): string {
 
 /** The targets of a client: the registry itself, or containerd's endpoints for it (mirrors first). */
 export function createTargets(options: RegistryTargetOptions): RegistryTargets {
+  const clock = options.now ?? (() => performance.now());
+  // Only answers are remembered: an invalid or unreadable file is read (and refused) at every look-up.
+  const hostsMemo = new Map<
+    string,
+    { readonly at: number; readonly endpoints: readonly RegistryEndpoint[] }
+  >();
+  function endpointsOf(dir: string, domain: string): readonly RegistryEndpoint[] {
+    const t = clock();
+    const memo = hostsMemo.get(domain);
+    if (memo !== undefined && t - memo.at < HOSTS_MEMO_MS && t >= memo.at) return memo.endpoints;
+    const endpoints = registryEndpoints(dir, domain);
+    if (hostsMemo.size >= HOSTS_MEMO_ENTRIES) hostsMemo.clear();
+    hostsMemo.set(domain, { at: t, endpoints });
+    return endpoints;
+  }
+
   /** The registry itself, as before mirrors: `registries.<host>.plainHttp` or loopback picks plain HTTP. */
   function upstreamEndpoint(domain: string): RegistryEndpoint {
     const apiHost = apiHostOf(domain);
@@ -111,7 +139,7 @@ export function createTargets(options: RegistryTargetOptions): RegistryTargets {
       try {
         // The registry's own default endpoint keeps the registry's own rules; a `server` naming another
         // host (containerd then sends everything there) is used as written.
-        endpoints = registryEndpoints(options.registryHostsDir, ref.domain).map((e) =>
+        endpoints = endpointsOf(options.registryHostsDir, ref.domain).map((e) =>
           e.upstream &&
           e.api === `${schemeOf(e)}://${e.host}/v2` &&
           e.tls === undefined &&

@@ -1,5 +1,6 @@
 import { rootCertificates } from 'node:tls';
 import type { Agent, request as undiciRequest } from 'undici';
+import { registryTurns } from '../scheduling/loop-turns.js';
 import { RegistryError } from './errors.js';
 import type { EndpointTls } from './containerd-hosts.js';
 import type { HostRules } from './hosts.js';
@@ -130,7 +131,11 @@ export function createTransport(options: TransportOptions): Transport {
             },
           );
         }
-        if (!REDIRECTS.has(res.status) || (req.method !== 'GET' && req.method !== 'HEAD')) return res;
+        if (!REDIRECTS.has(res.status) || (req.method !== 'GET' && req.method !== 'HEAD')) {
+          // The answer's handling runs in a turn of its own, after the CRI frames that arrived meanwhile.
+          await registryTurns.next();
+          return res;
+        }
         await res.body.cancel();
         if (hop >= options.maxRedirects) {
           throw new RegistryError(

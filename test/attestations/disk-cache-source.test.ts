@@ -2,7 +2,12 @@ import test from 'ava';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDiskCacheSource, diskCacheWritesSettled } from '../../src/attestations/disk-cache-source.js';
+import {
+  createDiskCacheSource,
+  diskCacheWritesSettled,
+  ENSURE_DIR_EVERY_MS,
+  PRUNE_LISTING_EVERY,
+} from '../../src/attestations/disk-cache-source.js';
 import type { AttestationSource } from '../../src/attestations/attestation-source.js';
 import { RegistryError } from '../../src/registry/errors.js';
 import type { AttestationRecord } from '../../src/verify/attestation.js';
@@ -336,6 +341,71 @@ test('a long-lived cache makes its directory again (0700) when it was removed or
   await chmod(s.dir, 0o755);
   await s.cache.fetch({ name: NAME, digest: D }, undefined);
   await diskCacheWritesSettled();
-  t.is((await stat(s.dir)).mode & 0o777, 0o700);
+  t.is((await stat(s.dir)).mode & 0o777, 0o755, 'within ENSURE_DIR_EVERY_MS the directory is not checked');
+  s.advance(ENSURE_DIR_EVERY_MS);
+  await s.cache.fetch({ name: NAME, digest: D }, undefined);
+  await diskCacheWritesSettled();
+  t.is((await stat(s.dir)).mode & 0o777, 0o700, 'the first write after it makes it 0700 again');
   t.false(s.events.includes('write-failed'));
+});
+
+test('a storm of new entries lists the directory once, not at every write; past maxEntries the oldest go', async (t) => {
+  const base = await mkdtemp(join(tmpdir(), 'criguard-cache-'));
+  t.teardown(() => rm(base, { recursive: true, force: true }));
+  const dir = join(base, 'attestations');
+  let listings = 0;
+  const make = (maxEntries: number) =>
+    createDiskCacheSource({
+      source: { fetch: async () => [REC] },
+      dir,
+      maxEntries,
+      listDir: (d) => {
+        listings += 1;
+        return readdir(d);
+      },
+    });
+  const digest = (i: number) => `sha256:${i.toString(16).padStart(64, '0')}`;
+  const roomy = make(100);
+  for (let i = 0; i < 50; i++) {
+    await roomy.fetch({ name: NAME, digest: digest(i) }, undefined);
+    await diskCacheWritesSettled();
+  }
+  t.is((await readdir(dir)).length, 50);
+  t.is(listings, 1, 'listed at the first write only: 50 entries cannot exceed 100');
+
+  // A cache that holds fewer than are there prunes at its first write, and keeps pruning as it writes.
+  listings = 0;
+  const tight = make(3);
+  for (let i = 50; i < 56; i++) {
+    await tight.fetch({ name: NAME, digest: digest(i) }, undefined);
+    await diskCacheWritesSettled();
+  }
+  const left = await readdir(dir);
+  t.is(left.length, 3);
+  t.true(
+    left.some((n) => n.includes(digest(55).slice('sha256:'.length))),
+    'the newest entry stays',
+  );
+  t.is(listings, 6, 'at the limit every write lists (and prunes)');
+});
+
+test('the directory is listed again every PRUNE_LISTING_EVERY writes, so entries added by hand are pruned', async (t) => {
+  const base = await mkdtemp(join(tmpdir(), 'criguard-cache-'));
+  t.teardown(() => rm(base, { recursive: true, force: true }));
+  const dir = join(base, 'attestations');
+  let listings = 0;
+  const cache = createDiskCacheSource({
+    source: { fetch: async () => [REC] },
+    dir,
+    maxEntries: 10_000,
+    listDir: (d) => {
+      listings += 1;
+      return readdir(d);
+    },
+  });
+  for (let i = 0; i < PRUNE_LISTING_EVERY + 1; i++) {
+    await cache.fetch({ name: NAME, digest: `sha256:${i.toString(16).padStart(64, '0')}` }, undefined);
+    await diskCacheWritesSettled();
+  }
+  t.is(listings, 2);
 });
