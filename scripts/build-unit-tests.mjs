@@ -14,6 +14,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const OUT = join(ROOT, '.tmp', 'unit');
 /** Trees that are compiled, less the e2e lane's folders (they run under tsx only). */
 const TREES = ['src', 'test'];
+/** The `ava` the compiled test files import instead of ava itself. */
+const SHIM = join(ROOT, 'scripts', 'unit-ava.mjs');
 const SKIPPED = new Set(E2E_DIRS.map((dir) => join(ROOT, 'test', dir)));
 
 async function* files(dir) {
@@ -57,8 +59,17 @@ async function compile(path) {
     sourcefile: relative(dirname(out), path),
     define: { 'import.meta.url': JSON.stringify(pathToFileURL(path).href) },
   });
-  await update(out, code);
+  await update(out, rel.startsWith('test/') ? withShardableAva(code, out) : code);
   return out;
+}
+
+/**
+ * A compiled test module importing ava through scripts/unit-ava.mjs, which lets several test files share
+ * one ava worker (a shard, scripts/test-unit.mjs) with their titles kept apart.
+ */
+function withShardableAva(code, out) {
+  const shim = relative(dirname(out), SHIM);
+  return code.replace(/(\bfrom\s*|\bimport\s*\(\s*|\bimport\s*)"ava"/g, (_, lead) => `${lead}"${shim}"`);
 }
 
 /** Brings .tmp/unit/ up to date with src/ and test/: changed files rewritten, removed ones deleted. */

@@ -4,11 +4,12 @@
 // (`test/policy`, `test/cri/status.test.ts`), mapped to their compiled form and passed to the run(s) that
 // hold a matching file; other arguments go to both unchanged. Exits non-zero if either run failed.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import { URL, fileURLToPath } from 'node:url';
 import { buildUnitTests, OUT } from './build-unit-tests.mjs';
+import { PROCESS_SHARDS, SHARD_ROOT, THREAD_SHARDS, writeShards } from './unit-shards.mjs';
 import { COMPILED_UNIT_GLOBS } from './test-lanes.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -38,20 +39,38 @@ function walk(dir) {
 
 await buildUnitTests();
 const ava = fileURLToPath(new URL('../node_modules/ava/entrypoints/cli.mjs', import.meta.url));
-const args = process.argv.slice(2).map(compiledPath);
+const argv = process.argv.slice(2);
+const isolated = argv.includes('--isolated');
+const args = argv.filter((arg) => arg !== '--isolated').map(compiledPath);
 const isPath = (arg) => arg.startsWith('.tmp/unit/');
+const paths = args.filter(isPath);
+const options = args.filter((arg) => !isPath(arg));
+/** `--match` selects by title, which a shard prefixes with the file: such a run keeps a worker a file. */
+const sharding = !isolated && !options.some((arg) => /^(-m|--match)(=|$)/.test(arg));
 const all = walk(join(OUT, 'test'));
+const shardDir = join(SHARD_ROOT, String(process.pid));
 let failed = false;
-for (const [config, globs] of [
-  ['ava.unit.config.js', COMPILED_UNIT_GLOBS.threads],
-  ['ava.unit-process.config.js', COMPILED_UNIT_GLOBS.process],
-]) {
-  const files = selected(globs, all);
-  const holds = (path) => files.some((file) => file === path || file.startsWith(`${path}/`));
-  const paths = args.filter(isPath);
-  if (paths.length > 0 && !paths.some(holds)) continue;
-  const mine = args.filter((arg) => !isPath(arg) || holds(arg));
-  const { status } = spawnSync(process.execPath, [ava, '--config', config, ...mine], { stdio: 'inherit' });
-  if (status !== 0) failed = true;
+try {
+  for (const [config, globs, shards] of [
+    ['ava.unit.config.js', COMPILED_UNIT_GLOBS.threads, THREAD_SHARDS],
+    ['ava.unit-process.config.js', COMPILED_UNIT_GLOBS.process, PROCESS_SHARDS],
+  ]) {
+    const files = selected(globs, all).filter(
+      (file) => paths.length === 0 || paths.some((path) => file === path || file.startsWith(`${path}/`)),
+    );
+    if (files.length === 0 && paths.length > 0) continue;
+    const run =
+      sharding && files.length > 1
+        ? writeShards(files, shards, join(shardDir, config.replace(/^ava\.|\.config\.js$/g, '')))
+        : paths.length > 0
+          ? files
+          : [];
+    const { status } = spawnSync(process.execPath, [ava, '--config', config, ...options, ...run], {
+      stdio: 'inherit',
+    });
+    if (status !== 0) failed = true;
+  }
+} finally {
+  rmSync(shardDir, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);
