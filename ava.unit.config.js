@@ -9,7 +9,7 @@ import { SHARD_GLOB } from './scripts/unit-shards.mjs';
 
 export default {
   ...base,
-  files: [...COMPILED_UNIT_GLOBS.threads, SHARD_GLOB.replace('/*/*/', '/*/unit/')],
+  files: [...COMPILED_UNIT_GLOBS.threads, SHARD_GLOB],
   extensions: ['js'],
   nodeArguments: [],
   workerThreads: true,

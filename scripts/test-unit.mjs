@@ -3,13 +3,16 @@
 // then ava.unit-process.config.js (the files that need a process). Paths are given as written
 // (`test/policy`, `test/cri/status.test.ts`), mapped to their compiled form and passed to the run(s) that
 // hold a matching file; other arguments go to both unchanged. Exits non-zero if either run failed.
+// Several worker-thread files are run in shards (scripts/unit-shards.mjs, scripts/unit-ava.mjs): a few ava
+// workers, each importing a share of the files and running them one after another. `--isolated` (or
+// `--match`, which selects by title) runs a worker a file instead.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import { URL, fileURLToPath } from 'node:url';
 import { buildUnitTests, OUT } from './build-unit-tests.mjs';
-import { PROCESS_SHARDS, SHARD_ROOT, THREAD_SHARDS, writeShards } from './unit-shards.mjs';
+import { SHARD_ROOT, THREAD_SHARDS, writeShards } from './unit-shards.mjs';
 import { COMPILED_UNIT_GLOBS } from './test-lanes.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -53,18 +56,27 @@ let failed = false;
 try {
   for (const [config, globs, shards] of [
     ['ava.unit.config.js', COMPILED_UNIT_GLOBS.threads, THREAD_SHARDS],
-    ['ava.unit-process.config.js', COMPILED_UNIT_GLOBS.process, PROCESS_SHARDS],
+    // Not sharded: these few files wait on sockets and short idle timers, each needs its process's event
+    // loop to itself (run together, a busy loop closed connections as idle before their first call).
+    ['ava.unit-process.config.js', COMPILED_UNIT_GLOBS.process, 0],
   ]) {
     const files = selected(globs, all).filter(
       (file) => paths.length === 0 || paths.some((path) => file === path || file.startsWith(`${path}/`)),
     );
     if (files.length === 0 && paths.length > 0) continue;
     const run =
-      sharding && files.length > 1
-        ? writeShards(files, shards, join(shardDir, config.replace(/^ava\.|\.config\.js$/g, '')))
+      sharding && shards > 0 && files.length > shards
+        ? writeShards(files, shards, shardDir)
         : paths.length > 0
           ? files
           : [];
+    if (run.length > 0 && run[0].startsWith('.tmp/unit-shards/')) {
+      console.log(
+        `unit lane: ${files.length} test files in ${run.length} shards (one ava worker each, its files one ` +
+          `after another); durations include the wait for a shard's earlier files. ` +
+          `\`npm run test:unit -- <file>\` runs a file on its own, \`--isolated\` a worker a file.`,
+      );
+    }
     const { status } = spawnSync(process.execPath, [ava, '--config', config, ...options, ...run], {
       stdio: 'inherit',
     });

@@ -24,15 +24,69 @@ export function beginFile(name) {
   prefix = `${name} › `;
 }
 
-/** Called by a shard once it has imported its files: declares what they declared, to ava, in order. */
-export function declareAll() {
-  for (const { path, args } of held.splice(0)) {
-    Reflect.apply(
-      path.reduce((fn, property) => fn[property], ava),
-      undefined,
-      args,
-    );
+/**
+ * Called by a shard once it has imported its files: declares what they declared, to ava, in order. The
+ * files' concurrent tests then run a file at a time (at most `window` files at once): a file's tests start
+ * once those of the files `window` places before it have all ended, so a test's event loop is shared with
+ * hardly more than its own file's tests, as when the file runs on its own, and a deadline in a test (or in
+ * the code under test) is not eaten by the rest of the shard. Serial tests, which ava runs before all
+ * concurrent ones (each alone), are not held; nor is anything if a file uses `.only`.
+ */
+export function declareAll(window = 1) {
+  const declarations = held.splice(0);
+  const gated = !declarations.some(({ path }) => path.includes('only'));
+  const runsConcurrently = ({ file, path }) =>
+    gated && file !== undefined && !['serial', 'skip', 'todo'].some((member) => path.includes(member));
+  /** Per file: its concurrent tests not ended yet, how to mark its end, and when it may start. */
+  const files = new Map();
+  const ends = [];
+  for (const declaration of declarations.filter(runsConcurrently)) {
+    if (!files.has(declaration.file)) {
+      const before = ends.slice(0, Math.max(0, ends.length + 1 - window));
+      let resolve;
+      ends.push(new Promise((r) => (resolve = r)));
+      files.set(declaration.file, { left: 0, resolve, start: Promise.all(before) });
+    }
+    files.get(declaration.file).left += 1;
   }
+  for (const declaration of declarations) {
+    const { path, args } = declaration;
+    const fn = path.reduce((chain, property) => chain[property], ava);
+    if (!runsConcurrently(declaration)) Reflect.apply(fn, undefined, args);
+    else
+      Reflect.apply(fn, undefined, [
+        args[0],
+        afterTurn(args[1], files.get(declaration.file)),
+        ...args.slice(2),
+      ]);
+  }
+}
+
+/** A test implementation (or macro) that waits for its file's turn and reports its end to the file. */
+function afterTurn(implementation, gate) {
+  const settle = () => {
+    gate.left -= 1;
+    if (gate.left === 0) gate.resolve();
+  };
+  const run =
+    (exec) =>
+    async (t, ...rest) => {
+      await gate.start;
+      try {
+        return await exec(t, ...rest);
+      } finally {
+        settle();
+      }
+    };
+  if (typeof implementation === 'function') return run(implementation);
+  if (
+    implementation !== null &&
+    typeof implementation === 'object' &&
+    typeof implementation.exec === 'function'
+  ) {
+    return { ...implementation, exec: run(implementation.exec) };
+  }
+  return implementation;
 }
 
 /** What calling `test.<path…>` does: declare a test, a per-test hook, another hook, or nothing (a macro). */
@@ -48,7 +102,8 @@ function ownTestsOnly(args) {
   const mine = prefix;
   return args.map((arg) => {
     if (typeof arg === 'string') return arg;
-    if (typeof arg !== 'function') throw new TypeError(`${mine}a per-test hook in a shard must be a function`);
+    if (typeof arg !== 'function')
+      throw new TypeError(`${mine}a per-test hook in a shard must be a function`);
     return (t, ...rest) => (t.title.includes(` for ${mine}`) ? arg(t, ...rest) : undefined);
   });
 }
@@ -65,7 +120,7 @@ function wrap(target, path) {
         args = [`${prefix}${args[0]}`, ...args.slice(1)];
       }
       if (what === 'each') args = ownTestsOnly(args);
-      held.push({ path, args });
+      held.push({ file: what === 'test' ? prefix : undefined, path, args });
       return undefined;
     },
     get(fn, property, receiver) {

@@ -7,14 +7,14 @@ import { join, relative } from 'node:path';
 import { URL, fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-/** Where runs write their shards, one folder per run (ava.unit*.config.js list `<run>/<lane>/*.test.js`). */
+/** Where runs write their shards, one folder per run (`<pid>/shard-<n>.test.js`). */
 export const SHARD_ROOT = join(ROOT, '.tmp', 'unit-shards');
 /** ava glob of the shard files, for the configurations. */
-export const SHARD_GLOB = '.tmp/unit-shards/*/*/*.test.js';
+export const SHARD_GLOB = '.tmp/unit-shards/*/*.test.js';
 /** Shards of the worker-thread run: enough to keep both of ava's workers busy to the end of the run. */
-export const THREAD_SHARDS = 6;
-/** Shards of the process run (the CRI socket files): few files, mostly waiting on sockets and timers. */
-export const PROCESS_SHARDS = 1;
+export const THREAD_SHARDS = 4;
+/** How many of a shard's files run their (concurrent) tests at once (scripts/unit-ava.mjs, `declareAll`). */
+export const FILES_AT_ONCE = 1;
 const SHIM = pathToFileURL(join(ROOT, 'scripts', 'unit-ava.mjs')).href;
 
 /**
@@ -35,11 +35,11 @@ export function planShards(files, count, weight) {
   return shards.map((shard) => shard.files.sort());
 }
 
-/** `.tmp/unit/test/policy/load.test.js` → `policy › load`, as ava would title the file on its own. */
+/** `.tmp/unit/test/policy/load.test.js` → `policy › load`, as ava titles the file in a run of several. */
 export function fileTitle(file) {
   return file
     .replace(/^\.tmp\/unit\/test\//, '')
-    .replace(/\.test\.js$/, '')
+    .replace(/(\.test)?\.js$/, '')
     .split('/')
     .join(' › ');
 }
@@ -51,7 +51,7 @@ export function shardSource(files) {
     lines.push(`beginFile(${JSON.stringify(fileTitle(file))});`);
     lines.push(`await import(${JSON.stringify(pathToFileURL(join(ROOT, file)).href)});`);
   }
-  lines.push('declareAll();');
+  lines.push(`declareAll(${FILES_AT_ONCE});`);
   return `${lines.join('\n')}\n`;
 }
 

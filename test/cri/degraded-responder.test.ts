@@ -80,7 +80,7 @@ const refused = (err: string): NodeJS.ErrnoException => Object.assign(new Error(
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 /** Waits for `done` (checked every 10 ms, for 10 s at most): a busy event loop delays timers, not outcomes. */
 async function until(done: () => boolean): Promise<void> {
-  for (const end = Date.now() + 10_000; !done() && Date.now() < end; ) await sleep(10);
+  for (const end = Date.now() + 10_000; !done() && Date.now() < end;) await sleep(10);
 }
 
 test('inactive until entered; entering sends SETTINGS once the preface came and reports it', (t) => {
