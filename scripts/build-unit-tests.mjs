@@ -3,9 +3,11 @@
 // cost ~0.4 s of CPU per test file. One esbuild transform per file, no bundling, so the module graph (and
 // each test file's isolation) is the same as under tsx. `import.meta.url` is replaced by the URL of the
 // original .ts file, so paths computed from it (fixtures, the repository root) are unchanged; an inline
-// source map points coverage (c8) and stack traces back at the .ts file.
-import { transform } from 'esbuild';
-import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+// source map points coverage (c8) and stack traces back at the .ts file. A file whose modification time and
+// size are those of the last build is not compiled again (.tmp/unit/.sources.json).
+import { transform, version } from 'esbuild';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { URL, fileURLToPath, pathToFileURL } from 'node:url';
 import { E2E_DIRS } from './test-lanes.mjs';
@@ -40,15 +42,27 @@ async function update(path, content) {
   await rename(temp, path);
 }
 
-/** Compiles (a .ts file) or copies (a .json file) one file; returns its output path, if any. */
-async function compile(path) {
+/**
+ * What the last build compiled: per source file (path from the root), its modification time and size
+ * then; `stamp` is this script's own text and esbuild's version (a change to either rebuilds everything).
+ */
+const MANIFEST = join(OUT, '.sources.json');
+
+/**
+ * Compiles (a .ts file) or copies (a .json file) one file, unless the last build did so from a source of
+ * the same modification time and size and its output is still there; returns its output path, if any.
+ */
+async function compile(path, previous, next) {
   const rel = relative(ROOT, path);
   const out = join(OUT, rel.replace(/\.ts$/, '.js'));
+  if (!rel.endsWith('.json') && !rel.endsWith('.ts')) return undefined;
+  const { mtimeMs, size } = await stat(path);
+  next[rel] = `${mtimeMs}:${size}`;
+  if (previous[rel] === next[rel] && (await stat(out).catch(() => undefined))) return out;
   if (rel.endsWith('.json')) {
     await update(out, await readFile(path, 'utf8'));
     return out;
   }
-  if (!rel.endsWith('.ts')) return undefined;
   const { code } = await transform(await readFile(path, 'utf8'), {
     loader: 'ts',
     format: 'esm',
@@ -76,11 +90,20 @@ function withShardableAva(code, out) {
 export async function buildUnitTests() {
   const sources = [];
   for (const tree of TREES) for await (const path of files(join(ROOT, tree))) sources.push(path);
-  const written = new Set(await Promise.all(sources.map(compile)));
+  const stamp = createHash('sha256')
+    .update(await readFile(fileURLToPath(import.meta.url)))
+    .update(version)
+    .digest('hex');
+  const last = JSON.parse(await readFile(MANIFEST, 'utf8').catch(() => '{}'));
+  const previous = last.stamp === stamp ? last.files : {};
+  const next = {};
+  const written = new Set(await Promise.all(sources.map((path) => compile(path, previous, next))));
+  written.add(MANIFEST);
   await mkdir(OUT, { recursive: true });
   for await (const path of files(OUT)) {
     if (!written.has(path)) await unlink(path);
   }
+  await update(MANIFEST, JSON.stringify({ stamp, files: next }));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await buildUnitTests();
