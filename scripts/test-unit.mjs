@@ -1,12 +1,14 @@
 // `npm run test:unit [ava options] [test files or folders]`: compiles src/ and test/ to .tmp/unit/
-// (scripts/build-unit-tests.mjs), then runs ava on the unit lane: ava.unit.config.js (worker threads),
-// then ava.unit-process.config.js (the files that need a process). Paths are given as written
+// (scripts/build-unit-tests.mjs), then runs ava on the unit lane: ava.unit.config.js (worker threads) and,
+// at the same time, ava.unit-process.config.js (the files that need a process; its report is printed
+// after the first run's). Paths are given as written
 // (`test/policy`, `test/cri/status.test.ts`), mapped to their compiled form and passed to the run(s) that
 // hold a matching file; other arguments go to both unchanged. Exits non-zero if either run failed.
 // Several worker-thread files are run in shards (scripts/unit-shards.mjs, scripts/unit-ava.mjs): a few ava
 // workers, each importing a share of the files and running them one after another. `--isolated` (or
 // `--match`, which selects by title) runs a worker a file instead.
-import { spawnSync } from 'node:child_process';
+import { Buffer } from 'node:buffer';
+import { spawn } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
@@ -52,7 +54,8 @@ const options = args.filter((arg) => !isPath(arg));
 const sharding = !isolated && !options.some((arg) => /^(-m|--match)(=|$)/.test(arg));
 const all = walk(join(OUT, 'test'));
 const shardDir = join(SHARD_ROOT, String(process.pid));
-let failed = false;
+/** The ava runs to make: configuration and arguments. */
+const runs = [];
 try {
   for (const [config, globs, shards] of [
     ['ava.unit.config.js', COMPILED_UNIT_GLOBS.threads, THREAD_SHARDS],
@@ -77,12 +80,25 @@ try {
           `\`npm run test:unit -- <file>\` runs a file on its own, \`--isolated\` a worker a file.`,
       );
     }
-    const { status } = spawnSync(process.execPath, [ava, '--config', config, ...options, ...run], {
-      stdio: 'inherit',
-    });
-    if (status !== 0) failed = true;
+    runs.push([ava, '--config', config, ...options, ...run]);
   }
+  // The runs go on at once (the process run mostly waits on sockets and timers); the first reports as it
+  // goes, the others' reports are held and printed after it, in order.
+  const color = process.stdout.isTTY ? { FORCE_COLOR: process.env.FORCE_COLOR ?? '1' } : {};
+  const statuses = await Promise.all(
+    runs.map((argv, i) => {
+      const child = spawn(process.execPath, argv, {
+        stdio: i === 0 ? 'inherit' : ['ignore', 'pipe', 'pipe'],
+        env: i === 0 ? process.env : { ...process.env, ...color },
+      });
+      const output = [];
+      child.stdout?.on('data', (chunk) => output.push(chunk));
+      child.stderr?.on('data', (chunk) => output.push(chunk));
+      return new Promise((resolve) => child.on('close', (code) => resolve({ code, output })));
+    }),
+  );
+  for (const { output } of statuses.slice(1)) process.stdout.write(Buffer.concat(output));
+  process.exitCode = statuses.every(({ code }) => code === 0) ? 0 : 1;
 } finally {
   rmSync(shardDir, { recursive: true, force: true });
 }
-process.exit(failed ? 1 : 0);
