@@ -29,12 +29,22 @@ function cosignKeyFile(passphrase: string, label = 'ENCRYPTED SIGSTORE PRIVATE K
   };
 }
 
+/**
+ * One key file per label, made once: scrypt at cosign's cost (N = 32768, 32 MiB) is the bulk of this file's
+ * time, and the tests only read the file (each from its own directory), so they can share it.
+ */
+const keyFiles = new Map<string | undefined, ReturnType<typeof cosignKeyFile>>();
+function sharedKeyFile(label?: string): ReturnType<typeof cosignKeyFile> {
+  if (!keyFiles.has(label)) keyFiles.set(label, cosignKeyFile('correct horse', label));
+  return keyFiles.get(label)!;
+}
+
 const D = `sha256:${'4'.repeat(64)}`;
 const IMAGE = `ghcr.io/acme/tool@${D}`;
 
 async function setup(t: Parameters<typeof tempDir>[0], label?: string) {
   const dir = await tempDir(t);
-  const { pem, publicPem } = cosignKeyFile('correct horse', label);
+  const { pem, publicPem } = sharedKeyFile(label);
   await writeFile(join(dir, 'cosign.key'), pem);
   await writeFile(
     join(dir, 'policy.json'),

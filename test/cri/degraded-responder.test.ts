@@ -78,6 +78,10 @@ function frame(type: number, flags: number, streamId: number, payload = Buffer.a
 
 const refused = (err: string): NodeJS.ErrnoException => Object.assign(new Error(err), { code: err });
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits for `done` (checked every 10 ms, for 10 s at most): a busy event loop delays timers, not outcomes. */
+async function until(done: () => boolean): Promise<void> {
+  for (const end = Date.now() + 10_000; !done() && Date.now() < end;) await sleep(10);
+}
 
 test('inactive until entered; entering sends SETTINGS once the preface came and reports it', (t) => {
   const { responder, calls, warned } = setup();
@@ -144,7 +148,7 @@ test('a new call is answered UNAVAILABLE; GOAWAY is sent once, then the connecti
     { op: 'answer', id: 3, rejection: unavailable },
   ]);
   calls.length = 0;
-  await sleep(200);
+  await until(() => calls.some((call) => call.op === 'close'));
   t.deepEqual(calls, [{ op: 'write', bytes: encodeGoaway(3, ErrorCode.NO_ERROR) }, { op: 'close' }]);
 });
 
