@@ -23,7 +23,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, Agent, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +38,7 @@ import { createRegistryClient } from '../src/registry/registry-client.js';
 import { loadSigningKey, signPayload } from '../src/signing/signing-key.js';
 import { createCosignPayload } from '../src/verify/simple-signing.js';
 import { startCriguard, type Criguard } from '../test/helpers/criguard.js';
+import { cpuUs } from '../test/helpers/schedstat.js';
 import { pushImage, type PushedImage } from '../test/helpers/images.js';
 import { startRegistry } from '../test/helpers/registry.js';
 import { attestor, keygen } from '../test/helpers/signing.js';
@@ -99,18 +100,8 @@ function memory(pid: number): { rss: number; anon: number } {
   return { rss: kib('Rss') / 1024, anon: kib('Anonymous') / 1024 };
 }
 
-/** CPU time of every thread of `pid` so far, ms (schedstat: nanosecond resolution). */
-function cpuMs(pid: number): number {
-  let ns = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return ns / 1e6;
-}
+/** CPU time of every thread of `pid` so far, ms. */
+const cpuMs = (pid: number): number => cpuUs(pid) / 1000;
 
 async function metric(criguard: Criguard, name: string): Promise<number> {
   const text = await (await fetch(`${criguard.metricsUrl}/metrics`)).text();
