@@ -20,6 +20,17 @@ const b64 = (b: Uint8Array | string): string => Buffer.from(b).toString('base64'
 const sha256 = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest();
 const spki = (k: KeyPairKeyObjectResult): Buffer => k.publicKey.export({ type: 'spki', format: 'der' });
 
+/** Bytes as the certificate parsers type them. */
+export const own = (b: Uint8Array): Buffer<ArrayBuffer> => Buffer.from(b);
+
+/** The DER of a Sigstore bundle's leaf certificate. */
+export const leafOf = (bundle: Record<string, unknown>): Buffer<ArrayBuffer> =>
+  Buffer.from(
+    (bundle as { verificationMaterial: { certificate: { rawBytes: string } } }).verificationMaterial
+      .certificate.rawBytes,
+    'base64',
+  );
+
 export const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com';
 export const FULCIO_OIDS = Object.freeze({
   issuerV2: '1.3.6.1.4.1.57264.1.8',

@@ -8,16 +8,7 @@ import {
   prepareLeaf,
   prepareRootCertificate,
 } from '../../src/verify/keyless/certificate-cost.js';
-import { createSigstoreDeployment, GITHUB_ISSUER } from '../helpers/sigstore-deployment.js';
-
-/** Bytes as the parsers type them. */
-const own = (b: Uint8Array): Buffer<ArrayBuffer> => Buffer.from(b);
-const leafOf = (bundle: Record<string, unknown>): Buffer<ArrayBuffer> =>
-  Buffer.from(
-    (bundle as { verificationMaterial: { certificate: { rawBytes: string } } }).verificationMaterial
-      .certificate.rawBytes,
-    'base64',
-  );
+import { createSigstoreDeployment, GITHUB_ISSUER, leafOf, own } from '../helpers/sigstore-deployment.js';
 
 test('the direct DER encoder gives ASN1Obj.toDER’s bytes for every certificate of the public-good root and a Fulcio-style leaf', async (t) => {
   const dep = await createSigstoreDeployment();

@@ -11,7 +11,7 @@ import {
   verifySignatureOnce,
 } from '../../src/verify/keyless/verified-signatures.js';
 import { verifyKeylessBundle } from '../../src/verify/keyless/verify-bundle.js';
-import { createSigstoreDeployment, GITHUB_ISSUER } from '../helpers/sigstore-deployment.js';
+import { createSigstoreDeployment, GITHUB_ISSUER, leafOf, own } from '../helpers/sigstore-deployment.js';
 
 // The memo is one per process: every test here runs serially so counts are this test's own.
 
@@ -20,13 +20,6 @@ const signer = {
   subject: 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main',
   issuer: GITHUB_ISSUER,
 };
-const own = (b: Uint8Array): Buffer<ArrayBuffer> => Buffer.from(b);
-const leafOf = (bundle: Record<string, unknown>): Buffer<ArrayBuffer> =>
-  Buffer.from(
-    (bundle as { verificationMaterial: { certificate: { rawBytes: string } } }).verificationMaterial
-      .certificate.rawBytes,
-    'base64',
-  );
 const flip = (bytes: Uint8Array, at: number): Buffer<ArrayBuffer> => {
   const copy = own(bytes);
   copy[at]! ^= 1;
